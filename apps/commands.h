@@ -1,0 +1,17 @@
+// The `crucible` subcommands. Each registers its options on the app and
+// returns the function that runs it; the function throws CliError or
+// NpyError (one line, naming the input) and writes no output file then.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace crucible {
+
+using CommandRun = std::function<void()>;
+
+CommandRun add_loss_command(CLI::App& app);
+CommandRun add_score_command(CLI::App& app);
+
+}  // namespace crucible

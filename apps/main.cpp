@@ -1,0 +1,40 @@
+// The `crucible` command line: one binary, one subcommand per job.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <map>
+#include <string>
+
+#include "commands.h"
+#include "crucible/engine/device.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"crucible: GPU evaluation engine for forecasting-model competitions"};
+  app.require_subcommand(1);
+  const std::map<std::string, crucible::CommandRun> commands = {
+      {"loss", crucible::add_loss_command(app)},
+      {"score", crucible::add_score_command(app)},
+  };
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "crucible: %s (see --help)\n", e.what());
+    return 2;
+  }
+  const std::string name = app.get_subcommands().front()->get_name();
+  crucible::set_cpu_threads(0);
+  try {
+    commands.at(name)();
+  } catch (const std::exception& e) {
+    // One line: LibTorch errors carry a backtrace after the first line.
+    const std::string message = e.what();
+    std::fprintf(stderr, "crucible %s: %s\n", name.c_str(),
+                 message.substr(0, message.find('\n')).c_str());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,86 @@
+// Micro benchmarks of the two data-sized steps of a round: the per-series loss
+// (U=256, S=256, H=512, Q=9) and the scoring (U=256, S=1000, B=2000), on the
+// CPU and, when a device is present, on CUDA. Compare with
+// benchmarks/python_reference.py (see BENCHMARKS.md for the commands).
+#include <ATen/ATen.h>
+#include <benchmark/benchmark.h>
+
+#include <numeric>
+
+#include "crucible/engine/device.h"
+#include "crucible/engine/model_scoring.h"
+#include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/series_losses.h"
+
+namespace crucible {
+namespace {
+
+struct LossData {
+  at::Tensor targets, forecasts, lengths;
+};
+
+LossData make_loss_data(int64_t u, int64_t s, int64_t h, int64_t q, const c10::Device& device) {
+  at::manual_seed(1);
+  LossData d;
+  d.targets = at::randn({s, h}).to(device);
+  d.forecasts = std::get<0>(at::sort(at::randn({u, s, h, q}), -1)).to(device);
+  d.lengths = at::randint(h / 2, h + 1, {s}, at::kLong).to(device);
+  return d;
+}
+
+void run_loss(benchmark::State& state, const c10::Device& device) {
+  const int64_t u = state.range(0), s = state.range(1), h = state.range(2), q = state.range(3);
+  const LossData d = make_loss_data(u, s, h, q, device);
+  for (auto _ : state) {
+    at::Tensor out = series_losses(LossMetric::kCrps, d.targets, d.forecasts, d.lengths, {});
+    benchmark::DoNotOptimize(out.cpu().data_ptr<double>());
+  }
+  state.counters["series/s"] =
+      benchmark::Counter(static_cast<double>(u * s), benchmark::Counter::kIsIterationInvariantRate);
+  state.SetBytesProcessed(state.iterations() * d.forecasts.numel() * 4);
+}
+
+void run_scoring(benchmark::State& state, const c10::Device& device) {
+  const int64_t u = state.range(0), s = state.range(1);
+  at::manual_seed(2);
+  const at::Tensor losses = at::rand({u, s}, at::kDouble).to(device);
+  std::vector<int64_t> uids(static_cast<size_t>(u));
+  std::iota(uids.begin(), uids.end(), int64_t{0});
+  ScoringOptions options;
+  options.seed = 42;
+  options.bootstrap_samples = state.range(2);
+  for (auto _ : state) benchmark::DoNotOptimize(score_models(losses, uids, options));
+  state.counters["draws/s"] = benchmark::Counter(static_cast<double>(u * s * state.range(2)),
+                                                 benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_SeriesLossCpu(benchmark::State& state) { run_loss(state, c10::Device(c10::kCPU)); }
+void BM_SeriesLossCuda(benchmark::State& state) {
+  if (!cuda_usable()) return state.SkipWithError("no CUDA device");
+  run_loss(state, c10::Device(c10::kCUDA, 0));
+}
+void BM_ScoringCpu(benchmark::State& state) { run_scoring(state, c10::Device(c10::kCPU)); }
+void BM_ScoringCuda(benchmark::State& state) {
+  if (!cuda_usable()) return state.SkipWithError("no CUDA device");
+  run_scoring(state, c10::Device(c10::kCUDA, 0));
+}
+
+BENCHMARK(BM_SeriesLossCpu)->Args({256, 256, 512, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SeriesLossCuda)
+    ->Args({256, 256, 512, 9})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_ScoringCpu)->Args({256, 1000, 2000})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ScoringCuda)->Args({256, 1000, 2000})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+}  // namespace crucible
+
+int main(int argc, char** argv) {
+  crucible::set_cpu_threads(0);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

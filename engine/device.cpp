@@ -1,0 +1,48 @@
+#include "crucible/engine/device.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <thread>
+
+namespace crucible {
+
+void set_cpu_threads(int threads) {
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(threads);
+}
+
+bool cuda_usable() {
+#ifdef CRUCIBLE_HAVE_CUDA
+  return at::hasCUDA();
+#else
+  return false;
+#endif
+}
+
+c10::Device parse_device(const std::string& text) {
+  if (text == "cpu") return at::Device(at::kCPU);
+  if (text == "auto") return cuda_usable() ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  if (text.rfind("cuda", 0) != 0) {
+    throw std::invalid_argument("'" + text + "': expected auto, cpu, cuda or cuda:N");
+  }
+  if (!cuda_usable()) {
+    throw std::invalid_argument("'" + text +
+                                "': CUDA is not usable here (no device, or built without CUDA)");
+  }
+  if (text == "cuda") return at::Device(at::kCUDA, 0);
+  const std::string index = text.substr(4);
+  if (index.size() < 2 || index[0] != ':' ||
+      index.find_first_not_of("0123456789", 1) != std::string::npos || index.size() > 4) {
+    throw std::invalid_argument("'" + text + "': expected cuda:N with N a device index");
+  }
+  const int n = std::stoi(index.substr(1));
+  if (n >= static_cast<int>(at::getNumGPUs())) {
+    throw std::invalid_argument("'" + text + "': no such CUDA device");
+  }
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(n));
+}
+
+}  // namespace crucible

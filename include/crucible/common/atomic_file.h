@@ -1,0 +1,14 @@
+// Crash-safe file replacement: write to a temporary file beside the target,
+// fsync it, rename it over the target, fsync the folder. A reader sees the old
+// file or the complete new one, never a part.
+#pragma once
+
+#include <string>
+
+namespace crucible {
+
+// Replaces `path` with `contents`. Throws std::runtime_error naming `path`
+// when any step fails; the temporary file is removed then, the target untouched.
+void write_file_atomically(const std::string& path, const std::string& contents);
+
+}  // namespace crucible

@@ -1,0 +1,23 @@
+// Where the engine computes: the CPU, or a CUDA device when one is present and
+// the CUDA kernels were compiled in.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <string>
+
+namespace crucible {
+
+// Sets the CPU threads the engine's parallel loops use; 0 means one per
+// hardware thread (LibTorch's own default can be 1 in containers).
+void set_cpu_threads(int threads);
+
+// True when the kernels were compiled and LibTorch sees a CUDA device.
+bool cuda_usable();
+
+// Parses "auto" (CUDA when usable, else CPU), "cpu", "cuda" or "cuda:N".
+// Throws std::invalid_argument with a one-line reason for anything else, or
+// for a CUDA request on a machine where CUDA is not usable.
+c10::Device parse_device(const std::string& text);
+
+}  // namespace crucible

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and the tests need; does nothing when
+# they are all present (idempotent). Optional Python oracles are best effort.
+set -euo pipefail
+
+packages=(cmake ninja-build g++ make libtorch-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-scipy
+  python3-pip)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# properscoring is the independent CRPS oracle; the tests fall back to a numpy
+# reference and committed golden vectors when it cannot be installed.
+if ! /usr/bin/python3 -c 'import properscoring' 2>/dev/null; then
+  /usr/bin/python3 -m pip install -q --break-system-packages --no-deps properscoring \
+    >/dev/null 2>&1 || echo "note: properscoring not installed; CRPS tests use the numpy oracle"
+fi

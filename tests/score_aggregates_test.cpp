@@ -1,0 +1,53 @@
+// Gap, separation and composite worked by hand (SCORING.md section 4, 3-5).
+#include "crucible/engine/score_aggregates.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+
+namespace crucible {
+namespace {
+
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+TEST(AggregateGap, HandWorked) {
+  // lo = {1, 2, 4}, hi = {2, 3, 6}.
+  // gap0 = ((2-2) + (2-4)) / 2 = -1; gap1 = ((3-1) + (3-4)) / 2 = 0.5;
+  // gap2 = ((6-1) + (6-2)) / 2 = 4.5.
+  const auto gaps = aggregate_gaps({10, 11, 12}, {1, 2, 4}, {2, 3, 6});
+  EXPECT_DOUBLE_EQ(gaps[0], -1.0);
+  EXPECT_DOUBLE_EQ(gaps[1], 0.5);
+  EXPECT_DOUBLE_EQ(gaps[2], 4.5);
+}
+
+TEST(AggregateGap, IgnoresNaNTermsAndDefaultsToZero) {
+  // Model 1 has no CI: its own gap has no term (0), and it adds none to others.
+  const auto gaps = aggregate_gaps({0, 1, 2}, {1, kNaN, 4}, {2, kNaN, 6});
+  EXPECT_DOUBLE_EQ(gaps[0], 2.0 - 4.0);
+  EXPECT_DOUBLE_EQ(gaps[1], 0.0);
+  EXPECT_DOUBLE_EQ(gaps[2], 6.0 - 1.0);
+  EXPECT_DOUBLE_EQ(aggregate_gaps({5}, {1}, {2})[0], 0.0);
+}
+
+TEST(Separation, BestOneWorstZero) {
+  const auto sep = separation_scores({-1.0, 0.5, 4.5});
+  EXPECT_DOUBLE_EQ(sep[0], 1.0);
+  EXPECT_DOUBLE_EQ(sep[1], (0.5 - 4.5) / (-1.0 - 4.5));
+  EXPECT_DOUBLE_EQ(sep[2], 0.0);
+}
+
+TEST(Separation, DegenerateCasesGiveOne) {
+  EXPECT_EQ(separation_scores({3.0}), std::vector<double>{1.0});
+  EXPECT_EQ(separation_scores({2.0, 2.0, 2.0 + 1e-15}), (std::vector<double>{1.0, 1.0, 1.0}));
+}
+
+TEST(Composite, ProductWithNaNAsZero) {
+  const auto c = composite_scores({0.5, kNaN, 1.0}, {0.5, 1.0, kNaN});
+  EXPECT_DOUBLE_EQ(c[0], 0.25);
+  EXPECT_EQ(c[1], 0.0);
+  EXPECT_EQ(c[2], 0.0);
+}
+
+}  // namespace
+}  // namespace crucible
