@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "crucible/cuda/scoring_math.h"
+#include "crucible/engine/bootstrap_cpu.h"
 #include "crucible/engine/model_scoring.h"
 
 namespace crucible {
@@ -87,10 +88,7 @@ WinRatesAndBounds win_rates_and_bounds_cpu(const at::Tensor& losses,
       const uint32_t m = static_cast<uint32_t>(finite.size());
       if (m < 2) continue;
       const BootstrapKey key{options.seed, uids[static_cast<size_t>(u)]};
-      for (int64_t r = 0; r < replicates; ++r) {
-        means[static_cast<size_t>(r)] =
-            bootstrap_replicate_sum(finite.data(), m, key, static_cast<uint32_t>(r)) / m;
-      }
+      bootstrap_means_cpu(finite.data(), m, key, replicates, means.data());
       std::sort(means.begin(), means.end());
       result.ci_lo[static_cast<size_t>(u)] =
           interpolate_order_statistics(means[static_cast<size_t>(lo_at.below)],
