@@ -24,7 +24,7 @@ __device__ double warp_sum(double v) {
   return v;
 }
 
-template <LossMetric kMetric>
+template <LossMetric kMetric, int kQuantiles>
 __global__ void series_loss_kernel(SeriesLossArgs a) {
   const int64_t thread = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   const int64_t pair = thread / kWarp;  // model * num_series + series
@@ -34,17 +34,23 @@ __global__ void series_loss_kernel(SeriesLossArgs a) {
   const int64_t series = pair % a.num_series;
   const int64_t n = a.lengths[series];
   double scratch[kMaxQuantiles];
-  const StepSums sums =
-      sum_steps<kMetric>(a.params, a.forecasts + pair * a.horizon * a.params.num_quantiles,
-                         a.targets + series * a.horizon, n, lane, kWarp, scratch);
+  const StepSums sums = sum_steps<kMetric, kQuantiles>(
+      a.params, a.forecasts + pair * a.horizon * a.params.num_quantiles,
+      a.targets + series * a.horizon, n, lane, kWarp, scratch);
   const double numerator = warp_sum(sums.numerator);
   const double weight = warp_sum(sums.weight);
   if (lane == 0) a.out[pair] = finish_series_loss(numerator, weight, n);
 }
 
+// The default nine levels get a kernel with q fixed at compile time.
 template <LossMetric kMetric>
 void launch(const SeriesLossArgs& args, unsigned blocks, CUstream_st* stream) {
-  series_loss_kernel<kMetric><<<blocks, kThreadsPerBlock, 0, stream>>>(args);
+  if (args.params.num_quantiles == kDefaultQuantileCount) {
+    series_loss_kernel<kMetric, kDefaultQuantileCount>
+        <<<blocks, kThreadsPerBlock, 0, stream>>>(args);
+  } else {
+    series_loss_kernel<kMetric, 0><<<blocks, kThreadsPerBlock, 0, stream>>>(args);
+  }
 }
 
 }  // namespace

@@ -19,6 +19,9 @@ enum class LossMetric : int32_t { kCrps = 0, kPinball = 1, kWql = 2, kMae = 3, k
 // Largest number of forecast values per step the kernels accept (a local array).
 constexpr int kMaxQuantiles = 64;
 
+// The default quantile count (levels 0.1 .. 0.9); loops get a fixed-q version.
+constexpr int kDefaultQuantileCount = 9;
+
 constexpr double kForecastClamp = 1e9;
 
 CRUCIBLE_HD inline bool is_finite_value(double v) { return v - v == 0.0; }
@@ -97,14 +100,21 @@ struct StepLossParams {
   const double* levels;   // q quantile levels (pinball, WQL); may be null for CRPS
 };
 
+// The quantile count of a step: kQuantiles when it is fixed at compile time
+// (> 0, so the loops over q unroll), else the run-time p.num_quantiles.
+template <int kQuantiles>
+CRUCIBLE_HD inline int quantile_count(const StepLossParams& p) {
+  return kQuantiles > 0 ? kQuantiles : p.num_quantiles;
+}
+
 // Numerator contribution of one time step: raw forecast values fc[0..q) and
 // raw target y, sanitised here. `scratch` holds at least q doubles. The metric
 // is a template argument so the loops over steps carry no switch.
-template <LossMetric kMetric>
+template <LossMetric kMetric, int kQuantiles = 0>
 CRUCIBLE_HD inline double step_loss(const StepLossParams& p, const float* fc, float y_raw,
                                     double* scratch) {
   const double y = sanitize_target(y_raw);
-  const int q = p.num_quantiles;
+  const int q = quantile_count<kQuantiles>(p);
   if constexpr (kMetric == LossMetric::kCrps) {
     return crps_step(fc, q, y, scratch);
   } else if constexpr (kMetric == LossMetric::kPinball || kMetric == LossMetric::kWql) {
@@ -138,13 +148,14 @@ struct StepSums {
   double weight;
 };
 
-template <LossMetric kMetric>
+template <LossMetric kMetric, int kQuantiles = 0>
 CRUCIBLE_HD inline StepSums sum_steps(const StepLossParams& p, const float* forecast,
                                       const float* target, int64_t n, int64_t first, int64_t stride,
                                       double* scratch) {
+  const int q = quantile_count<kQuantiles>(p);
   StepSums sums{0.0, 0.0};
   for (int64_t t = first; t < n; t += stride) {
-    sums.numerator += step_loss<kMetric>(p, forecast + t * p.num_quantiles, target[t], scratch);
+    sums.numerator += step_loss<kMetric, kQuantiles>(p, forecast + t * q, target[t], scratch);
     sums.weight += step_weight<kMetric>(target[t]);
   }
   return sums;
