@@ -3,8 +3,8 @@
 # they are all present (idempotent). Optional Python oracles are best effort.
 set -euo pipefail
 
-packages=(cmake ninja-build g++ make libtorch-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libcli11-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-scipy
+packages=(cmake ninja-build g++ libtorch-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libcli11-dev libgtest-dev libbenchmark-dev python3 python3-numpy python3-scipy
   python3-pip)
 
 missing=()

@@ -1,4 +1,4 @@
-// Per-time-step loss math shared by the CPU loop (engine/losses_cpu.cpp) and the
+// Per-time-step loss math shared by the CPU loop (engine/series_losses_cpu.cpp) and the
 // fused CUDA kernel (cuda/series_loss_kernel.cu). SCORING.md section 3.
 //
 // A series loss is sum_t numerator(t) / denominator, t < n. For every metric
@@ -74,21 +74,15 @@ CRUCIBLE_HD inline double pinball(double x, double level, double y) {
   return fmax(level * d, (level - 1.0) * d);
 }
 
-// CRPS of one step from raw forecast values fc[0..q): one pass that sanitises,
-// checks the order and sums the terms of crps_sorted; only unsorted forecasts
-// (rare: quantile forecasts arrive sorted) are sorted in `scratch` and redone.
+// CRPS of one step from raw forecast values fc[0..q): sanitised into
+// `scratch`, sorted only when out of order (quantile forecasts arrive sorted).
 CRUCIBLE_HD inline double crps_step(const float* fc, int q, double y, double* scratch) {
-  double abs_error = 0.0, spread = 0.0;
   bool ascending = true;
   for (int i = 0; i < q; ++i) {
-    const double x = sanitize_forecast(fc[i]);
-    scratch[i] = x;
-    ascending &= i == 0 || scratch[i - 1] <= x;
-    abs_error += fabs(x - y);
-    spread += static_cast<double>(2 * i + 1 - q) * x;
+    scratch[i] = sanitize_forecast(fc[i]);
+    ascending &= i == 0 || scratch[i - 1] <= scratch[i];
   }
-  if (ascending) return abs_error / q - spread / (static_cast<double>(q) * q);
-  insertion_sort(scratch, q);
+  if (!ascending) insertion_sort(scratch, q);
   return crps_sorted(scratch, q, y);
 }
 
