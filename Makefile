@@ -5,7 +5,9 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: deps configure build test demo bench format clean
+TSAN_BUILD ?= build-tsan
+
+.PHONY: deps configure build test test-tsan demo bench format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -18,6 +20,17 @@ build: configure
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-tsan
+
+# The validator core's tests (threads included) under ThreadSanitizer; any
+# report fails the run.
+test-tsan: deps
+	@cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCRUCIBLE_SANITIZER=thread -DCRUCIBLE_ENABLE_CUDA=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF >/dev/null
+	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target validator_tests
+	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
+	  ctest --test-dir $(TSAN_BUILD) -R '^(ValidatorState|StateStore|EmaTracker|ModelTracker)' \
+	  --output-on-failure -j $(JOBS)
 
 demo: build
 	@bash examples/demo.sh $(BUILD)
@@ -29,4 +42,4 @@ format:
 	@clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu')
 
 clean:
-	@rm -rf $(BUILD)
+	@rm -rf $(BUILD) $(TSAN_BUILD)

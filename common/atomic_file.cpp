@@ -58,7 +58,11 @@ void write_file_atomically(const std::string& path, const std::string& contents)
     ::unlink(temp.c_str());
     fail(path, "cannot rename into place");
   }
-  const int dir = ::open(folder_of(path).c_str(), O_RDONLY | O_DIRECTORY);
+  sync_directory(folder_of(path));
+}
+
+void sync_directory(const std::string& path) {
+  const int dir = ::open(path.c_str(), O_RDONLY | O_DIRECTORY);
   if (dir >= 0) {
     ::fsync(dir);
     ::close(dir);

@@ -11,4 +11,8 @@ namespace crucible {
 // when any step fails; the temporary file is removed then, the target untouched.
 void write_file_atomically(const std::string& path, const std::string& contents);
 
+// fsyncs a folder so that renames and creations inside it are durable.
+// Best effort: errors are ignored (some file systems refuse it).
+void sync_directory(const std::string& path);
+
 }  // namespace crucible

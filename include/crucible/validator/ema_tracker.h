@@ -1,0 +1,87 @@
+// Per-competition exponential moving averages of the uids' step scores, the
+// uid <-> hotkey map, and the competition weight vectors (SCORING.md s.5).
+// Not thread-safe: ValidatorState serialises access.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "crucible/validator/types.h"
+
+namespace crucible {
+
+struct EmaParams {
+  double alpha = 0.2;       // weight of a new score once an EMA exists
+  double alpha_init = 0.2;  // weight of the first score against the baseline
+  double baseline = 0.0;
+};
+
+struct RawScore {
+  double score = 0.0;
+  Block block = 0;
+};
+
+class CompetitionEmaTracker {
+ public:
+  // The first update sets ema = (1 - alpha_init) * baseline + alpha_init * score,
+  // later ones ema = alpha * score + (1 - alpha) * ema. Also records the raw
+  // score with its block and uid -> hotkey. A non-finite score counts as 0.
+  void update(CompetitionId competition, Uid uid, const std::string& hotkey, double score,
+              Block block, const EmaParams& params);
+
+  std::optional<double> ema(CompetitionId competition, Uid uid) const;
+  std::optional<RawScore> raw_score(CompetitionId competition, Uid uid) const;
+  std::optional<std::string> hotkey(Uid uid) const;
+
+  // EMA of uids 0..num_neurons-1 in a competition; NaN where there is none.
+  std::vector<double> emas(CompetitionId competition, size_t num_neurons) const;
+
+  void set_weights(CompetitionId competition, std::vector<double> weights);
+  // The competition's weight vector (empty when never set).
+  std::vector<double> weights(CompetitionId competition) const;
+
+  // The uid's model changed: its EMA is dropped in every competition; raw
+  // scores and its hotkey stay.
+  void reset_uid(Uid uid);
+
+  // For each uid with a recorded hotkey that differs from hotkeys[uid] (the
+  // metagraph now), or that is beyond hotkeys.size(): the EMA is dropped in
+  // every competition and the hotkey forgotten. Returns those uids.
+  std::vector<Uid> reset_changed_hotkeys(const std::vector<std::string>& hotkeys);
+
+  // Drops every competition not in `active`.
+  void retain_competitions(const std::set<CompetitionId>& active);
+
+  // A new neuron count: weight vectors are zero-padded or cut to it and uids
+  // at or beyond it are forgotten; history of the others is kept.
+  void resize(size_t num_neurons);
+
+  std::set<CompetitionId> competitions() const;
+
+  // Versionless JSON document; from_json throws std::runtime_error on a
+  // malformed one.
+  nlohmann::json to_json() const;
+  static CompetitionEmaTracker from_json(const nlohmann::json& document);
+
+  bool operator==(const CompetitionEmaTracker& other) const;
+
+ private:
+  struct UidScores {
+    std::optional<double> ema;
+    std::optional<RawScore> raw;
+  };
+  struct Competition {
+    std::map<Uid, UidScores> uids;
+    std::vector<double> weights;
+  };
+
+  std::map<CompetitionId, Competition> competitions_;
+  std::map<Uid, std::string> hotkeys_;
+};
+
+}  // namespace crucible

@@ -1,0 +1,181 @@
+// Persistence: round trip, a crash at every write point, corrupt and
+// incompatible files moved aside (never a silent wipe).
+#include "crucible/validator/state_store.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace crucible {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct SimulatedCrash {};
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/state_store_test.XXXXXX";
+    dir_ = std::string(::mkdtemp(pattern)) + "/state";
+  }
+  void TearDown() override { fs::remove_all(fs::path(dir_).parent_path()); }
+
+  // A state whose content depends on `n`.
+  static void fill(ValidatorState& state, int n) {
+    state.add_pending(0, n);
+    state.take_pending(0);
+    state.add_pending(1, 100 + n);
+    state.with_trackers([n](ModelTracker& models, CompetitionEmaTracker& ema) {
+      models.set_model("hk" + std::to_string(n), ModelMetadata{"ns/m:c::0", n, ""});
+      ema.update(0, n, "hk" + std::to_string(n), 0.1 * n, n, EmaParams{});
+    });
+  }
+
+  static bool same(const ValidatorState& a, const ValidatorState& b) {
+    const ValidatorStateSnapshot x = a.snapshot(), y = b.snapshot();
+    return x.queues == y.queues && x.ema == y.ema && x.models == y.models;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(StateStoreTest, MissingFolderIsAFreshStart) {
+  ValidatorState state;
+  const StateStore::LoadReport report = StateStore(dir_).load(state);
+  EXPECT_TRUE(report.fresh);
+  EXPECT_TRUE(report.warnings.empty());
+}
+
+TEST_F(StateStoreTest, SaveLoadRoundTripAndOldGenerationsRemoved) {
+  ValidatorState state;
+  fill(state, 1);
+  StateStore store(dir_);
+  store.save(state);
+  fill(state, 2);
+  store.save(state);
+  store.save(state);
+  ValidatorState loaded;
+  const StateStore::LoadReport report = store.load(loaded);
+  EXPECT_FALSE(report.fresh);
+  EXPECT_EQ(report.generation, "state-000003");
+  EXPECT_TRUE(same(state, loaded));
+  EXPECT_FALSE(fs::exists(dir_ + "/state-000001"));  // older than the previous
+  EXPECT_TRUE(fs::exists(dir_ + "/state-000002"));
+}
+
+TEST_F(StateStoreTest, CrashAtEveryWritePointLeavesTheLastCompleteSave) {
+  const std::vector<std::string> steps = {"write queues.json", "write ema.json",
+                                          "write models.json", "write meta.json",
+                                          "rename generation", "switch CURRENT"};
+  for (const std::string& crash_at : steps) {
+    fs::remove_all(dir_);
+    ValidatorState saved;
+    fill(saved, 1);
+    StateStore(dir_).save(saved);
+
+    ValidatorState newer;
+    fill(newer, 1);
+    fill(newer, 2);
+    StateStore crashing(dir_, [&](const std::string& step) {
+      if (step == crash_at) throw SimulatedCrash{};
+    });
+    EXPECT_THROW(crashing.save(newer), SimulatedCrash) << crash_at;
+
+    ValidatorState loaded;
+    const StateStore::LoadReport report = StateStore(dir_).load(loaded);
+    EXPECT_TRUE(same(saved, loaded)) << "crash at " << crash_at;
+    EXPECT_TRUE(report.warnings.empty()) << crash_at;
+
+    // The next save after the crash works and is what loads.
+    StateStore(dir_).save(newer);
+    ValidatorState reloaded;
+    StateStore(dir_).load(reloaded);
+    EXPECT_TRUE(same(newer, reloaded)) << "save after crash at " << crash_at;
+  }
+}
+
+TEST_F(StateStoreTest, CrashAfterSwitchLoadsTheNewSave) {
+  ValidatorState state;
+  fill(state, 1);
+  StateStore(dir_).save(state);
+  fill(state, 2);
+  StateStore crashing(dir_, [](const std::string& step) {
+    if (step == "remove old generations") throw SimulatedCrash{};
+  });
+  EXPECT_THROW(crashing.save(state), SimulatedCrash);
+  ValidatorState loaded;
+  StateStore(dir_).load(loaded);
+  EXPECT_TRUE(same(state, loaded));
+}
+
+TEST_F(StateStoreTest, TruncatedTemporaryFilesAreIgnored) {
+  ValidatorState state;
+  fill(state, 1);
+  StateStore(dir_).save(state);
+  // A crash inside write_file_atomically: a half-written temporary beside CURRENT.
+  std::ofstream(dir_ + "/CURRENT.tmp.abc123") << "state-0000";
+  fs::create_directory(dir_ + "/state-000002.tmp");
+  std::ofstream(dir_ + "/state-000002.tmp/queues.json") << "{\"compet";
+  ValidatorState loaded;
+  EXPECT_TRUE(StateStore(dir_).load(loaded).warnings.empty());
+  EXPECT_TRUE(same(state, loaded));
+}
+
+TEST_F(StateStoreTest, CorruptFileIsMovedAsideAndTheRestLoads) {
+  ValidatorState state;
+  fill(state, 3);
+  StateStore(dir_).save(state);
+  std::ofstream(dir_ + "/state-000001/ema.json", std::ios::trunc) << "{\"competitions\": [";
+  ValidatorState loaded;
+  const StateStore::LoadReport report = StateStore(dir_).load(loaded);
+  EXPECT_FALSE(report.fresh);
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_NE(report.warnings[0].find("ema.json: corrupt"), std::string::npos) << report.warnings[0];
+  EXPECT_TRUE(fs::exists(dir_ + "/corrupt-state-000001-ema.json"));
+  EXPECT_EQ(loaded.snapshot().queues, state.snapshot().queues);
+  EXPECT_EQ(loaded.snapshot().models, state.snapshot().models);
+  EXPECT_EQ(loaded.snapshot().ema, ValidatorState().snapshot().ema);
+}
+
+TEST_F(StateStoreTest, IncompatibleVersionIsMovedAsideNotDeleted) {
+  ValidatorState state;
+  fill(state, 1);
+  StateStore(dir_).save(state);
+  std::ofstream(dir_ + "/state-000001/meta.json", std::ios::trunc) << "{\"format_version\": 99}";
+  ValidatorState loaded;
+  const StateStore::LoadReport report = StateStore(dir_).load(loaded);
+  EXPECT_TRUE(report.fresh);
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_TRUE(fs::exists(dir_ + "/incompatible-state-000001-v99/queues.json"));
+  EXPECT_TRUE(same(loaded, ValidatorState()));
+}
+
+TEST_F(StateStoreTest, CurrentNamingNothingFallsBackToNewestGeneration) {
+  ValidatorState state;
+  fill(state, 1);
+  StateStore(dir_).save(state);
+  std::ofstream(dir_ + "/CURRENT", std::ios::trunc) << "garbage";
+  ValidatorState loaded;
+  const StateStore::LoadReport report = StateStore(dir_).load(loaded);
+  EXPECT_TRUE(same(state, loaded));
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_TRUE(fs::exists(dir_ + "/CURRENT.corrupt"));
+}
+
+TEST_F(StateStoreTest, UnwritableFolderThrowsAndNamesIt) {
+  std::ofstream(fs::path(dir_).parent_path() / "file") << "x";
+  StateStore store((fs::path(dir_).parent_path() / "file" / "state").string());
+  ValidatorState state;
+  try {
+    store.save(state);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("file/state"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace crucible
