@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, crucible::CommandRun> commands = {
       {"loss", crucible::add_loss_command(app)},
       {"score", crucible::add_score_command(app)},
+      {"synth", crucible::add_synth_command(app)},
   };
   try {
     app.parse(argc, argv);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The demo round: eight example models' forecasts -> per-series CRPS ->
-# win rate, bootstrap CI, gap and composite. Usage: demo.sh BUILD_DIR
+# The demo: (1) eight example models' forecasts on synthetic series -> CRPS ->
+# win rate, bootstrap CI, gap and composite; (2) a synthetic GP task for a
+# seed; (3) windows of a real dataset (yearly sunspots) scored for three
+# baseline forecasters. Usage: demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
 out=demo-out
@@ -13,4 +15,16 @@ echo "== crucible loss: CRPS of 8 models x 100 series (example data in $out/)"
 echo "== crucible score: seed 150 (a block hash in a real round)"
 "$crucible" score --losses "$out/losses.npy" --uids "$out/uids.npy" --seed 150 \
   --bootstrap-samples 1000 --out "$out/scores.json"
-echo "== wrote $out/losses.npy and $out/scores.json"
+
+echo "== crucible synth: the round's synthetic GP series for seed 150 (S=100, L=1024)"
+"$crucible" synth --series 100 --length 1024 --seed 150 --out "$out/synthetic"
+
+echo "== crucible synth: 40 windows of yearly sunspots (examples/data), 16-year horizon"
+"$crucible" synth --dataset examples/data/sunspots.csv --series 40 --length 96 --horizon 16 \
+  --seed 150 --out "$out/sunspots"
+/usr/bin/python3 examples/baseline_forecasts.py "$out/sunspots" 11
+"$crucible" loss --targets "$out/sunspots/targets.npy" --forecasts "$out/sunspots/forecasts.npy" \
+  --lengths "$out/sunspots/target_lengths.npy" --out "$out/sunspots/losses.npy"
+echo "== crucible score: uid 0 naive, 1 mean, 2 seasonal naive (11 years)"
+"$crucible" score --losses "$out/sunspots/losses.npy" --seed 150 --out "$out/sunspots/scores.json"
+echo "== wrote $out/"

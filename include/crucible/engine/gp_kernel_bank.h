@@ -1,0 +1,62 @@
+// The kernel bank of the synthetic GP dataset (SCORING.md section 1): twelve
+// kernel families with hyper-parameters drawn from log-uniform ranges, random
+// compositions of 2 to 6 of them with + and x, and their Gram matrices on
+// x = linspace(0, 1, L) as LibTorch float64 tensors.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace crucible {
+
+enum class KernelFamily {
+  kPeriodic,           // exp(-2 sin^2(pi tau / period) / l^2)
+  kRbf,                // exp(-tau^2 / (2 l^2))
+  kRationalQuadratic,  // (1 + tau^2 / (2 alpha l^2))^-alpha
+  kMatern,             // nu in {0.5, 1.5, 2.5}
+  kWhiteNoise,         // variance on the diagonal
+  kConstant,           // variance everywhere
+  kDotProduct,         // sigma0^2 + x x' (a linear trend)
+  kChangePoint,        // s(x) s(x') RBF_1 + (1 - s(x))(1 - s(x')) RBF_2, s a sigmoid
+  kLocallyPeriodic,    // periodic x RBF
+  kPolynomial,         // (x x' + c)^degree
+  kArcCosine,          // order-1 arc-cosine on (bias, x)
+  kSpectral,           // cos(2 pi tau / period) x RBF
+};
+constexpr int kKernelFamilies = 12;
+
+// One kernel of a composition: variance x family(parameters). The meaning of
+// p[0..3] depends on the family (see gp_kernel_bank.cpp).
+struct KernelTerm {
+  KernelFamily family = KernelFamily::kRbf;
+  double variance = 1.0;
+  double p[4] = {0, 0, 0, 0};
+};
+
+// terms[0] ops[0] terms[1] ops[1] ... folded left to right; ops are '+' or '*'.
+struct KernelComposition {
+  std::vector<KernelTerm> terms;
+  std::vector<char> ops;
+
+  std::string describe() const;
+};
+
+// The composition of kernel slot `index` for a seed; `attempt` > 0 redraws
+// (after a composition that was not positive definite). Pure function.
+KernelComposition draw_composition(uint64_t seed, uint32_t index, uint32_t attempt);
+
+// The grid x = linspace(0, 1, L) and what the Gram matrices need of it.
+struct GramGrid {
+  at::Tensor x;          // [L] float64
+  at::Tensor lags;       // [L] float64, lag k is k / (L - 1)
+  at::Tensor lag_index;  // [L, L] int64, |i - j|
+};
+GramGrid make_gram_grid(int64_t length, const c10::Device& device);
+
+// The [L, L] float64 Gram matrix of a composition on the grid's device.
+at::Tensor gram_matrix(const KernelComposition& composition, const GramGrid& grid);
+
+}  // namespace crucible
