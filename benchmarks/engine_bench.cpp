@@ -1,6 +1,7 @@
-// Micro benchmarks of the two data-sized steps of a round: the per-series loss
-// (U=256, S=256, H=512, Q=9) and the scoring (U=256, S=1000, B=2000), on the
-// CPU and, when a device is present, on CUDA. Compare with
+// Micro benchmarks of the data-sized steps of a round: the per-series loss
+// (U=256, S=256, H=512, Q=9), the scoring (U=256, S=1000, B=2000) and the
+// synthetic GP data (S=1000 and 100, L=1024), on the CPU and, when a device is
+// present, on CUDA. Compare with
 // benchmarks/python_reference.py (see BENCHMARKS.md for the commands).
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
@@ -11,6 +12,7 @@
 #include "crucible/engine/model_scoring.h"
 #include "crucible/engine/quantile_levels.h"
 #include "crucible/engine/series_losses.h"
+#include "crucible/engine/synthetic_gp.h"
 
 namespace crucible {
 namespace {
@@ -54,6 +56,16 @@ void run_scoring(benchmark::State& state, const c10::Device& device) {
                                                  benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void run_synthetic_gp(benchmark::State& state, const c10::Device& device) {
+  SyntheticGpOptions options;
+  options.seed = 7;
+  options.num_series = state.range(0);
+  options.length = state.range(1);
+  for (auto _ : state) benchmark::DoNotOptimize(generate_synthetic_gp(options, device));
+  state.counters["series/s"] = benchmark::Counter(static_cast<double>(options.num_series),
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void BM_SeriesLossCpu(benchmark::State& state) { run_loss(state, c10::Device(c10::kCPU)); }
 void BM_SeriesLossCuda(benchmark::State& state) {
   if (!cuda_usable()) return state.SkipWithError("no CUDA device");
@@ -65,6 +77,12 @@ void BM_ScoringCuda(benchmark::State& state) {
   run_scoring(state, c10::Device(c10::kCUDA, 0));
 }
 
+void BM_SyntheticGpCpu(benchmark::State& state) { run_synthetic_gp(state, c10::Device(c10::kCPU)); }
+void BM_SyntheticGpCuda(benchmark::State& state) {
+  if (!cuda_usable()) return state.SkipWithError("no CUDA device");
+  run_synthetic_gp(state, c10::Device(c10::kCUDA, 0));
+}
+
 BENCHMARK(BM_SeriesLossCpu)->Args({256, 256, 512, 9})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SeriesLossCuda)
     ->Args({256, 256, 512, 9})
@@ -72,6 +90,12 @@ BENCHMARK(BM_SeriesLossCuda)
     ->UseRealTime();
 BENCHMARK(BM_ScoringCpu)->Args({256, 1000, 2000})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ScoringCuda)->Args({256, 1000, 2000})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SyntheticGpCpu)
+    ->Args({1000, 1024})
+    ->Args({100, 1024})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_SyntheticGpCuda)->Args({1000, 1024})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace crucible
