@@ -43,9 +43,7 @@ TaskData real_dataset_task(const SynthOptions& o) {
 void run_synth(const SynthOptions& o) {
   const c10::Device device = with_context("--device", [&] { return parse_device(o.device); });
   const TaskData task =
-      o.dataset == "synthetic"
-          ? with_context("crucible synth", [&] { return generate_synthetic_gp(o.gp, device); })
-          : real_dataset_task(o);
+      o.dataset == "synthetic" ? generate_synthetic_gp(o.gp, device) : real_dataset_task(o);
   write_task_directory(task, o.out);
   std::printf("wrote %lld series (inputs up to %lld, targets up to %lld points) to %s\n",
               static_cast<long long>(task.num_series), static_cast<long long>(task.input_width),
