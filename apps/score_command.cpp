@@ -9,7 +9,7 @@
 
 #include "cli_error.h"
 #include "commands.h"
-#include "crucible/common/atomic_file.h"
+#include "crucible/common/files.h"
 #include "crucible/common/npy.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_scoring.h"

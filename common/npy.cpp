@@ -5,7 +5,7 @@
 #include <limits>
 #include <sstream>
 
-#include "crucible/common/atomic_file.h"
+#include "crucible/common/files.h"
 
 namespace crucible {
 namespace {

@@ -23,21 +23,18 @@
 // magnitudes are errors. Errors are DatasetError, one line starting with the
 // file, then the line and column where they apply:
 //   data.csv:14: column 3: 'abc' is not a number
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string_view>
 #include <unordered_map>
 
+#include "crucible/common/files.h"
 #include "crucible/common/npy.h"
 #include "crucible/engine/real_datasets.h"
 
@@ -62,15 +59,12 @@ std::string quoted_cell(std::string_view cell) {
 }
 
 std::string read_whole_file(const std::string& path) {
-  struct stat info;
-  if (::stat(path.c_str(), &info) != 0)
-    fail(path, std::string("cannot read: ") + std::strerror(errno));
-  if (!S_ISREG(info.st_mode)) fail(path, "not a regular file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot open");
-  std::ostringstream contents;
-  contents << in.rdbuf();
-  std::string text = contents.str();
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const std::runtime_error& error) {
+    throw DatasetError(error.what());
+  }
   if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 byte-order mark
   return text;
 }

@@ -36,14 +36,14 @@ at::Tensor factor_kernels(const SyntheticGpOptions& o, int64_t kernels, const Gr
                           std::vector<KernelComposition>& compositions) {
   std::vector<uint32_t> attempts(static_cast<size_t>(kernels), 0);
   at::Tensor factors;  // the first batch's result; redrawn slots are copied in
-  std::vector<int64_t> todo(static_cast<size_t>(kernels));
-  for (int64_t k = 0; k < kernels; ++k) todo[static_cast<size_t>(k)] = k;
+  std::vector<int64_t> pending_slots(static_cast<size_t>(kernels));
+  for (int64_t k = 0; k < kernels; ++k) pending_slots[static_cast<size_t>(k)] = k;
 
-  while (!todo.empty()) {
-    const int64_t count = static_cast<int64_t>(todo.size());
+  while (!pending_slots.empty()) {
+    const int64_t count = static_cast<int64_t>(pending_slots.size());
     at::Tensor batch = at::empty({count, o.length, o.length}, grid.x.options());
     for (int64_t i = 0; i < count; ++i) {
-      const int64_t k = todo[static_cast<size_t>(i)];
+      const int64_t k = pending_slots[static_cast<size_t>(i)];
       compositions[k] = draw_composition(o.seed, static_cast<uint32_t>(k), attempts[k]);
       batch[i].copy_(gram_matrix(compositions[k], grid));
     }
@@ -54,7 +54,7 @@ at::Tensor factor_kernels(const SyntheticGpOptions& o, int64_t kernels, const Gr
     if (!factors.defined()) factors = chol;
     std::vector<int64_t> failed;
     for (int64_t i = 0; i < count; ++i) {
-      const int64_t k = todo[static_cast<size_t>(i)];
+      const int64_t k = pending_slots[static_cast<size_t>(i)];
       if (ok[i].item<bool>()) {
         if (!factors.is_same(chol)) factors[k].copy_(chol[i]);
       } else if (++attempts[k] >= static_cast<uint32_t>(o.max_attempts)) {
@@ -65,7 +65,7 @@ at::Tensor factor_kernels(const SyntheticGpOptions& o, int64_t kernels, const Gr
         failed.push_back(k);
       }
     }
-    todo = std::move(failed);
+    pending_slots = std::move(failed);
   }
   return factors;
 }

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
-#include "crucible/common/atomic_file.h"
+#include "crucible/common/files.h"
 #include "crucible/common/npy.h"
 
 namespace crucible {

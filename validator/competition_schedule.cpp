@@ -6,17 +6,15 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cerrno>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
-#include <fstream>
 #include <initializer_list>
 #include <iterator>
 #include <limits>
 #include <sstream>
 #include <utility>
 
+#include "crucible/common/files.h"
 #include "crucible/engine/quantile_levels.h"
 
 namespace crucible {
@@ -388,9 +386,6 @@ json competition_to_json(const CompetitionConfig& competition) {
             {"penalty", competition.copy_penalty.penalty}}}};
 }
 
-// ": <why>" for the last failed system call, or nothing when errno says nothing.
-std::string system_reason() { return errno != 0 ? std::string(": ") + std::strerror(errno) : ""; }
-
 // nlohmann's messages may span lines; a ConfigError is one line.
 std::string one_line(std::string text) {
   std::replace_if(
@@ -437,13 +432,12 @@ CompetitionSchedule CompetitionSchedule::from_json(const nlohmann::json& documen
 }
 
 CompetitionSchedule CompetitionSchedule::load(const std::string& path) {
-  errno = 0;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw ConfigError(path + ": cannot open file" + system_reason());
   std::string text;
-  char chunk[1 << 16];
-  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) text.append(chunk, in.gcount());
-  if (in.bad()) throw ConfigError(path + ": cannot read file" + system_reason());
+  try {
+    text = read_file(path);
+  } catch (const std::runtime_error& error) {
+    throw ConfigError(error.what());
+  }
   json document;
   try {
     document = json::parse(text);

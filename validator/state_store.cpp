@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
-#include "crucible/common/atomic_file.h"
+#include "crucible/common/files.h"
 
 namespace crucible {
 namespace {
@@ -36,14 +34,6 @@ std::string generation_name(long number) {
   char name[32];
   std::snprintf(name, sizeof name, "%s%06ld", kGenerationPrefix, number);
   return name;
-}
-
-std::string read_text(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace
@@ -114,7 +104,7 @@ std::string StateStore::move_aside(const std::string& name, const std::string& l
 std::string StateStore::current_generation(LoadReport* report) const {
   std::string name;
   try {
-    name = read_text(path(kCurrent));
+    name = read_file(path(kCurrent));
     name.erase(name.find_last_not_of("\n") + 1);
   } catch (const std::runtime_error&) {
     name.clear();
@@ -145,7 +135,7 @@ StateStore::LoadReport StateStore::load(ValidatorState& state) {
   int version = kFormatVersion;
   try {
     version =
-        nlohmann::json::parse(read_text(folder + "/" + kMeta)).at(kFormatVersionKey).get<int>();
+        nlohmann::json::parse(read_file(folder + "/" + kMeta)).at(kFormatVersionKey).get<int>();
   } catch (const std::exception& e) {
     report.warnings.push_back(folder + "/" + kMeta + ": unreadable (" + e.what() +
                               "); assuming format version " + std::to_string(kFormatVersion));
@@ -162,7 +152,7 @@ StateStore::LoadReport StateStore::load(ValidatorState& state) {
   for (const char* file : {kQueues, kEma, kModels}) {
     const std::string name = generation + "/" + file;
     try {
-      const nlohmann::json document = nlohmann::json::parse(read_text(path(name)));
+      const nlohmann::json document = nlohmann::json::parse(read_file(path(name)));
       const nlohmann::json none;
       const std::string part = file;
       state.restore(part == kQueues ? document : none, part == kEma ? document : none,

@@ -1,4 +1,4 @@
-#include "crucible/common/atomic_file.h"
+#include "crucible/common/files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 namespace crucible {
@@ -59,6 +61,18 @@ void write_file_atomically(const std::string& path, const std::string& contents)
     fail(path, "cannot rename into place");
   }
   sync_directory(folder_of(path));
+}
+
+std::string read_file(const std::string& path) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0) fail(path, "cannot open file");
+  if (!S_ISREG(info.st_mode)) throw std::runtime_error(path + ": not a regular file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open file");
+  std::ostringstream contents;
+  contents << in.rdbuf();
+  if (in.bad()) fail(path, "cannot read file");
+  return contents.str();
 }
 
 void sync_directory(const std::string& path) {

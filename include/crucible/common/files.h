@@ -1,6 +1,6 @@
-// Crash-safe file replacement: write to a temporary file beside the target,
-// fsync it, rename it over the target, fsync the folder. A reader sees the old
-// file or the complete new one, never a part.
+// Whole-file I/O. Writes are crash-safe replacements: write to a temporary
+// file beside the target, fsync it, rename it over the target, fsync the
+// folder; a reader sees the old file or the complete new one, never a part.
 #pragma once
 
 #include <string>
@@ -10,6 +10,11 @@ namespace crucible {
 // Replaces `path` with `contents`. Throws std::runtime_error naming `path`
 // when any step fails; the temporary file is removed then, the target untouched.
 void write_file_atomically(const std::string& path, const std::string& contents);
+
+// The whole contents of a regular file. Throws std::runtime_error whose
+// one-line message starts with `path`: "cannot open file: <reason>", "not a
+// regular file" or "cannot read file: <reason>".
+std::string read_file(const std::string& path);
 
 // fsyncs a folder so that renames and creations inside it are durable.
 // Best effort: errors are ignored (some file systems refuse it).
