@@ -8,7 +8,7 @@
 #include "commands.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/real_datasets.h"
-#include "crucible/engine/synthetic_gp.h"
+#include "crucible/engine/synthetic_gp_torch.h"
 
 namespace crucible {
 namespace {

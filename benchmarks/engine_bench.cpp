@@ -12,7 +12,7 @@
 #include "crucible/engine/model_scoring.h"
 #include "crucible/engine/quantile_levels.h"
 #include "crucible/engine/series_losses.h"
-#include "crucible/engine/synthetic_gp.h"
+#include "crucible/engine/synthetic_gp_torch.h"
 
 namespace crucible {
 namespace {

@@ -1,14 +1,16 @@
-// Kernel families, their hyper-parameter ranges and Gram matrices.
+// Kernel families, their hyper-parameter ranges, random compositions, and the
+// CPU Gram matrix.
 //
-// Stationary kernels (functions of tau = |x - x'|) are evaluated on the L lags
-// only and expanded to [L, L] by indexing when a non-stationary term joins
-// them: a sum or product of stationary kernels stays a vector of L values.
+// The Gram matrix is built row by row: stationary terms (functions of the lag
+// tau = |i - j| / (L - 1)) are looked up in a table of their L lag values, the
+// others are computed from per-point tables, and each term's row is folded
+// into the accumulated row with + or x: simple loops the compiler vectorises.
 #include "crucible/engine/gp_kernel_bank.h"
 
-#include <ATen/ATen.h>
-
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <vector>
 
 #include "crucible/engine/counter_rng.h"
 
@@ -17,95 +19,6 @@ namespace {
 
 constexpr double kPi = 3.141592653589793;
 constexpr uint32_t kCompositionStream = 1;
-
-// A Gram matrix as lag values [L] (stationary) or a full [L, L] matrix.
-// Full matrices are combined in place: a fresh [L, L] tensor per operation
-// costs more (allocation, page faults) than the arithmetic.
-struct Gram {
-  bool stationary;
-  at::Tensor values;
-};
-
-at::Tensor full(const Gram& g, const GramGrid& grid) {
-  return g.stationary ? g.values.index({grid.lag_index}) : g.values;
-}
-
-// a op b, reusing a's (or b's) storage when it is a full matrix.
-Gram combine(Gram a, Gram b, char op, const GramGrid& grid) {
-  if (a.stationary && b.stationary) {
-    return {true, op == '+' ? a.values.add_(b.values) : a.values.mul_(b.values)};
-  }
-  if (a.stationary) std::swap(a, b);  // a is full now; + and x commute
-  const at::Tensor other = full(b, grid);
-  return {false, op == '+' ? a.values.add_(other) : a.values.mul_(other)};
-}
-
-at::Tensor rbf(const at::Tensor& tau, double lengthscale) {
-  return at::exp(-tau.square() / (2 * lengthscale * lengthscale));
-}
-
-at::Tensor periodic(const at::Tensor& tau, double period, double lengthscale) {
-  return at::exp(-2 * at::sin(kPi * tau / period).square() / (lengthscale * lengthscale));
-}
-
-at::Tensor matern(const at::Tensor& tau, double lengthscale, double nu) {
-  const at::Tensor r = tau / lengthscale;
-  if (nu == 0.5) return at::exp(-r);
-  if (nu == 1.5) return (1 + std::sqrt(3.0) * r) * at::exp(-std::sqrt(3.0) * r);
-  return (1 + std::sqrt(5.0) * r + 5.0 / 3.0 * r.square()) * at::exp(-std::sqrt(5.0) * r);
-}
-
-// The family's Gram times its variance. Stationary families work on the L
-// lags; the others build one [L, L] matrix and update it in place.
-Gram term_gram(const KernelTerm& t, const GramGrid& grid) {
-  const at::Tensor& tau = grid.lags;
-  const at::Tensor& x = grid.x;
-  switch (t.family) {
-    case KernelFamily::kPeriodic:
-      return {true, t.variance * periodic(tau, t.p[0], t.p[1])};
-    case KernelFamily::kRbf:
-      return {true, t.variance * rbf(tau, t.p[0])};
-    case KernelFamily::kRationalQuadratic:
-      return {true,
-              t.variance * at::pow(1 + tau.square() / (2 * t.p[1] * t.p[0] * t.p[0]), -t.p[1])};
-    case KernelFamily::kMatern:
-      return {true, t.variance * matern(tau, t.p[0], t.p[1])};
-    case KernelFamily::kWhiteNoise:
-      return {true, t.variance * (tau == 0).to(at::kDouble)};
-    case KernelFamily::kConstant:
-      return {true, at::full_like(tau, t.variance)};
-    case KernelFamily::kDotProduct:
-      return {false, at::outer(x, x).add_(t.p[0] * t.p[0]).mul_(t.variance)};
-    case KernelFamily::kChangePoint: {
-      const at::Tensor s = at::sigmoid((x - t.p[0]) / t.p[1]);
-      at::Tensor before = at::outer(s, s).mul_(full({true, rbf(tau, t.p[2])}, grid));
-      const at::Tensor after = at::outer(1 - s, 1 - s).mul_(full({true, rbf(tau, t.p[3])}, grid));
-      return {false, before.add_(after).mul_(t.variance)};
-    }
-    case KernelFamily::kLocallyPeriodic:
-      return {true, t.variance * periodic(tau, t.p[0], t.p[1]) * rbf(tau, t.p[2])};
-    case KernelFamily::kPolynomial: {  // degree 2 or 3: products, not pow
-      const at::Tensor base = at::outer(x, x).add_(t.p[0]);
-      at::Tensor power = base.square();
-      if (t.p[1] == 3.0) power.mul_(base);
-      return {false, power.mul_(t.variance)};
-    }
-    case KernelFamily::kArcCosine: {
-      // Inputs (bias, x): |v| |v'| J1(theta) / pi with J1 = sin + (pi - theta) cos
-      // and sin(theta) = sqrt(1 - cos^2) on [0, pi].
-      const double b2 = t.p[0] * t.p[0];
-      const at::Tensor norm = at::sqrt(b2 + x.square());
-      at::Tensor norms = at::outer(norm, norm);
-      at::Tensor cosine = at::outer(x, x).add_(b2).div_(norms).clamp_(-1.0, 1.0);
-      at::Tensor j1 = at::acos(cosine).neg_().add_(kPi).mul_(cosine);
-      j1.add_(cosine.square_().neg_().add_(1.0).clamp_min_(0.0).sqrt_());
-      return {false, j1.mul_(norms).mul_(t.variance / kPi)};
-    }
-    case KernelFamily::kSpectral:
-      return {true, t.variance * at::cos(2 * kPi * tau / t.p[0]) * rbf(tau, t.p[1])};
-  }
-  return {true, at::zeros_like(tau)};
-}
 
 KernelTerm draw_term(CounterRng& rng) {
   KernelTerm t;
@@ -177,6 +90,131 @@ std::string describe_term(const KernelTerm& t) {
   return text;
 }
 
+double rbf(double tau, double lengthscale) {
+  return std::exp(-tau * tau / (2 * lengthscale * lengthscale));
+}
+
+double periodic(double tau, double period, double lengthscale) {
+  const double s = std::sin(kPi * tau / period);
+  return std::exp(-2 * s * s / (lengthscale * lengthscale));
+}
+
+double matern(double tau, double lengthscale, double nu) {
+  const double r = tau / lengthscale;
+  if (nu == 0.5) return std::exp(-r);
+  if (nu == 1.5) return (1 + std::sqrt(3.0) * r) * std::exp(-std::sqrt(3.0) * r);
+  return (1 + std::sqrt(5.0) * r + 5.0 / 3.0 * r * r) * std::exp(-std::sqrt(5.0) * r);
+}
+
+bool is_stationary(KernelFamily f) {
+  return f != KernelFamily::kDotProduct && f != KernelFamily::kChangePoint &&
+         f != KernelFamily::kPolynomial && f != KernelFamily::kArcCosine;
+}
+
+// A stationary family's value at lag tau, variance included.
+double stationary_value(const KernelTerm& t, double tau) {
+  double v = 0.0;
+  switch (t.family) {
+    case KernelFamily::kPeriodic:
+      v = periodic(tau, t.p[0], t.p[1]);
+      break;
+    case KernelFamily::kRbf:
+      v = rbf(tau, t.p[0]);
+      break;
+    case KernelFamily::kRationalQuadratic:
+      v = std::pow(1 + tau * tau / (2 * t.p[1] * t.p[0] * t.p[0]), -t.p[1]);
+      break;
+    case KernelFamily::kMatern:
+      v = matern(tau, t.p[0], t.p[1]);
+      break;
+    case KernelFamily::kWhiteNoise:
+      v = tau == 0.0 ? 1.0 : 0.0;
+      break;
+    case KernelFamily::kConstant:
+      v = 1.0;
+      break;
+    case KernelFamily::kLocallyPeriodic:
+      v = periodic(tau, t.p[0], t.p[1]) * rbf(tau, t.p[2]);
+      break;
+    case KernelFamily::kSpectral:
+      v = std::cos(2 * kPi * tau / t.p[0]) * rbf(tau, t.p[1]);
+      break;
+    default:
+      break;
+  }
+  return t.variance * v;
+}
+
+// One term with the tables its rows need.
+struct TermTables {
+  const KernelTerm* term;
+  std::vector<double> lags;    // stationary value; the change point's first RBF
+  std::vector<double> lags2;   // the change point's second RBF
+  std::vector<double> points;  // the change point's gate s(x); the arc-cosine norm
+};
+
+TermTables tables_for(const KernelTerm& t, const std::vector<double>& x) {
+  const size_t n = x.size();
+  TermTables tables{&t, std::vector<double>(n), {}, {}};
+  if (is_stationary(t.family)) {
+    for (size_t d = 0; d < n; ++d) tables.lags[d] = stationary_value(t, x[d]);
+  } else if (t.family == KernelFamily::kChangePoint) {
+    tables.lags2.resize(n);
+    tables.points.resize(n);
+    for (size_t d = 0; d < n; ++d) {
+      tables.lags[d] = rbf(x[d], t.p[2]);
+      tables.lags2[d] = rbf(x[d], t.p[3]);
+      tables.points[d] = 1 / (1 + std::exp(-(x[d] - t.p[0]) / t.p[1]));
+    }
+  } else if (t.family == KernelFamily::kArcCosine) {
+    tables.points.resize(n);
+    for (size_t i = 0; i < n; ++i) tables.points[i] = std::sqrt(t.p[0] * t.p[0] + x[i] * x[i]);
+  }
+  return tables;
+}
+
+// Row i of a term's Gram matrix into row[0..n).
+void term_row(const TermTables& tables, const std::vector<double>& x, size_t i, double* row) {
+  const KernelTerm& t = *tables.term;
+  const size_t n = x.size();
+  const double xi = x[i];
+  switch (t.family) {
+    case KernelFamily::kDotProduct:
+      for (size_t j = 0; j < n; ++j) row[j] = t.variance * (t.p[0] * t.p[0] + xi * x[j]);
+      return;
+    case KernelFamily::kPolynomial:
+      for (size_t j = 0; j < n; ++j) {
+        const double base = xi * x[j] + t.p[0];
+        row[j] = t.variance * (t.p[1] == 2.0 ? base * base : base * base * base);
+      }
+      return;
+    case KernelFamily::kChangePoint: {
+      const double si = tables.points[i];
+      for (size_t j = 0; j < n; ++j) {
+        const size_t d = i > j ? i - j : j - i;
+        const double sj = tables.points[j];
+        row[j] = t.variance * (si * sj * tables.lags[d] + (1 - si) * (1 - sj) * tables.lags2[d]);
+      }
+      return;
+    }
+    case KernelFamily::kArcCosine: {
+      const double b2 = t.p[0] * t.p[0];
+      for (size_t j = 0; j < n; ++j) {
+        const double norms = tables.points[i] * tables.points[j];
+        const double cosine = std::clamp((b2 + xi * x[j]) / norms, -1.0, 1.0);
+        const double j1 =
+            std::sqrt(std::max(0.0, 1 - cosine * cosine)) + (kPi - std::acos(cosine)) * cosine;
+        row[j] = t.variance * norms * j1 / kPi;
+      }
+      return;
+    }
+    default:  // stationary: the lag table read outwards from the diagonal
+      for (size_t j = 0; j < i; ++j) row[j] = tables.lags[i - j];
+      for (size_t j = i; j < n; ++j) row[j] = tables.lags[j - i];
+      return;
+  }
+}
+
 }  // namespace
 
 std::string KernelComposition::describe() const {
@@ -198,22 +236,30 @@ KernelComposition draw_composition(uint64_t seed, uint32_t index, uint32_t attem
   return composition;
 }
 
-GramGrid make_gram_grid(int64_t length, const c10::Device& device) {
-  const at::TensorOptions f64 = at::TensorOptions().dtype(at::kDouble).device(device);
-  GramGrid grid;
-  grid.x = at::linspace(0.0, 1.0, length, f64);
-  grid.lags = at::arange(length, f64) / static_cast<double>(length - 1);
-  const at::Tensor i = at::arange(length, f64.dtype(at::kLong));
-  grid.lag_index = (i.unsqueeze(1) - i.unsqueeze(0)).abs();
-  return grid;
-}
+void gram_matrix_cpu(const KernelComposition& composition, int64_t length, double* out) {
+  const size_t n = static_cast<size_t>(length);
+  std::vector<double> x(n);  // the points, and the lags: x[k] = k / (L - 1)
+  for (size_t k = 0; k < n; ++k) x[k] = static_cast<double>(k) / static_cast<double>(n - 1);
+  std::vector<TermTables> terms;
+  for (const KernelTerm& t : composition.terms) terms.push_back(tables_for(t, x));
 
-at::Tensor gram_matrix(const KernelComposition& composition, const GramGrid& grid) {
-  Gram result = term_gram(composition.terms.front(), grid);
-  for (size_t i = 1; i < composition.terms.size(); ++i) {
-    result = combine(result, term_gram(composition.terms[i], grid), composition.ops[i - 1], grid);
+#pragma omp parallel
+  {
+    std::vector<double> row(n);
+#pragma omp for schedule(static)
+    for (int64_t i = 0; i < length; ++i) {
+      double* acc = out + static_cast<size_t>(i) * n;
+      term_row(terms[0], x, static_cast<size_t>(i), acc);
+      for (size_t k = 1; k < terms.size(); ++k) {
+        term_row(terms[k], x, static_cast<size_t>(i), row.data());
+        if (composition.ops[k - 1] == '+') {
+          for (size_t j = 0; j < n; ++j) acc[j] += row[j];
+        } else {
+          for (size_t j = 0; j < n; ++j) acc[j] *= row[j];
+        }
+      }
+    }
   }
-  return full(result, grid);
 }
 
 }  // namespace crucible

@@ -1,13 +1,19 @@
+// The CPU synthetic GP generator: per kernel slot, the Gram matrix
+// (gram_matrix_cpu), its Cholesky factor (LAPACK dpotrf) and the samples
+// (BLAS dtrmm of the factor with the normal draws); then the split.
 #include "crucible/engine/synthetic_gp.h"
 
-#include <ATen/ATen.h>
-#include <ATen/Parallel.h>
+#include <cblas.h>
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
+#include <string>
 
 #include "crucible/engine/counter_rng.h"
-#include "crucible/engine/gp_kernel_bank.h"
+
+// LAPACK's Cholesky (Fortran symbol); liblapack.so.3 is OpenBLAS's here.
+extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
 
 namespace crucible {
 namespace {
@@ -15,109 +21,108 @@ namespace {
 // Independent Philox streams of one seed (draw_composition uses stream 1).
 constexpr uint32_t kNormalStream = 2;
 constexpr uint32_t kSplitStream = 3;
-constexpr double kJitter = 1e-6;
 
-void check_options(const SyntheticGpOptions& o) {
+// Factors `matrix` (row-major, symmetric) in place: afterwards its lower
+// triangle holds L with L L^T = matrix. Returns false when it is not positive
+// definite or not finite. (Row-major lower = column-major upper: dpotrf 'U'.)
+bool cholesky_lower_in_place(double* matrix, int n) {
+  int info = 0;
+  dpotrf_("U", &n, matrix, &n, &info);
+  if (info != 0) return false;
+  for (int i = 0; i < n; ++i) {
+    if (!std::isfinite(matrix[static_cast<size_t>(i) * n + i])) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void check_synthetic_gp_options(const SyntheticGpOptions& o) {
   if (o.num_series < 1) throw std::invalid_argument("series must be at least 1");
   if (o.length < 2) throw std::invalid_argument("length must be at least 2");
-  if (o.samples_per_kernel < 1)
+  if (o.samples_per_kernel < 1) {
     throw std::invalid_argument("samples per kernel must be at least 1");
+  }
   if (!(o.min_input_fraction > 0.0 && o.min_input_fraction <= o.max_input_fraction &&
         o.max_input_fraction < 1.0)) {
     throw std::invalid_argument("input fractions must satisfy 0 < min <= max < 1");
   }
 }
 
-// Cholesky factors [K, L, L] of every kernel slot's Gram matrix + jitter; a
-// slot whose matrix is not positive definite (or not finite) is redrawn with
-// the next attempt number. All slots still to factor go in one batch, built
-// in place.
-at::Tensor factor_kernels(const SyntheticGpOptions& o, int64_t kernels, const GramGrid& grid,
-                          std::vector<KernelComposition>& compositions) {
-  std::vector<uint32_t> attempts(static_cast<size_t>(kernels), 0);
-  at::Tensor factors;  // the first batch's result; redrawn slots are copied in
-  std::vector<int64_t> pending_slots(static_cast<size_t>(kernels));
-  for (int64_t k = 0; k < kernels; ++k) pending_slots[static_cast<size_t>(k)] = k;
-
-  while (!pending_slots.empty()) {
-    const int64_t count = static_cast<int64_t>(pending_slots.size());
-    at::Tensor batch = at::empty({count, o.length, o.length}, grid.x.options());
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t k = pending_slots[static_cast<size_t>(i)];
-      compositions[k] = draw_composition(o.seed, static_cast<uint32_t>(k), attempts[k]);
-      batch[i].copy_(gram_matrix(compositions[k], grid));
-    }
-    batch.diagonal(0, 1, 2).add_(kJitter);
-    const auto [chol, info] = at::linalg_cholesky_ex(batch);
-    // A NaN anywhere in a matrix reaches its factor's diagonal.
-    const at::Tensor ok = (info == 0).logical_and(chol.diagonal(0, 1, 2).isfinite().all(1)).cpu();
-    if (!factors.defined()) factors = chol;
-    std::vector<int64_t> failed;
-    for (int64_t i = 0; i < count; ++i) {
-      const int64_t k = pending_slots[static_cast<size_t>(i)];
-      if (ok[i].item<bool>()) {
-        if (!factors.is_same(chol)) factors[k].copy_(chol[i]);
-      } else if (++attempts[k] >= static_cast<uint32_t>(o.max_attempts)) {
-        throw std::runtime_error("kernel " + std::to_string(k) +
-                                 " is not positive definite after " +
-                                 std::to_string(o.max_attempts) + " draws");
-      } else {
-        failed.push_back(k);
-      }
-    }
-    pending_slots = std::move(failed);
-  }
-  return factors;
+int64_t gp_kernel_slots(const SyntheticGpOptions& o) {
+  return (o.num_series + o.samples_per_kernel - 1) / o.samples_per_kernel;
 }
 
-// Standard normals [K, L, n]: series s = k * n + j reads stream (seed, s).
-at::Tensor normal_draws(const SyntheticGpOptions& o, int64_t kernels) {
+std::vector<double> gp_normal_draws(const SyntheticGpOptions& o) {
   const int64_t n = o.samples_per_kernel, length = o.length;
-  at::Tensor z = at::empty({kernels, length, n}, at::kDouble);
-  double* data = z.data_ptr<double>();
-  at::parallel_for(0, kernels * n, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t s = begin; s < end; ++s) {
-      CounterRng rng(o.seed, kNormalStream, static_cast<uint32_t>(s));
-      const int64_t k = s / n, j = s % n;
-      for (int64_t i = 0; i < length; ++i) data[(k * length + i) * n + j] = rng.normal();
+  const int64_t series = gp_kernel_slots(o) * n;
+  std::vector<double> z(static_cast<size_t>(series * length));
+#pragma omp parallel for schedule(static)
+  for (int64_t s = 0; s < series; ++s) {
+    CounterRng rng(o.seed, kNormalStream, static_cast<uint32_t>(s));
+    const int64_t slot = s / n, j = s % n;
+    for (int64_t i = 0; i < length; ++i) {
+      z[static_cast<size_t>((slot * length + i) * n + j)] = rng.normal();
     }
-  });
+  }
   return z;
 }
 
-}  // namespace
-
-TaskData generate_synthetic_gp(const SyntheticGpOptions& o, const c10::Device& device) {
-  check_options(o);
-  const int64_t n = o.samples_per_kernel;
-  const int64_t kernels = (o.num_series + n - 1) / n;
-  const GramGrid grid = make_gram_grid(o.length, device);
-  std::vector<KernelComposition> compositions(static_cast<size_t>(kernels));
-  const at::Tensor factors = factor_kernels(o, kernels, grid, compositions);
-
-  // [K, L, L] x [K, L, n] -> [K, L, n] -> series-major [K * n, L], first S rows.
-  const at::Tensor samples = at::matmul(factors, normal_draws(o, kernels).to(device))
-                                 .permute({0, 2, 1})
-                                 .reshape({kernels * n, o.length})
-                                 .narrow(0, 0, o.num_series)
-                                 .to(at::kFloat)
-                                 .cpu()
-                                 .contiguous();
-
+TaskData gp_task_from_samples(const SyntheticGpOptions& o, const float* samples,
+                              const std::vector<KernelComposition>& compositions) {
   std::vector<std::vector<float>> contexts, targets;
   std::vector<std::string> descriptions;
-  const float* data = samples.data_ptr<float>();
   for (int64_t s = 0; s < o.num_series; ++s) {
     CounterRng rng(o.seed, kSplitStream, static_cast<uint32_t>(s));
     const double fraction = rng.uniform(o.min_input_fraction, o.max_input_fraction);
     const int64_t split =
         std::clamp(static_cast<int64_t>(o.length * fraction), int64_t{1}, o.length - 1);
-    const float* row = data + s * o.length;
+    const float* row = samples + s * o.length;
     contexts.emplace_back(row, row + split);
     targets.emplace_back(row + split, row + o.length);
-    descriptions.push_back(compositions[static_cast<size_t>(s / n)].describe());
+    descriptions.push_back(compositions[static_cast<size_t>(s / o.samples_per_kernel)].describe());
   }
   return pad_task(contexts, targets, std::move(descriptions));
+}
+
+void throw_not_positive_definite(int64_t slot, int attempts) {
+  throw std::runtime_error("kernel " + std::to_string(slot) + " is not positive definite after " +
+                           std::to_string(attempts) + " draws");
+}
+
+TaskData generate_synthetic_gp_cpu(const SyntheticGpOptions& o) {
+  check_synthetic_gp_options(o);
+  const int64_t slots = gp_kernel_slots(o), n = o.samples_per_kernel, length = o.length;
+  const int len = static_cast<int>(length);
+  std::vector<KernelComposition> compositions(static_cast<size_t>(slots));
+  std::vector<double> z = gp_normal_draws(o);  // becomes the samples, slot by slot
+  std::vector<double> matrix(static_cast<size_t>(length * length));
+
+  for (int64_t slot = 0; slot < slots; ++slot) {
+    for (int attempt = 0;; ++attempt) {
+      if (attempt == o.max_attempts) throw_not_positive_definite(slot, attempt);
+      compositions[slot] =
+          draw_composition(o.seed, static_cast<uint32_t>(slot), static_cast<uint32_t>(attempt));
+      gram_matrix_cpu(compositions[slot], length, matrix.data());
+      for (int64_t i = 0; i < length; ++i) matrix[static_cast<size_t>(i * length + i)] += kGpJitter;
+      if (cholesky_lower_in_place(matrix.data(), len)) break;
+    }
+    // z_slot [L, n] := L z_slot, L the lower triangle of `matrix`.
+    cblas_dtrmm(CblasRowMajor, CblasLeft, CblasLower, CblasNoTrans, CblasNonUnit, len,
+                static_cast<int>(n), 1.0, matrix.data(), len, z.data() + slot * length * n,
+                static_cast<int>(n));
+  }
+
+  // [slots, L, n] -> series-major float [S, L].
+  std::vector<float> samples(static_cast<size_t>(o.num_series * length));
+  for (int64_t s = 0; s < o.num_series; ++s) {
+    const int64_t slot = s / n, j = s % n;
+    for (int64_t i = 0; i < length; ++i) {
+      samples[static_cast<size_t>(s * length + i)] =
+          static_cast<float>(z[static_cast<size_t>((slot * length + i) * n + j)]);
+    }
+  }
+  return gp_task_from_samples(o, samples.data(), compositions);
 }
 
 }  // namespace crucible

@@ -1,10 +1,9 @@
 // The kernel bank of the synthetic GP dataset (SCORING.md section 1): twelve
 // kernel families with hyper-parameters drawn from log-uniform ranges, random
 // compositions of 2 to 6 of them with + and x, and their Gram matrices on
-// x = linspace(0, 1, L) as LibTorch float64 tensors.
+// x = linspace(0, 1, L). Plain C++; gp_gram_torch.h builds the same matrices
+// with LibTorch ops on a CUDA device.
 #pragma once
-
-#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <string>
@@ -48,15 +47,8 @@ struct KernelComposition {
 // (after a composition that was not positive definite). Pure function.
 KernelComposition draw_composition(uint64_t seed, uint32_t index, uint32_t attempt);
 
-// The grid x = linspace(0, 1, L) and what the Gram matrices need of it.
-struct GramGrid {
-  at::Tensor x;          // [L] float64
-  at::Tensor lags;       // [L] float64, lag k is k / (L - 1)
-  at::Tensor lag_index;  // [L, L] int64, |i - j|
-};
-GramGrid make_gram_grid(int64_t length, const c10::Device& device);
-
-// The [L, L] float64 Gram matrix of a composition on the grid's device.
-at::Tensor gram_matrix(const KernelComposition& composition, const GramGrid& grid);
+// The Gram matrix of a composition on x_k = k / (L - 1), k < L, written
+// row-major into out[L * L] (float64). Rows in parallel (OpenMP).
+void gram_matrix_cpu(const KernelComposition& composition, int64_t length, double* out);
 
 }  // namespace crucible
