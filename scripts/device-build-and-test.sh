@@ -13,6 +13,7 @@ nvidia-smi > "$out/nvidia-smi.txt" 2>&1
 
 if ! cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_PREFIX_PATH="$deps;$torch_prefix" -DCMAKE_CUDA_ARCHITECTURES=90 \
+    -DBLA_VENDOR=OpenBLAS -DCMAKE_CXX_FLAGS="-I$deps/include" \
     > "$out/configure.log" 2>&1; then
   tail -40 "$out/configure.log"
   exit 1
