@@ -14,5 +14,6 @@ using CommandRun = std::function<void()>;
 CommandRun add_loss_command(CLI::App& app);
 CommandRun add_score_command(CLI::App& app);
 CommandRun add_synth_command(CLI::App& app);
+CommandRun add_models_command(CLI::App& app);
 
 }  // namespace crucible

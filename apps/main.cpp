@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
       {"loss", crucible::add_loss_command(app)},
       {"score", crucible::add_score_command(app)},
       {"synth", crucible::add_synth_command(app)},
+      {"models", crucible::add_models_command(app)},
   };
   try {
     app.parse(argc, argv);

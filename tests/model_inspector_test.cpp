@@ -1,0 +1,162 @@
+// inspect_model() on models the test builds from TorchScript source: honest
+// ones are accepted, each hostile or malformed one refused with its reason.
+#include "crucible/engine/model_inspector.h"
+
+#include <gtest/gtest.h>
+#include <torch/script.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace crucible {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* const kNaive = R"(
+def forecast(self, inputs: Tensor, prediction_length: int, quantiles: List[float]) -> Tensor:
+    last = inputs[:, -1:, :]
+    q = torch.tensor(quantiles, dtype=inputs.dtype)
+    out = last.unsqueeze(-1).expand(inputs.size(0), prediction_length, 1, len(quantiles))
+    return out + (q - 0.5) * self.scale
+)";
+
+class ModelInspectorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/model_inspector_test.XXXXXX";
+    dir_ = ::mkdtemp(pattern);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  // Saves a module with a `scale` parameter and the given methods.
+  std::string save(const std::string& name, const std::string& source,
+                   int64_t parameter_count = 1) {
+    torch::jit::Module module("Model");
+    module.register_parameter("scale", torch::ones({parameter_count}), false);
+    module.define(source);
+    const std::string path = dir_ + "/" + name + ".pt";
+    module.save(path);
+    return path;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ModelInspectorTest, AcceptsAnHonestModel) {
+  const ModelInspection r = inspect_model(save("naive", kNaive), ModelLimits{});
+  EXPECT_TRUE(r.accepted) << r.reason;
+  EXPECT_EQ(r.entry_method, "forecast");
+  EXPECT_FALSE(r.takes_lengths);
+  EXPECT_EQ(r.parameters, 1);
+  EXPECT_GT(r.op_counts.at("aten::slice"), 0);
+  EXPECT_GT(r.file_bytes, 0);
+  EXPECT_TRUE(r.refused_ops.empty());
+}
+
+TEST_F(ModelInspectorTest, AcceptsForwardAndTheLengthsArgument) {
+  const ModelInspection forward = inspect_model(save("forward", R"(
+def forward(self, inputs: Tensor, prediction_length: int, quantiles: List[float]) -> Tensor:
+    return inputs[:, :prediction_length, :].unsqueeze(-1).repeat(1, 1, 1, len(quantiles))
+)"),
+                                                ModelLimits{});
+  EXPECT_TRUE(forward.accepted) << forward.reason;
+  EXPECT_EQ(forward.entry_method, "forward");
+
+  const ModelInspection lengths = inspect_model(save("lengths", R"(
+def forecast(self, inputs: Tensor, prediction_length: int, quantiles: List[float], lengths: Tensor) -> Tensor:
+    return inputs[:, :prediction_length, :].unsqueeze(-1).repeat(1, 1, 1, len(quantiles))
+)"),
+                                                ModelLimits{});
+  EXPECT_TRUE(lengths.accepted) << lengths.reason;
+  EXPECT_TRUE(lengths.takes_lengths);
+}
+
+TEST_F(ModelInspectorTest, RefusesReadingAFile) {
+  const ModelInspection r = inspect_model(save("reads_file", R"(
+def forecast(self, inputs: Tensor, prediction_length: int, quantiles: List[float]) -> Tensor:
+    secret = torch.from_file("/etc/passwd", False, 16)
+    return secret.view(1, 16, 1, 1)
+)"),
+                                          ModelLimits{});
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("aten::from_file"), std::string::npos) << r.reason;
+  EXPECT_EQ(r.refused_ops, std::vector<std::string>{"aten::from_file"});
+}
+
+TEST_F(ModelInspectorTest, FindsRefusedOpsInNestedBlocksAndHelperMethods) {
+  const ModelInspection r = inspect_model(save("nested", R"(
+def helper(self, x: Tensor) -> Tensor:
+    for i in range(3):
+        if i == 2:
+            print("leak")
+    return x
+
+def forecast(self, inputs: Tensor, prediction_length: int, quantiles: List[float]) -> Tensor:
+    return self.helper(inputs).unsqueeze(-1)
+)"),
+                                          ModelLimits{});
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("prim::Print"), std::string::npos) << r.reason;
+}
+
+TEST_F(ModelInspectorTest, RefusesAWrongSignature) {
+  const ModelInspection r = inspect_model(save("signature", R"(
+def forecast(self, inputs: Tensor) -> Tensor:
+    return inputs
+)"),
+                                          ModelLimits{});
+  EXPECT_FALSE(r.accepted);
+  EXPECT_NE(r.reason.find("does not match"), std::string::npos) << r.reason;
+  const ModelInspection none = inspect_model(save("none", R"(
+def predict(self, inputs: Tensor) -> Tensor:
+    return inputs
+)"),
+                                             ModelLimits{});
+  EXPECT_FALSE(none.accepted);
+  EXPECT_NE(none.reason.find("neither"), std::string::npos) << none.reason;
+}
+
+TEST_F(ModelInspectorTest, EnforcesTheLimits) {
+  ModelLimits small;
+  small.max_parameters = 100;
+  const ModelInspection big = inspect_model(save("big", kNaive, 1000), small);
+  EXPECT_FALSE(big.accepted);
+  EXPECT_NE(big.reason.find("1000 parameters"), std::string::npos) << big.reason;
+
+  small = ModelLimits{};
+  small.max_file_bytes = 10;
+  const ModelInspection large = inspect_model(save("large", kNaive), small);
+  EXPECT_FALSE(large.accepted);
+  EXPECT_NE(large.reason.find("10-byte limit"), std::string::npos) << large.reason;
+  EXPECT_TRUE(large.op_counts.empty());  // refused before loading
+}
+
+TEST_F(ModelInspectorTest, RefusesFilesThatAreNotArchives) {
+  const std::string good = save("good", kNaive);
+  const std::string truncated = dir_ + "/truncated.pt";
+  fs::copy_file(good, truncated);
+  fs::resize_file(truncated, fs::file_size(good) / 2);
+  std::ofstream(dir_ + "/text.pt") << "not a model";
+  for (const std::string& path : {truncated, dir_ + "/text.pt", dir_ + "/missing.pt"}) {
+    const ModelInspection r = inspect_model(path, ModelLimits{});
+    EXPECT_FALSE(r.accepted) << path;
+    EXPECT_FALSE(r.reason.empty());
+    EXPECT_EQ(r.reason.find('\n'), std::string::npos) << r.reason;
+  }
+}
+
+TEST(OpAllowlist, PureMathInFilesOut) {
+  EXPECT_TRUE(is_allowed_op("aten::matmul"));
+  EXPECT_TRUE(is_allowed_op("prim::If"));
+  EXPECT_FALSE(is_allowed_op("aten::from_file"));
+  EXPECT_FALSE(is_allowed_op("aten::save"));
+  EXPECT_FALSE(is_allowed_op("prim::Print"));
+  EXPECT_FALSE(is_allowed_op("prim::SetAttr"));
+  EXPECT_FALSE(is_allowed_op("prim::CallFunction"));
+  EXPECT_FALSE(is_allowed_op("my_ops::anything"));
+}
+
+}  // namespace
+}  // namespace crucible
