@@ -32,8 +32,10 @@ int main(int argc, char** argv) {
   try {
     commands.at(name)();
   } catch (const std::exception& e) {
-    // One line: LibTorch errors carry a backtrace after the first line.
-    const std::string message = e.what();
+    // One line: LibTorch errors carry a backtrace after their first line,
+    // TorchScript compile errors start with an empty one.
+    std::string message = e.what();
+    message.erase(0, message.find_first_not_of("\n "));
     std::fprintf(stderr, "crucible %s: %s\n", name.c_str(),
                  message.substr(0, message.find('\n')).c_str());
     return 1;

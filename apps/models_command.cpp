@@ -6,6 +6,7 @@
 
 #include "cli_error.h"
 #include "commands.h"
+#include "crucible/engine/baseline_models.h"
 #include "crucible/engine/model_inspector.h"
 
 namespace crucible {
@@ -14,6 +15,12 @@ namespace {
 struct InspectOptions {
   std::string path;
   ModelLimits limits;
+};
+
+struct ModelsOptions {
+  InspectOptions inspect;
+  std::string baselines_out;
+  bool make_baselines = false;
 };
 
 void print_inspection(const std::string& path, const ModelInspection& r) {
@@ -41,8 +48,17 @@ void run_inspect(const InspectOptions& o) {
 
 }  // namespace
 
+void run_make_baselines(const std::string& directory) {
+  for (const std::string& path : write_baseline_models(directory)) {
+    const ModelInspection inspection = inspect_model(path, ModelLimits{});
+    std::printf("wrote %-40s %s\n", path.c_str(),
+                inspection.accepted ? "accepted" : inspection.reason.c_str());
+  }
+}
+
 CommandRun add_models_command(CLI::App& app) {
-  auto inspect = std::make_shared<InspectOptions>();
+  auto options = std::make_shared<ModelsOptions>();
+  InspectOptions* inspect = &options->inspect;
   CLI::App* models = app.add_subcommand("models", "Candidate models: checks before running them");
   models->require_subcommand(1);
   CLI::App* cmd =
@@ -53,7 +69,19 @@ CommandRun add_models_command(CLI::App& app) {
   cmd->add_option("--max-parameters", inspect->limits.max_parameters,
                   "parameter (and buffer) count limit")
       ->capture_default_str();
-  return [inspect] { run_inspect(*inspect); };
+  CLI::App* baselines = models->add_subcommand(
+      "make-baselines", "Write the baseline TorchScript models (naive, ..., transformer)");
+  baselines->add_option("--out", options->baselines_out, "existing folder for the .pt files")
+      ->required()
+      ->check(CLI::ExistingDirectory);
+  baselines->callback([options] { options->make_baselines = true; });
+  return [options] {
+    if (options->make_baselines) {
+      run_make_baselines(options->baselines_out);
+    } else {
+      run_inspect(options->inspect);
+    }
+  };
 }
 
 }  // namespace crucible
