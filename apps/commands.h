@@ -15,5 +15,6 @@ CommandRun add_loss_command(CLI::App& app);
 CommandRun add_score_command(CLI::App& app);
 CommandRun add_synth_command(CLI::App& app);
 CommandRun add_models_command(CLI::App& app);
+CommandRun add_worker_command(CLI::App& app);
 
 }  // namespace crucible

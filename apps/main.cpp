@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       {"score", crucible::add_score_command(app)},
       {"synth", crucible::add_synth_command(app)},
       {"models", crucible::add_models_command(app)},
+      {"worker", crucible::add_worker_command(app)},
   };
   try {
     app.parse(argc, argv);

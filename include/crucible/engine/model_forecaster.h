@@ -1,0 +1,39 @@
+// Runs one loaded candidate model over a task's inputs, in batches, and checks
+// what it returns (SCORING.md section 2). Used inside a worker process (see
+// `crucible worker`), so a model that crashes or hangs takes only that
+// process down.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "crucible/engine/model_inspector.h"
+
+namespace crucible {
+
+// The model returned something other than float32 [B, >=H, 1, Q] or [B, >=H, Q].
+class BadModelOutput : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ForecastRequest {
+  int64_t horizon = 0;            // prediction_length: the steps that are scored
+  std::vector<double> quantiles;  // sorted levels
+  int64_t batch_size = 256;
+};
+
+// Loads `model_path` (accepted by `inspection`) onto `device` in eval and
+// inference mode, calls inspection.entry_method (with the lengths when it
+// declares them) on inputs [S, T] (right-padded) with input_lengths [S],
+// and returns float32 [S, horizon, Q] on the CPU. Throws BadModelOutput for a
+// wrong shape, dtype or size, std::runtime_error for anything the model throws.
+at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
+                               const at::Tensor& inputs, const at::Tensor& input_lengths,
+                               const ForecastRequest& request, const c10::Device& device);
+
+}  // namespace crucible
