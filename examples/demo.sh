@@ -2,7 +2,8 @@
 # The demo: (1) eight example models' forecasts on synthetic series -> CRPS ->
 # win rate, bootstrap CI, gap and composite; (2) a synthetic GP task for a
 # seed; (3) windows of a real dataset (yearly sunspots) scored for three
-# baseline forecasters. Usage: demo.sh BUILD_DIR
+# baseline forecasters; (4) `crucible eval` of six TorchScript baselines, each
+# in its own worker process. Usage: demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
 out=demo-out
@@ -27,4 +28,9 @@ echo "== crucible synth: 40 windows of yearly sunspots (examples/data), 16-year 
   --lengths "$out/sunspots/target_lengths.npy" --out "$out/sunspots/losses.npy"
 echo "== crucible score: uid 0 naive, 1 mean, 2 seasonal naive (11 years)"
 "$crucible" score --losses "$out/sunspots/losses.npy" --seed 150 --out "$out/sunspots/scores.json"
+echo "== crucible eval: six baseline TorchScript models on the round's GP task (seed 150)"
+mkdir -p "$out/models"
+"$crucible" models make-baselines --out "$out/models" >/dev/null
+"$crucible" eval --models "$out/models" --series 100 --length 512 --seed 150 \
+  --timeout-per-model 60 --out "$out/eval.json"
 echo "== wrote $out/"

@@ -10,10 +10,8 @@ namespace {
 
 TEST(WorkerPool, ReportsExitSignalTimeoutAndStderr) {
   const std::vector<std::vector<std::string>> commands = {
-      {"/bin/true"},
-      {"/bin/sh", "-c", "echo first >&2; echo boom >&2; exit 3"},
-      {"/bin/sleep", "10"},
-      {"/bin/sh", "-c", "kill -SEGV $$"},
+      {"/bin/true"},           {"/bin/sh", "-c", "echo first >&2; echo boom >&2; exit 3"},
+      {"/bin/sleep", "10"},    {"/bin/sh", "-c", "kill -SEGV $$"},
       {"/nonexistent/worker"},
   };
   WorkerPoolOptions options;

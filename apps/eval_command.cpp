@@ -1,0 +1,177 @@
+// `crucible eval`: what a validator would score for a folder of models on one
+// task — a ranked table and result.json. A miner runs exactly this.
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "cli_error.h"
+#include "commands.h"
+#include "crucible/common/files.h"
+#include "crucible/common/npy.h"
+#include "crucible/engine/device.h"
+#include "crucible/engine/model_runner.h"
+#include "crucible/engine/model_scoring.h"
+#include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/synthetic_gp_torch.h"
+#include "crucible/validator/rewards.h"
+
+namespace crucible {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct EvalOptions {
+  std::string models_dir, data_dir, quantiles, out;
+  std::string device = "auto";
+  std::string isolation = "process";
+  SyntheticGpOptions task;
+  double timeout = 120.0;
+  int jobs = 2;
+  long long memory_limit_mib = 0;
+};
+
+// *.pt in the folder, sorted; uid = the first number in the file name, else the position.
+std::vector<CandidateModel> list_models(const std::string& dir) {
+  std::vector<std::string> paths;
+  std::error_code error;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir, error)) {
+    if (e.path().extension() == ".pt") paths.push_back(e.path().string());
+  }
+  if (error) throw CliError(dir + ": cannot list the folder: " + error.message());
+  if (paths.empty()) throw CliError(dir + ": no .pt models in the folder");
+  std::sort(paths.begin(), paths.end());
+  std::vector<CandidateModel> models;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string name = fs::path(paths[i]).filename().string();
+    const size_t digit = name.find_first_of("0123456789");
+    const int64_t uid =
+        digit == std::string::npos ? static_cast<int64_t>(i) : std::stoll(name.substr(digit, 9));
+    models.push_back({uid, paths[i]});
+  }
+  return models;
+}
+
+std::vector<float> float_values(const NpyArray& a) {
+  const float* data = reinterpret_cast<const float*>(a.data.data());
+  return {data, data + a.num_elements()};
+}
+
+std::vector<int64_t> int_values(const NpyArray& a) {
+  const int64_t* data = reinterpret_cast<const int64_t*>(a.data.data());
+  return {data, data + a.num_elements()};
+}
+
+TaskData read_task(const std::string& dir) {
+  const NpyArray inputs = read_npy(dir + "/inputs.npy"), targets = read_npy(dir + "/targets.npy");
+  TaskData task;
+  task.num_series = inputs.shape.at(0);
+  task.input_width = inputs.shape.at(1);
+  task.target_width = targets.shape.at(1);
+  task.inputs = float_values(inputs);
+  task.targets = float_values(targets);
+  task.input_lengths = int_values(read_npy(dir + "/input_lengths.npy"));
+  task.target_lengths = int_values(read_npy(dir + "/target_lengths.npy"));
+  return task;
+}
+
+void run_eval(const EvalOptions& o) {
+  if (o.isolation != "process" && o.isolation != "none") {
+    throw CliError("--isolation: expected process or none");
+  }
+  RunnerOptions runner;
+  runner.isolate = o.isolation == "process";
+  runner.parallel_workers = std::max(1, o.jobs);
+  runner.timeout_seconds = o.timeout;
+  runner.memory_limit_bytes = o.memory_limit_mib << 20;
+  runner.quantiles =
+      o.quantiles.empty()
+          ? default_quantile_levels()
+          : with_context("--quantiles", [&] { return parse_quantile_levels(o.quantiles); });
+  const c10::Device device = with_context("--device", [&] { return parse_device(o.device); });
+  runner.device = device.str();
+  const std::vector<CandidateModel> models = list_models(o.models_dir);
+
+  std::string task_dir = o.data_dir;
+  TaskData task;
+  char temp[] = "/tmp/crucible-eval.XXXXXX";
+  if (o.data_dir.empty()) {
+    task = generate_synthetic_gp(o.task, device);
+    task_dir = std::string(::mkdtemp(temp)) + "/task";
+    write_task_directory(task, task_dir);
+  } else {
+    task = read_task(o.data_dir);
+  }
+  const RoundResult round = run_round(models, task, task_dir, runner);
+  if (o.data_dir.empty()) fs::remove_all(fs::path(task_dir).parent_path());
+
+  std::vector<int64_t> uids;
+  for (const ModelRun& r : round.runs) uids.push_back(r.uid);
+  ScoringOptions scoring;
+  scoring.seed = o.task.seed;
+  const ModelScores scores = score_models(round.losses, uids, scoring);
+  const std::vector<double> weights = competition_weights(scores.composite, RewardConfig{});
+
+  nlohmann::ordered_json result = {{"seed", o.task.seed},
+                                   {"task",
+                                    {{"series", task.num_series},
+                                     {"input_width", task.input_width},
+                                     {"horizon", task.target_width},
+                                     {"quantiles", runner.quantiles},
+                                     {"data", o.data_dir.empty() ? "synthetic" : o.data_dir}}},
+                                   {"models", nlohmann::json::array()}};
+  std::vector<size_t> order(round.runs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return scores.composite[a] > scores.composite[b]; });
+  std::printf("%6s %-28s %-10s %12s %9s %9s %8s %8s\n", "uid", "model", "status", "mean loss",
+              "win rate", "composite", "weight", "seconds");
+  for (size_t i : order) {
+    const ModelRun& r = round.runs[i];
+    const at::Tensor row = round.losses[static_cast<int64_t>(i)];
+    const double mean_loss =
+        r.status == "ok" ? row.nanmean().item<double>() : std::numeric_limits<double>::infinity();
+    std::printf("%6lld %-28s %-10s %12.6g %9.4f %9.4f %8.4f %8.2f%s%s\n",
+                static_cast<long long>(r.uid), fs::path(r.path).filename().string().c_str(),
+                r.status.c_str(), mean_loss, scores.win_rate[i], scores.composite[i], weights[i],
+                r.seconds, r.reason.empty() ? "" : "  ", r.reason.c_str());
+    const double* losses = row.data_ptr<double>();
+    result["models"].push_back({{"uid", r.uid},
+                                {"file", r.path},
+                                {"status", r.status},
+                                {"reason", r.reason},
+                                {"mean_loss", mean_loss},
+                                {"losses", std::vector<double>(losses, losses + row.numel())},
+                                {"win_rate", scores.win_rate[i]},
+                                {"composite", scores.composite[i]},
+                                {"weight", weights[i]},
+                                {"seconds", {{"run", r.seconds}, {"loss", round.loss_seconds}}}});
+  }
+  write_file_atomically(o.out, result.dump(1) + "\n");
+}
+
+}  // namespace
+
+CommandRun add_eval_command(CLI::App& app) {
+  auto o = std::make_shared<EvalOptions>();
+  CLI::App* cmd = app.add_subcommand("eval", "Evaluate a folder of models on a task: table + JSON");
+  cmd->add_option("--models", o->models_dir, "folder of TorchScript .pt models")->required();
+  cmd->add_option("--length", o->task.length, "series length L")->capture_default_str();
+  cmd->add_option("--series", o->task.num_series, "series S")->capture_default_str();
+  cmd->add_option("--seed", o->task.seed, "round seed")->required();
+  cmd->add_option("--quantiles", o->quantiles, "quantile levels (default 0.1,...,0.9)");
+  cmd->add_option("--data", o->data_dir, "a task folder from crucible synth instead");
+  cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--timeout-per-model", o->timeout, "seconds")->capture_default_str();
+  cmd->add_option("--isolation", o->isolation, "process or none (trusted models only)")
+      ->capture_default_str();
+  cmd->add_option("--jobs", o->jobs, "worker processes at once")->capture_default_str();
+  cmd->add_option("--memory-limit-mib", o->memory_limit_mib, "per worker; 0 = none")
+      ->capture_default_str();
+  cmd->add_option("--out", o->out, "result.json")->required();
+  return [o] { run_eval(*o); };
+}
+
+}  // namespace crucible

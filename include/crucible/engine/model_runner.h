@@ -1,0 +1,53 @@
+// Evaluates a round's candidate models on one task: each is inspected, then
+// run in its own worker process (`crucible worker`, with a timeout and a
+// memory limit) or in-process for trusted benchmarks; the forecasts of those
+// that succeed go through one loss pass. A model that is refused, throws,
+// crashes, hangs or returns a bad output fails alone, with +inf losses.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crucible/engine/model_inspector.h"
+#include "crucible/engine/task_data.h"
+
+namespace crucible {
+
+struct CandidateModel {
+  int64_t uid = 0;
+  std::string path;
+};
+
+struct ModelRun {
+  int64_t uid = 0;
+  std::string path;
+  std::string status = "failed";  // ok, refused, failed, timeout, crashed, bad-output
+  std::string reason;             // one line when not ok
+  double seconds = 0.0;           // load + forecast (the worker's wall time)
+};
+
+struct RunnerOptions {
+  bool isolate = true;            // false: run in this process (trusted models only)
+  std::string worker_executable;  // the `crucible` binary; empty = this executable
+  int parallel_workers = 1;
+  double timeout_seconds = 120.0;
+  long long memory_limit_bytes = 0;  // per worker process; 0 = none
+  ModelLimits limits;
+  std::string device = "cpu";
+  std::vector<double> quantiles;  // sorted levels
+};
+
+struct RoundResult {
+  std::vector<ModelRun> runs;  // in the order of the models
+  at::Tensor losses;           // float64 [U, S]: per-series CRPS; +inf rows for failed models
+  double loss_seconds = 0.0;
+};
+
+// `task_dir` holds the task's files (write_task_directory) for the workers.
+RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData& task,
+                      const std::string& task_dir, const RunnerOptions& options);
+
+}  // namespace crucible
