@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <limits>
 #include <sstream>
+#include <stdexcept>
 
 #include "crucible/common/npy.h"
 #include "crucible/engine/device.h"
@@ -133,7 +134,11 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
 
   std::vector<at::Tensor> forecasts(models.size());
   if (options.isolate) {
-    run_isolated(accepted, task_dir, options, result.runs, forecasts, task_dir);
+    char pattern[] =
+        "/tmp/crucible-forecasts.XXXXXX";  // the workers' outputs, not the task's folder
+    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("cannot create a temporary folder");
+    run_isolated(accepted, task_dir, options, result.runs, forecasts, pattern);
+    ::rmdir(pattern);
   } else {
     run_in_process(accepted, task, options, result.runs, forecasts);
   }
