@@ -10,7 +10,6 @@
 #include "cli_error.h"
 #include "commands.h"
 #include "crucible/common/files.h"
-#include "crucible/common/npy.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_runner.h"
 #include "crucible/engine/model_scoring.h"
@@ -54,46 +53,6 @@ std::vector<CandidateModel> list_models(const std::string& dir) {
   return models;
 }
 
-// A task file with the dtype and rank `crucible synth` writes.
-NpyArray read_task_file(const std::string& path, NpyDtype dtype, size_t rank) {
-  NpyArray a = read_npy(path);
-  if (a.dtype != dtype || a.shape.size() != rank) {
-    throw CliError(path + ": expected " + npy_descr(dtype) + " with " + std::to_string(rank) +
-                   " dimensions, as crucible synth writes");
-  }
-  return a;
-}
-
-std::vector<float> float_values(const NpyArray& a) {
-  const float* data = reinterpret_cast<const float*>(a.data.data());
-  return {data, data + a.num_elements()};
-}
-
-std::vector<int64_t> int_values(const NpyArray& a) {
-  const int64_t* data = reinterpret_cast<const int64_t*>(a.data.data());
-  return {data, data + a.num_elements()};
-}
-
-TaskData read_task(const std::string& dir) {
-  const NpyArray inputs = read_task_file(dir + "/inputs.npy", NpyDtype::kFloat32, 2);
-  const NpyArray targets = read_task_file(dir + "/targets.npy", NpyDtype::kFloat32, 2);
-  TaskData task;
-  task.num_series = inputs.shape.at(0);
-  task.input_width = inputs.shape.at(1);
-  task.target_width = targets.shape.at(1);
-  task.inputs = float_values(inputs);
-  task.targets = float_values(targets);
-  task.input_lengths = int_values(read_task_file(dir + "/input_lengths.npy", NpyDtype::kInt64, 1));
-  task.target_lengths =
-      int_values(read_task_file(dir + "/target_lengths.npy", NpyDtype::kInt64, 1));
-  if (static_cast<int64_t>(task.input_lengths.size()) != task.num_series ||
-      static_cast<int64_t>(task.target_lengths.size()) != task.num_series ||
-      targets.shape[0] != task.num_series) {
-    throw CliError(dir + ": the task files disagree on the number of series");
-  }
-  return task;
-}
-
 void run_eval(const EvalOptions& o) {
   if (o.isolation != "process" && o.isolation != "none") {
     throw CliError("--isolation: expected process or none");
@@ -120,7 +79,7 @@ void run_eval(const EvalOptions& o) {
     task_dir = std::string(temp) + "/task";
     write_task_directory(task, task_dir);
   } else {
-    task = read_task(o.data_dir);
+    task = read_task_directory(o.data_dir);
   }
   const RoundResult round = run_round(models, task, task_dir, runner);
   if (o.data_dir.empty()) fs::remove_all(fs::path(task_dir).parent_path());

@@ -31,15 +31,10 @@ void run_worker(const WorkerOptions& o) {
   const ModelInspection inspection = inspect_model(o.model, o.limits);
   if (!inspection.accepted) throw CliError("refused: " + inspection.reason);
 
-  const at::Tensor inputs = tensor_from_npy(read_npy(o.task + "/inputs.npy"));
-  const at::Tensor lengths = tensor_from_npy(read_npy(o.task + "/input_lengths.npy"));
-  const int64_t horizon = read_npy(o.task + "/targets.npy").shape.at(1);
-  ForecastRequest request;
-  request.horizon = horizon;
-  request.quantiles = levels;
+  const TaskData task = read_task_directory(o.task);
   at::Tensor forecasts;
   try {
-    forecasts = run_model_forecasts(o.model, inspection, inputs, lengths, request, device);
+    forecasts = run_model_forecasts(o.model, inspection, task, levels, device);
   } catch (const BadModelOutput& e) {
     throw CliError(std::string("bad-output: ") + e.what());
   } catch (const std::exception& e) {

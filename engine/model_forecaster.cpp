@@ -54,4 +54,16 @@ at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspect
   return forecasts;
 }
 
+at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
+                               const TaskData& task, const std::vector<double>& quantiles,
+                               const c10::Device& device) {
+  const at::Tensor inputs = at::from_blob(const_cast<float*>(task.inputs.data()),
+                                          {task.num_series, task.input_width}, at::kFloat);
+  const at::Tensor lengths = at::tensor(task.input_lengths, at::kLong);
+  ForecastRequest request;
+  request.horizon = task.target_width;
+  request.quantiles = quantiles;
+  return run_model_forecasts(model_path, inspection, inputs, lengths, request, device);
+}
+
 }  // namespace crucible

@@ -85,20 +85,16 @@ void run_isolated(const std::vector<size_t>& accepted, const std::string& task_d
   }
 }
 
-void run_in_process(const std::vector<size_t>& accepted, const TaskData& task,
+void run_in_process(const std::vector<size_t>& accepted,
+                    const std::vector<ModelInspection>& inspections, const TaskData& task,
                     const RunnerOptions& options, std::vector<ModelRun>& runs,
                     std::vector<at::Tensor>& forecasts) {
-  const at::Tensor inputs = task_tensor(task.inputs, task.num_series, task.input_width);
-  const at::Tensor lengths = at::tensor(task.input_lengths, at::kLong);
-  ForecastRequest request;
-  request.horizon = task.target_width;
-  request.quantiles = options.quantiles;
+  const c10::Device device = parse_device(options.device);
   for (size_t i : accepted) {
     const auto start = std::chrono::steady_clock::now();
     try {
-      const ModelInspection inspection = inspect_model(runs[i].path, options.limits);
-      forecasts[i] = run_model_forecasts(runs[i].path, inspection, inputs, lengths, request,
-                                         parse_device(options.device));
+      forecasts[i] =
+          run_model_forecasts(runs[i].path, inspections[i], task, options.quantiles, device);
       runs[i].status = "ok";
     } catch (const BadModelOutput& e) {
       runs[i].status = "bad-output";
@@ -118,11 +114,13 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
                       const std::string& task_dir, const RunnerOptions& options) {
   RoundResult result;
   std::vector<size_t> accepted;
+  std::vector<ModelInspection> inspections;
   for (size_t i = 0; i < models.size(); ++i) {
     ModelRun run;
     run.uid = models[i].uid;
     run.path = models[i].path;
-    const ModelInspection inspection = inspect_model(run.path, options.limits);
+    inspections.push_back(inspect_model(run.path, options.limits));
+    const ModelInspection& inspection = inspections.back();
     if (inspection.accepted) {
       accepted.push_back(i);
     } else {
@@ -140,7 +138,7 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
     run_isolated(accepted, task_dir, options, result.runs, forecasts, pattern);
     ::rmdir(pattern);
   } else {
-    run_in_process(accepted, task, options, result.runs, forecasts);
+    run_in_process(accepted, inspections, task, options, result.runs, forecasts);
   }
 
   // One loss pass over every model that produced forecasts.

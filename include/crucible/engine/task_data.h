@@ -34,4 +34,9 @@ TaskData pad_task(const std::vector<std::vector<float>>& contexts,
 // std::runtime_error naming the path on failure, leaving `directory` as it was.
 void write_task_directory(const TaskData& task, const std::string& directory);
 
+// Reads what write_task_directory wrote (descriptions are not read back).
+// Throws std::runtime_error naming the file for a missing or malformed file,
+// a wrong dtype or rank, or files that disagree on the number of series.
+TaskData read_task_directory(const std::string& directory);
+
 }  // namespace crucible
