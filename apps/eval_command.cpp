@@ -30,6 +30,7 @@ struct EvalOptions {
   double timeout = 120.0;
   int jobs = 2;
   long long memory_limit_mib = 0;
+  long long memory_budget_mib = 0;
 };
 
 // *.pt in the folder, sorted; uid = the first number in the file name, else the position.
@@ -62,12 +63,16 @@ void run_eval(const EvalOptions& o) {
   runner.parallel_workers = std::max(1, o.jobs);
   runner.timeout_seconds = o.timeout;
   runner.memory_limit_bytes = o.memory_limit_mib << 20;
+  if (o.memory_limit_mib < 0) throw CliError("--memory-limit-mib: expected a size >= 0");
+  if (o.memory_budget_mib < 0) throw CliError("--gpu-memory-budget: expected MiB >= 0");
   runner.quantiles =
       o.quantiles.empty()
           ? default_quantile_levels()
           : with_context("--quantiles", [&] { return parse_quantile_levels(o.quantiles); });
   const c10::Device device = with_context("--device", [&] { return parse_device(o.device); });
   runner.device = device.str();
+  runner.memory_budget_bytes =
+      o.memory_budget_mib > 0 ? o.memory_budget_mib << 20 : free_memory_bytes(device) / 10 * 9;
   const std::vector<CandidateModel> models = list_models(o.models_dir);
 
   std::string task_dir = o.data_dir;
@@ -124,7 +129,11 @@ void run_eval(const EvalOptions& o) {
                                 {"win_rate", scores.win_rate[i]},
                                 {"composite", scores.composite[i]},
                                 {"weight", weights[i]},
-                                {"seconds", {{"run", r.seconds}, {"loss", round.loss_seconds}}}});
+                                {"seconds",
+                                 {{"load", r.load_seconds},
+                                  {"forward", r.forward_seconds},
+                                  {"loss", round.loss_seconds},
+                                  {"total", r.seconds}}}});
   }
   write_file_atomically(o.out, result.dump(1) + "\n");
 }
@@ -146,6 +155,10 @@ CommandRun add_eval_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "worker processes at once")->capture_default_str();
   cmd->add_option("--memory-limit-mib", o->memory_limit_mib, "per worker; 0 = none")
+      ->capture_default_str();
+  cmd->add_option("--gpu-memory-budget", o->memory_budget_mib,
+                  "MiB for the models in flight on the device (host memory on a CPU); "
+                  "0 = 90% of the free memory")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "result.json")->required();
   return [o] { run_eval(*o); };

@@ -1,9 +1,15 @@
-// `crucible worker` (internal): evaluates ONE candidate model on a task
-// folder written by `crucible synth` and writes its forecasts, float32
-// [S, H, Q] .npy. `crucible eval` runs one worker process per model, so a
-// model that crashes, hangs or exhausts memory fails alone. On failure the
-// one stderr line starts with the status: "refused:", "bad-output:" or
-// "failed:".
+// `crucible worker` (internal): a long-lived worker process of the model
+// runner (see worker_pool.h for the protocol). It loads the task once, says
+// "ready", then for each request line "<model path>\t<output .npy path>"
+// inspects and runs that model, writes its forecasts (float32 [S, H, Q]) and
+// replies with one line: "ok <load seconds> <forward seconds>", or
+// "refused: ...", "bad-output: ..." or "failed: ..." with the reason. The
+// protocol has its own copy of stdout; the process's stdout goes to stderr,
+// so nothing a model prints can forge a reply.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
 #include <memory>
 #include <string>
 
@@ -19,43 +25,68 @@ namespace crucible {
 namespace {
 
 struct WorkerOptions {
-  std::string model, task, quantiles, out;
+  std::string task, quantiles;
   std::string device = "cpu";
+  int threads = 0;
   ModelLimits limits;
 };
 
+// The first line of `text`, so a reply stays one line.
+std::string first_line(const std::string& text) { return text.substr(0, text.find('\n')); }
+
+std::string evaluate(const std::string& request, const TaskData& task,
+                     const std::vector<double>& levels, const c10::Device& device,
+                     const ModelLimits& limits) {
+  const size_t tab = request.find('\t');
+  if (tab == std::string::npos) return "failed: malformed request";
+  const std::string model = request.substr(0, tab), out = request.substr(tab + 1);
+  const ModelInspection inspection = inspect_model(model, limits);
+  if (!inspection.accepted) return "refused: " + first_line(inspection.reason);
+  try {
+    const ForecastRun forecasts = run_model_forecasts(model, inspection, task, levels, device);
+    write_npy(out, npy_from_tensor(forecasts.values));
+    char timing[64];
+    std::snprintf(timing, sizeof timing, "ok %.6f %.6f", forecasts.load_seconds,
+                  forecasts.forward_seconds);
+    return timing;
+  } catch (const BadModelOutput& e) {
+    return "bad-output: " + first_line(e.what());
+  } catch (const std::exception& e) {
+    return "failed: " + first_line(e.what());
+  }
+}
+
 void run_worker(const WorkerOptions& o) {
+  const int protocol_fd = ::dup(1);
+  FILE* protocol = protocol_fd >= 0 ? ::fdopen(protocol_fd, "w") : nullptr;
+  if (protocol == nullptr || ::dup2(2, 1) < 0) throw CliError("cannot set up the protocol pipe");
+
+  set_cpu_threads(o.threads);
   const std::vector<double> levels =
       o.quantiles.empty() ? default_quantile_levels() : parse_quantile_levels(o.quantiles);
   const c10::Device device = parse_device(o.device);
-  const ModelInspection inspection = inspect_model(o.model, o.limits);
-  if (!inspection.accepted) throw CliError("refused: " + inspection.reason);
-
   const TaskData task = read_task_directory(o.task);
-  at::Tensor forecasts;
-  try {
-    forecasts = run_model_forecasts(o.model, inspection, task, levels, device);
-  } catch (const BadModelOutput& e) {
-    throw CliError(std::string("bad-output: ") + e.what());
-  } catch (const std::exception& e) {
-    throw CliError(std::string("failed: ") + e.what());
+  std::fprintf(protocol, "ready\n");
+  std::fflush(protocol);
+  std::string request;
+  while (std::getline(std::cin, request)) {
+    std::fprintf(protocol, "%s\n", evaluate(request, task, levels, device, o.limits).c_str());
+    std::fflush(protocol);
   }
-  write_npy(o.out, npy_from_tensor(forecasts));
 }
 
 }  // namespace
 
 CommandRun add_worker_command(CLI::App& app) {
   auto o = std::make_shared<WorkerOptions>();
-  CLI::App* cmd = app.add_subcommand("worker", "internal: evaluate one model on a task folder");
+  CLI::App* cmd = app.add_subcommand("worker", "internal: evaluate models sent on stdin");
   cmd->group("");  // not listed in --help
-  cmd->add_option("--model", o->model)->required();
   cmd->add_option("--task", o->task)->required();
   cmd->add_option("--quantiles", o->quantiles);
   cmd->add_option("--device", o->device);
+  cmd->add_option("--threads", o->threads);
   cmd->add_option("--max-file-bytes", o->limits.max_file_bytes);
   cmd->add_option("--max-parameters", o->limits.max_parameters);
-  cmd->add_option("--out", o->out)->required();
   return [o] { run_worker(*o); };
 }
 

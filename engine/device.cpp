@@ -3,7 +3,12 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 
+#ifdef CRUCIBLE_HAVE_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
 #include <algorithm>
+#include <fstream>
 #include <stdexcept>
 #include <thread>
 
@@ -43,6 +48,27 @@ c10::Device parse_device(const std::string& text) {
     throw std::invalid_argument("'" + text + "': no such CUDA device");
   }
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(n));
+}
+
+long long free_memory_bytes(const c10::Device& device) {
+#ifdef CRUCIBLE_HAVE_CUDA
+  if (device.is_cuda()) {
+    size_t free = 0, total = 0;
+    if (cudaSetDevice(device.has_index() ? device.index() : 0) != cudaSuccess ||
+        cudaMemGetInfo(&free, &total) != cudaSuccess) {
+      return 0;
+    }
+    return static_cast<long long>(free);
+  }
+#endif
+  std::ifstream meminfo("/proc/meminfo");
+  std::string key;
+  long long kib = 0;
+  std::string unit;
+  while (meminfo >> key >> kib >> unit) {
+    if (key == "MemAvailable:") return kib * 1024;
+  }
+  return 0;
 }
 
 }  // namespace crucible

@@ -2,6 +2,7 @@
 
 #include <torch/script.h>
 
+#include <chrono>
 #include <sstream>
 
 namespace crucible {
@@ -32,14 +33,19 @@ at::Tensor checked_output(const c10::IValue& value, int64_t batch, int64_t horiz
 
 }  // namespace
 
-at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
-                               const at::Tensor& inputs, const at::Tensor& input_lengths,
-                               const ForecastRequest& request, const c10::Device& device) {
+ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
+                                const at::Tensor& inputs, const at::Tensor& input_lengths,
+                                const ForecastRequest& request, const c10::Device& device) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
   torch::jit::Module model = torch::jit::load(model_path, device);
   model.eval();
+  ForecastRun result;
+  const Clock::time_point loaded = Clock::now();
+  result.load_seconds = std::chrono::duration<double>(loaded - start).count();
   const torch::jit::Method method = model.get_method(inspection.entry_method);
   const int64_t series = inputs.size(0), q = static_cast<int64_t>(request.quantiles.size());
-  at::Tensor forecasts = at::empty({series, request.horizon, q}, at::kFloat);
+  result.values = at::empty({series, request.horizon, q}, at::kFloat);
 
   c10::InferenceMode inference;
   for (int64_t begin = 0; begin < series; begin += request.batch_size) {
@@ -49,14 +55,15 @@ at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspect
     if (inspection.takes_lengths)
       args.emplace_back(input_lengths.narrow(0, begin, count).to(device));
     const at::Tensor out = checked_output(method(std::move(args)), count, request.horizon, q);
-    forecasts.narrow(0, begin, count).copy_(out.cpu());
+    result.values.narrow(0, begin, count).copy_(out.cpu());
   }
-  return forecasts;
+  result.forward_seconds = std::chrono::duration<double>(Clock::now() - loaded).count();
+  return result;
 }
 
-at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
-                               const TaskData& task, const std::vector<double>& quantiles,
-                               const c10::Device& device) {
+ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
+                                const TaskData& task, const std::vector<double>& quantiles,
+                                const c10::Device& device) {
   const at::Tensor inputs = at::from_blob(const_cast<float*>(task.inputs.data()),
                                           {task.num_series, task.input_width}, at::kFloat);
   const at::Tensor lengths = at::tensor(task.input_lengths, at::kLong);

@@ -3,11 +3,13 @@
 #include <ATen/ATen.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 #include "crucible/common/npy.h"
 #include "crucible/engine/device.h"
@@ -30,58 +32,107 @@ at::Tensor task_tensor(const std::vector<float>& values, int64_t rows, int64_t c
   return at::from_blob(const_cast<float*>(values.data()), {rows, cols}, at::kFloat).clone();
 }
 
-// "crucible worker: bad-output: returned ..." -> status "bad-output", reason "returned ...".
-void read_worker_error(const std::string& line, ModelRun& run) {
-  std::string text = line.substr(line.rfind("crucible worker: ", 0) == 0 ? 17 : 0);
+// A worker's reply: "ok <load> <forward>", or "<status>: <reason>".
+void read_reply(const std::string& reply, ModelRun& run) {
+  if (reply.rfind("ok ", 0) == 0) {
+    run.status = "ok";
+    std::sscanf(reply.c_str() + 3, "%lf %lf", &run.load_seconds, &run.forward_seconds);
+    return;
+  }
   for (const char* status : {"refused", "bad-output", "failed"}) {
     const std::string prefix = std::string(status) + ": ";
-    if (text.rfind(prefix, 0) == 0) {
+    if (reply.rfind(prefix, 0) == 0) {
       run.status = status;
-      run.reason = text.substr(prefix.size());
+      run.reason = reply.substr(prefix.size());
       return;
     }
   }
   run.status = "failed";
-  run.reason = text.empty() ? "the worker exited without a message" : text;
+  run.reason = "unexpected worker reply: " + reply.substr(0, 200);
 }
 
-// Runs the accepted models in worker processes; fills status and forecasts.
-void run_isolated(const std::vector<size_t>& accepted, const std::string& task_dir,
+// A worker that ended without replying: the one stderr line of `crucible
+// worker` ("crucible worker: <why>") when it exited, else the signal.
+void read_death(const JobOutcome& out, ModelRun& run) {
+  if (out.signal != 0) {
+    run.status = "crashed";
+    run.reason = "the worker was killed by signal " + std::to_string(out.signal);
+    return;
+  }
+  const std::string prefix = "crucible worker: ";
+  const std::string text =
+      out.last_error.rfind(prefix, 0) == 0 ? out.last_error.substr(prefix.size()) : out.last_error;
+  run.status = "failed";
+  run.reason = text.empty() ? "the worker exited (code " + std::to_string(out.exit_code) +
+                                  ") without a reply"
+                            : text;
+}
+
+// Runs the accepted models on a pool of worker processes, largest first;
+// fills status, timings and forecasts.
+void run_isolated(const std::vector<size_t>& accepted,
+                  const std::vector<ModelInspection>& inspections, const std::string& task_dir,
                   const RunnerOptions& options, std::vector<ModelRun>& runs,
                   std::vector<at::Tensor>& forecasts, const std::string& out_dir) {
-  std::vector<std::vector<std::string>> commands;
+  std::vector<size_t> order;
+  for (size_t i : accepted) {
+    if (runs[i].path.find_first_of("\t\n\r") == std::string::npos) {
+      order.push_back(i);
+    } else {
+      runs[i].status = "refused";
+      runs[i].reason = "the file name holds a tab or a line break";
+    }
+  }
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return estimated_footprint_bytes(inspections[a]) > estimated_footprint_bytes(inspections[b]);
+  });
+  std::vector<WorkerJob> jobs;
+  for (size_t i : order) {
+    jobs.push_back({runs[i].path + "\t" + out_dir + "/" + std::to_string(i) + ".npy",
+                    estimated_footprint_bytes(inspections[i])});
+  }
   const std::string self =
       options.worker_executable.empty() ? current_executable() : options.worker_executable;
-  for (size_t i : accepted) {
-    commands.push_back({self, "worker", "--model", runs[i].path, "--task", task_dir, "--quantiles",
-                        join_levels(options.quantiles), "--device", options.device,
-                        "--max-file-bytes", std::to_string(options.limits.max_file_bytes),
-                        "--max-parameters", std::to_string(options.limits.max_parameters), "--out",
-                        out_dir + "/" + std::to_string(i) + ".npy"});
-  }
+  // The CPU's threads are shared among the workers, so they do not oversubscribe it.
+  const int threads = std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                                           std::max(1, options.parallel_workers));
+  const std::vector<std::string> command = {self,
+                                            "worker",
+                                            "--task",
+                                            task_dir,
+                                            "--quantiles",
+                                            join_levels(options.quantiles),
+                                            "--device",
+                                            options.device,
+                                            "--threads",
+                                            std::to_string(threads),
+                                            "--max-file-bytes",
+                                            std::to_string(options.limits.max_file_bytes),
+                                            "--max-parameters",
+                                            std::to_string(options.limits.max_parameters)};
   WorkerPoolOptions pool;
-  pool.max_parallel = options.parallel_workers;
+  pool.max_workers = options.parallel_workers;
   pool.timeout_seconds = options.timeout_seconds;
   pool.memory_limit_bytes = options.memory_limit_bytes;
-  const std::vector<WorkerOutcome> outcomes = run_workers(commands, pool);
-  for (size_t k = 0; k < accepted.size(); ++k) {
-    ModelRun& run = runs[accepted[k]];
-    const WorkerOutcome& out = outcomes[k];
+  pool.memory_budget_bytes = options.memory_budget_bytes;
+  const std::vector<JobOutcome> outcomes = run_jobs(command, jobs, pool);
+  for (size_t k = 0; k < order.size(); ++k) {
+    ModelRun& run = runs[order[k]];
+    const JobOutcome& out = outcomes[k];
     run.seconds = out.seconds;
-    if (out.timed_out) {
+    const std::string file = out_dir + "/" + std::to_string(order[k]) + ".npy";
+    if (out.status == JobOutcome::Status::kTimedOut) {
       run.status = "timeout";
-      run.reason = "no result within " + std::to_string(options.timeout_seconds) + " s";
-    } else if (out.signal != 0) {
-      run.status = "crashed";
-      run.reason = "the worker was killed by signal " + std::to_string(out.signal);
-    } else if (out.exit_code != 0) {
-      read_worker_error(out.last_error, run);
+      run.reason = out.last_error.empty()
+                       ? "no result within " + std::to_string(options.timeout_seconds) + " s"
+                       : out.last_error;
+    } else if (out.status == JobOutcome::Status::kDied) {
+      read_death(out, run);
     } else {
-      const std::string file = out_dir + "/" + std::to_string(accepted[k]) + ".npy";
-      forecasts[accepted[k]] = tensor_from_npy(read_npy(file));
-      std::remove(file.c_str());
-      run.status = "ok";
+      read_reply(out.reply, run);
+      if (run.status == "ok") forecasts[order[k]] = tensor_from_npy(read_npy(file));
     }
+    std::remove(file.c_str());
   }
 }
 
@@ -93,8 +144,11 @@ void run_in_process(const std::vector<size_t>& accepted,
   for (size_t i : accepted) {
     const auto start = std::chrono::steady_clock::now();
     try {
-      forecasts[i] =
+      const ForecastRun out =
           run_model_forecasts(runs[i].path, inspections[i], task, options.quantiles, device);
+      forecasts[i] = out.values;
+      runs[i].load_seconds = out.load_seconds;
+      runs[i].forward_seconds = out.forward_seconds;
       runs[i].status = "ok";
     } catch (const BadModelOutput& e) {
       runs[i].status = "bad-output";
@@ -109,6 +163,11 @@ void run_in_process(const std::vector<size_t>& accepted,
 }
 
 }  // namespace
+
+long long estimated_footprint_bytes(const ModelInspection& inspection) {
+  constexpr long long kWorkingBytes = 64LL << 20;  // activations of a batch, allocator slack
+  return 3 * std::max<long long>(inspection.file_bytes, 4 * inspection.parameters) + kWorkingBytes;
+}
 
 RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData& task,
                       const std::string& task_dir, const RunnerOptions& options) {
@@ -135,7 +194,7 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
     char pattern[] =
         "/tmp/crucible-forecasts.XXXXXX";  // the workers' outputs, not the task's folder
     if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("cannot create a temporary folder");
-    run_isolated(accepted, task_dir, options, result.runs, forecasts, pattern);
+    run_isolated(accepted, inspections, task_dir, options, result.runs, forecasts, pattern);
     ::rmdir(pattern);
   } else {
     run_in_process(accepted, inspections, task, options, result.runs, forecasts);

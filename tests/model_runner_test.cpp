@@ -37,9 +37,17 @@ const std::map<std::string, std::string> kHostile = {
 };
 
 const std::map<std::string, std::string> kExpectedStatus = {
-    {"loops", "timeout"},          {"throws", "failed"},          {"wrong_shape", "bad-output"},
-    {"wrong_dtype", "bad-output"}, {"allocates", "failed"},       {"reads_file", "refused"},
-    {"truncated", "refused"},      {"not_an_archive", "refused"}, {"0_naive", "ok"},
+    {"loops", "timeout"},
+    {"throws", "failed"},
+    {"wrong_shape", "bad-output"},
+    {"wrong_dtype", "bad-output"},
+    {"allocates", "failed"},
+    {"reads_file", "refused"},
+    {"truncated", "refused"},
+    {"not_an_archive", "refused"},
+    {"0_naive", "ok"},
+    {"2_mean", "ok"},
+    {"3_drift", "ok"},
 };
 
 class ModelRunnerTest : public ::testing::Test {
@@ -58,8 +66,7 @@ class ModelRunnerTest : public ::testing::Test {
     fs::resize_file(dir_ + "/models/truncated.pt", fs::file_size(naive) / 2);
     std::ofstream(dir_ + "/models/not_an_archive.pt") << "hello";
     for (const auto& e : fs::directory_iterator(dir_ + "/models")) {
-      if (e.path().stem() == "0_naive" || kHostile.count(e.path().stem()) ||
-          e.path().stem() == "truncated" || e.path().stem() == "not_an_archive") {
+      if (kExpectedStatus.count(e.path().stem())) {
         paths_.push_back(e.path().string());
       }
     }
@@ -92,7 +99,8 @@ TEST_F(ModelRunnerTest, HostileModelsFailAloneWithTheirStatus) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, options_.timeout_seconds + 10.0);  // the loop is cut at its timeout
 
-  int64_t naive_row = -1;
+  std::vector<CandidateModel> honest;
+  std::vector<int64_t> honest_rows;
   for (size_t i = 0; i < round.runs.size(); ++i) {
     const std::string name = fs::path(round.runs[i].path).stem().string();
     EXPECT_EQ(round.runs[i].status, kExpectedStatus.at(name))
@@ -101,23 +109,28 @@ TEST_F(ModelRunnerTest, HostileModelsFailAloneWithTheirStatus) {
       EXPECT_FALSE(round.runs[i].reason.empty()) << name;
       EXPECT_TRUE(round.losses[static_cast<int64_t>(i)].isinf().all().item<bool>()) << name;
     } else {
-      naive_row = static_cast<int64_t>(i);
+      honest.push_back(models[i]);
+      honest_rows.push_back(static_cast<int64_t>(i));
     }
   }
-  ASSERT_GE(naive_row, 0);
+  ASSERT_EQ(honest.size(), 3u);
 
-  // The honest model alone: the same losses, bit for bit.
-  const RoundResult alone = run_round({{0, round.runs[static_cast<size_t>(naive_row)].path}}, task_,
-                                      dir_ + "/task", options_);
-  ASSERT_EQ(alone.runs[0].status, "ok");
-  EXPECT_TRUE(at::equal(alone.losses[0], round.losses[naive_row]));
-
-  // In-process mode gives the honest model the same losses too.
+  // The honest models alone, on one worker (so one process runs them one
+  // after the other): the same losses, bit for bit.
+  RunnerOptions one_worker = options_;
+  one_worker.parallel_workers = 1;
+  const RoundResult alone = run_round(honest, task_, dir_ + "/task", one_worker);
+  // In-process mode gives them the same losses too.
   RunnerOptions in_process = options_;
   in_process.isolate = false;
-  const RoundResult trusted = run_round({{0, round.runs[static_cast<size_t>(naive_row)].path}},
-                                        task_, dir_ + "/task", in_process);
-  EXPECT_TRUE(at::equal(trusted.losses[0], round.losses[naive_row]));
+  const RoundResult trusted = run_round(honest, task_, dir_ + "/task", in_process);
+  for (size_t k = 0; k < honest.size(); ++k) {
+    const int64_t row = static_cast<int64_t>(k);
+    ASSERT_EQ(alone.runs[k].status, "ok") << alone.runs[k].reason;
+    EXPECT_TRUE(at::equal(alone.losses[row], round.losses[honest_rows[k]])) << honest[k].path;
+    EXPECT_TRUE(at::equal(trusted.losses[row], round.losses[honest_rows[k]])) << honest[k].path;
+    EXPECT_GT(alone.runs[k].forward_seconds, 0.0);
+  }
 }
 
 }  // namespace

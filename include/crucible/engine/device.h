@@ -20,4 +20,8 @@ bool cuda_usable();
 // for a CUDA request on a machine where CUDA is not usable.
 c10::Device parse_device(const std::string& text);
 
+// Memory free for models on `device` now: cudaMemGetInfo's free bytes on a
+// CUDA device, MemAvailable of /proc/meminfo on the CPU (0 when unknown).
+long long free_memory_bytes(const c10::Device& device);
+
 }  // namespace crucible

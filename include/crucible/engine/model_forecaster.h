@@ -22,6 +22,13 @@ class BadModelOutput : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A model's forecasts, float32 [S, horizon, Q] on the CPU, and where the time went.
+struct ForecastRun {
+  at::Tensor values;
+  double load_seconds = 0.0;     // reading the archive onto the device
+  double forward_seconds = 0.0;  // the model's own calls, with the copies of its outputs
+};
+
 struct ForecastRequest {
   int64_t horizon = 0;            // prediction_length: the steps that are scored
   std::vector<double> quantiles;  // sorted levels
@@ -31,16 +38,16 @@ struct ForecastRequest {
 // Loads `model_path` (accepted by `inspection`) onto `device` in eval and
 // inference mode, calls inspection.entry_method (with the lengths when it
 // declares them) on inputs [S, T] (right-padded) with input_lengths [S],
-// and returns float32 [S, horizon, Q] on the CPU. Throws BadModelOutput for a
+// and returns the forecasts with their timings. Throws BadModelOutput for a
 // wrong shape, dtype or size, std::runtime_error for anything the model throws.
-at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
-                               const at::Tensor& inputs, const at::Tensor& input_lengths,
-                               const ForecastRequest& request, const c10::Device& device);
+ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
+                                const at::Tensor& inputs, const at::Tensor& input_lengths,
+                                const ForecastRequest& request, const c10::Device& device);
 
 // The same over a task: its inputs and input lengths, horizon = the widest
 // target.
-at::Tensor run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
-                               const TaskData& task, const std::vector<double>& quantiles,
-                               const c10::Device& device);
+ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
+                                const TaskData& task, const std::vector<double>& quantiles,
+                                const c10::Device& device);
 
 }  // namespace crucible

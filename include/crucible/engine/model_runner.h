@@ -1,7 +1,8 @@
 // Evaluates a round's candidate models on one task: each is inspected, then
-// run in its own worker process (`crucible worker`, with a timeout and a
-// memory limit) or in-process for trusted benchmarks; the forecasts of those
-// that succeed go through one loss pass. A model that is refused, throws,
+// run by a pool of long-lived worker processes (`crucible worker`, a timeout
+// per model, a memory limit per worker, a memory budget across the models in
+// flight, admitted largest-first) or in-process for trusted benchmarks; the
+// forecasts of those that succeed go through one loss pass. A model that is refused, throws,
 // crashes, hangs or returns a bad output fails alone, with +inf losses.
 #pragma once
 
@@ -26,7 +27,9 @@ struct ModelRun {
   std::string path;
   std::string status = "failed";  // ok, refused, failed, timeout, crashed, bad-output
   std::string reason;             // one line when not ok
-  double seconds = 0.0;           // load + forecast (the worker's wall time)
+  double seconds = 0.0;           // wall time from handing the model to a worker to its reply
+  double load_seconds = 0.0;      // reading the archive (as the worker measured it)
+  double forward_seconds = 0.0;   // the model's own forecast calls
 };
 
 struct RunnerOptions {
@@ -34,7 +37,8 @@ struct RunnerOptions {
   std::string worker_executable;  // the `crucible` binary; empty = this executable
   int parallel_workers = 1;
   double timeout_seconds = 120.0;
-  long long memory_limit_bytes = 0;  // per worker process; 0 = none
+  long long memory_limit_bytes = 0;   // per worker process; 0 = none
+  long long memory_budget_bytes = 0;  // over the models in flight; 0 = none
   ModelLimits limits;
   std::string device = "cpu";
   std::vector<double> quantiles;  // sorted levels
@@ -45,6 +49,11 @@ struct RoundResult {
   at::Tensor losses;           // float64 [U, S]: per-series CRPS; +inf rows for failed models
   double loss_seconds = 0.0;
 };
+
+// The memory a model is expected to need while it runs, for the budget: a
+// heuristic from its size (weights on the device, a copy while loading,
+// activations), not a measurement.
+long long estimated_footprint_bytes(const ModelInspection& inspection);
 
 // `task_dir` holds the task's files (write_task_directory) for the workers.
 RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData& task,

@@ -1,6 +1,16 @@
-// Runs commands as child processes, a few at a time, each with a wall-clock
-// timeout (then SIGKILL) and an optional address-space limit: how `crucible
-// eval` isolates untrusted models (one worker process per model). Plain POSIX.
+// Long-lived worker processes that each run many jobs, with a wall-clock
+// timeout per job (then SIGKILL and a fresh worker), an optional
+// address-space limit per worker and a memory budget across the jobs in
+// flight: how `crucible eval` and the validator isolate untrusted models.
+// Plain POSIX; no LibTorch.
+//
+// The worker protocol, one line per message:
+//   worker -> pool   "ready"          once, after its start-up (loading, reading the task)
+//   pool -> worker   <request>        one job
+//   worker -> pool   <reply>          the job's result; a reply that does not start with
+//                                     "ok" retires the worker (it is replaced), so a model
+//                                     that failed cannot leave state behind for the next
+// The pool closes a worker's stdin when no job is left; the worker then exits.
 #pragma once
 
 #include <string>
@@ -8,25 +18,44 @@
 
 namespace crucible {
 
-struct WorkerOutcome {
-  int exit_code = -1;  // when it exited
-  int signal = 0;      // when a signal ended it (SIGKILL after a timeout too)
-  bool timed_out = false;
-  double seconds = 0.0;
-  std::string last_error;  // the last non-empty line it wrote to stderr
+struct WorkerJob {
+  std::string request;            // one line, no '\n'
+  long long footprint_bytes = 0;  // estimated memory while it runs (for the budget)
+};
+
+struct JobOutcome {
+  enum class Status {
+    kReplied,   // `reply` holds the worker's line
+    kTimedOut,  // no reply within the timeout: the worker was killed
+    kDied,      // the worker exited or was killed by a signal first
+  };
+  Status status = Status::kDied;
+  std::string reply;
+  int exit_code = -1;      // kDied by exit
+  int signal = 0;          // kDied by a signal
+  double seconds = 0.0;    // from handing the job to a ready worker to its end
+  std::string last_error;  // kDied / kTimedOut: the last non-empty line the worker wrote to stderr
 };
 
 struct WorkerPoolOptions {
-  int max_parallel = 1;
-  double timeout_seconds = 120.0;
-  long long memory_limit_bytes = 0;  // RLIMIT_AS of each child; 0 = none
+  int max_workers = 1;
+  double timeout_seconds = 120.0;          // per job
+  double startup_timeout_seconds = 120.0;  // from spawn to "ready"
+  long long memory_limit_bytes = 0;        // RLIMIT_AS of each worker; 0 = none
+  // Jobs run at once only while the sum of their footprints stays within the
+  // budget (a job larger than the whole budget still runs, alone). 0 = none.
+  long long memory_budget_bytes = 0;
 };
 
-// Runs every command (argv[0] is the executable path) and returns their
-// outcomes in order. Never throws for a failing command; throws
-// std::runtime_error only when no process can be started at all.
-std::vector<WorkerOutcome> run_workers(const std::vector<std::vector<std::string>>& commands,
-                                       const WorkerPoolOptions& options);
+// Runs the jobs, in order of admission as given (callers sort largest-first),
+// on up to max_workers workers started from `worker_command` (argv[0] is the
+// executable path). Returns one outcome per job, in the jobs' order. Never
+// throws for a misbehaving worker; throws std::runtime_error only when no
+// worker can be started at all (no temporary folder, no pipes). Ignores
+// SIGPIPE in this process (a worker may die while a request is written).
+std::vector<JobOutcome> run_jobs(const std::vector<std::string>& worker_command,
+                                 const std::vector<WorkerJob>& jobs,
+                                 const WorkerPoolOptions& options);
 
 // The path of the running executable (/proc/self/exe).
 std::string current_executable();
