@@ -12,9 +12,13 @@ int main(int argc, char** argv) {
   CLI::App app{"crucible: GPU evaluation engine for forecasting-model competitions"};
   app.require_subcommand(1);
   const std::map<std::string, crucible::CommandRun> commands = {
-      {"loss", crucible::add_loss_command(app)},     {"score", crucible::add_score_command(app)},
-      {"synth", crucible::add_synth_command(app)},   {"models", crucible::add_models_command(app)},
-      {"worker", crucible::add_worker_command(app)}, {"eval", crucible::add_eval_command(app)},
+      {"loss", crucible::add_loss_command(app)},
+      {"score", crucible::add_score_command(app)},
+      {"synth", crucible::add_synth_command(app)},
+      {"models", crucible::add_models_command(app)},
+      {"worker", crucible::add_worker_command(app)},
+      {"eval", crucible::add_eval_command(app)},
+      {"validator", crucible::add_validator_command(app)},
   };
   try {
     app.parse(argc, argv);

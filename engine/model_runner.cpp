@@ -216,7 +216,7 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
   if (!ok_rows.empty()) {
     const at::Tensor targets = task_tensor(task.targets, series, task.target_width);
     const at::Tensor lengths = at::tensor(task.target_lengths, at::kLong);
-    const at::Tensor losses = series_losses(LossMetric::kCrps, targets, at::stack(ok_forecasts),
+    const at::Tensor losses = series_losses(options.metric, targets, at::stack(ok_forecasts),
                                             lengths, options.quantiles);
     result.losses.index_copy_(0, at::tensor(ok_rows, at::kLong), losses);
   }

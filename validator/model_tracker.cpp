@@ -14,6 +14,7 @@ constexpr const char* kModel = "model";
 constexpr const char* kCommitment = "commitment";
 constexpr const char* kBlock = "block";
 constexpr const char* kContentHash = "content_hash";
+constexpr const char* kFailure = "failure";
 constexpr const char* kHistory = "history";
 constexpr const char* kCompetition = "competition";
 constexpr const char* kRecords = "records";
@@ -94,6 +95,7 @@ nlohmann::json ModelTracker::to_json() const {
       entry[kModel] = {{kCommitment, record.model->commitment},
                        {kBlock, record.model->block},
                        {kContentHash, record.model->content_hash}};
+      if (!record.model->failure.empty()) entry[kModel][kFailure] = record.model->failure;
     }
     nlohmann::json history = nlohmann::json::array();
     for (const auto& [competition, records] : record.history) {
@@ -121,7 +123,7 @@ ModelTracker ModelTracker::from_json(const nlohmann::json& document, size_t max_
         const nlohmann::json& m = entry.at(kModel);
         record.model =
             ModelMetadata{m.at(kCommitment).get<std::string>(), m.at(kBlock).get<Block>(),
-                          m.at(kContentHash).get<std::string>()};
+                          m.at(kContentHash).get<std::string>(), m.value(kFailure, std::string())};
       }
       for (const nlohmann::json& h : entry.at(kHistory)) {
         std::deque<EvaluationRecord>& records =

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "crucible/cuda/loss_math.h"
 #include "crucible/engine/model_inspector.h"
 #include "crucible/engine/task_data.h"
 
@@ -42,6 +43,7 @@ struct RunnerOptions {
   ModelLimits limits;
   std::string device = "cpu";
   std::vector<double> quantiles;  // sorted levels
+  LossMetric metric = LossMetric::kCrps;
 };
 
 struct RoundResult {

@@ -20,10 +20,14 @@ struct ModelMetadata {
   std::string commitment;    // the chain commitment string (ModelId)
   Block block = 0;           // block of the commitment
   std::string content_hash;  // empty until downloaded and hashed
+  // Why the model could not be fetched ("<reason>: <detail>", the reason a
+  // ModelFetchError code or "missing-commitment", "bad-commitment",
+  // "inactive-competition"); empty when it is installed.
+  std::string failure;
 
   bool operator==(const ModelMetadata& other) const {
     return commitment == other.commitment && block == other.block &&
-           content_hash == other.content_hash;
+           content_hash == other.content_hash && failure == other.failure;
   }
 };
 

@@ -1,0 +1,177 @@
+// `crucible validator`: the long-running validator. Wires the chain, the
+// model hub and store, the state, the background services (model manager,
+// weight setter, status endpoint) and the step loop; SIGINT / SIGTERM stop it
+// after the step in progress, with the state saved.
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+#include <string>
+
+#include "cli_error.h"
+#include "commands.h"
+#include "crucible/validator/disk_model_store.h"
+#include "crucible/validator/engine_round_evaluator.h"
+#include "crucible/validator/local_chain.h"
+#include "crucible/validator/local_directory_hub.h"
+#include "crucible/validator/model_manager.h"
+#include "crucible/validator/state_store.h"
+#include "crucible/validator/status_server.h"
+#include "crucible/validator/validator.h"
+#include "crucible/validator/weight_setter.h"
+#ifdef CRUCIBLE_HAVE_CURL
+#include "crucible/validator/http_hub.h"
+#endif
+
+namespace crucible {
+namespace {
+
+std::atomic<bool> stop_requested{false};
+
+extern "C" void request_stop(int) { stop_requested = true; }
+
+struct ValidatorCliOptions {
+  std::string chain, hub, hub_endpoint, schedule, log_level = "info";
+  std::string state_dir = "crucible-state";
+  std::string netuid, wallet_name, wallet_hotkey;
+  EngineEvaluatorOptions engine;
+  std::string isolation = "process";
+  long long memory_limit_mib = 0, memory_budget_mib = 0;
+  ValidatorOptions loop;
+  ModelManagerOptions manager;
+  double weights_interval = 600.0;
+  int http_port = 9184;
+  bool no_http = false;
+  std::vector<Uid> exclude_uids;
+};
+
+std::shared_ptr<Chain> open_chain(const std::string& spec) {
+  if (spec.rfind("local:", 0) != 0 || spec.size() == 6) {
+    throw CliError("--chain: expected local:DIR (a local chain folder)");
+  }
+  return std::make_shared<LocalChain>(spec.substr(6));
+}
+
+std::unique_ptr<ModelHub> open_hub(const ValidatorCliOptions& o) {
+  if (o.hub.empty() == o.hub_endpoint.empty()) {
+    throw CliError("give exactly one of --hub DIR and --hub-endpoint URL");
+  }
+  if (!o.hub.empty()) return std::make_unique<LocalDirectoryHub>(o.hub);
+#ifdef CRUCIBLE_HAVE_CURL
+  HttpHubOptions http;
+  http.endpoint = o.hub_endpoint;
+  const char* token = std::getenv("HF_TOKEN");
+  http.token = token ? token : "";
+  http.log = [](const std::string& line) { spdlog::warn("hub: {}", line); };
+  return std::make_unique<HttpHub>(http);
+#else
+  throw CliError("--hub-endpoint: this build has no HTTP hub (libcurl was not found)");
+#endif
+}
+
+void run_validator(ValidatorCliOptions o) {
+  spdlog::set_level(spdlog::level::from_str(o.log_level));
+  if (o.isolation != "process" && o.isolation != "none") {
+    throw CliError("--isolation: expected process or none");
+  }
+  spdlog::info("crucible validator: netuid {}, wallet {}/{}, state {}",
+               o.netuid.empty() ? "(from the chain)" : o.netuid,
+               o.wallet_name.empty() ? "-" : o.wallet_name,
+               o.wallet_hotkey.empty() ? "-" : o.wallet_hotkey, o.state_dir);
+  const CompetitionSchedule schedule = o.schedule.empty() ? CompetitionSchedule::builtin_default()
+                                                          : CompetitionSchedule::load(o.schedule);
+  std::shared_ptr<Chain> chain = open_chain(o.chain);
+  std::unique_ptr<ModelHub> hub = open_hub(o);
+  DiskModelStore store(o.state_dir + "/models");
+  ValidatorState state;
+  StateStore state_store(o.state_dir + "/state");
+  const StateStore::LoadReport loaded = state_store.load(state);
+  for (const std::string& warning : loaded.warnings) spdlog::warn("state: {}", warning);
+  spdlog::info("state: {}", loaded.fresh ? "fresh start" : "resumed from " + loaded.generation);
+
+  o.engine.isolate = o.isolation == "process";
+  o.engine.memory_limit_bytes = o.memory_limit_mib << 20;
+  o.engine.memory_budget_bytes = o.memory_budget_mib << 20;
+  EngineRoundEvaluator evaluator(o.engine);
+  ValidatorMetrics metrics;
+  std::unique_ptr<StatusServer> status;
+  if (!o.no_http) {
+    StatusServerOptions server;
+    server.port = o.http_port;
+    status = std::make_unique<StatusServer>(metrics, server);
+    spdlog::info("status: http://127.0.0.1:{}/metrics", status->port());
+  }
+  const auto log = [](const std::string& line) { spdlog::info("{}", line); };
+  o.manager.exclude_uids.insert(o.exclude_uids.begin(), o.exclude_uids.end());
+  ModelManager manager(chain, *hub, store, state, schedule, o.manager, log, &metrics);
+  o.loop.state_dir = o.state_dir;
+  Validator validator(chain, manager, evaluator, schedule, state, state_store, metrics, o.loop,
+                      log);
+
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
+  manager.start();
+  WeightSetter::Options setter_options;
+  setter_options.interval_seconds = o.weights_interval;
+  setter_options.initial_backoff_seconds = std::min(10.0, o.weights_interval);
+  WeightSetter setter(
+      chain, [&validator] { return validator.current_weights(); }, setter_options,
+      [](const std::string& line) { spdlog::info("weights: {}", line); });
+  metrics.set_started(true);
+  const int64_t steps = validator.run(stop_requested);
+  setter.stop();
+  manager.stop();
+  spdlog::info("stopped after {} evaluated steps", steps);
+}
+
+}  // namespace
+
+CommandRun add_validator_command(CLI::App& app) {
+  auto o = std::make_shared<ValidatorCliOptions>();
+  CLI::App* cmd = app.add_subcommand("validator", "Run the validator loop");
+  cmd->set_config("--config", "", "TOML file with any of these options (key = value)");
+  cmd->add_option("--chain", o->chain, "local:DIR, a local chain folder")->required();
+  cmd->add_option("--hub", o->hub, "a local model hub folder DIR/<ns>/<name>/<commit>/");
+  cmd->add_option("--hub-endpoint", o->hub_endpoint, "a Hugging Face-style hub URL (HF_TOKEN)");
+  cmd->add_option("--state-dir", o->state_dir, "state, models and metrics.jsonl")
+      ->capture_default_str();
+  cmd->add_option("--schedule", o->schedule, "competition schedule JSON (default: built in)");
+  cmd->add_option("--device", o->engine.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--isolation", o->isolation, "process or none (trusted models only)")
+      ->capture_default_str();
+  cmd->add_option("--jobs", o->engine.parallel_workers, "worker processes")->capture_default_str();
+  cmd->add_option("--timeout-per-model", o->engine.timeout_seconds, "seconds")
+      ->capture_default_str();
+  cmd->add_option("--memory-limit-mib", o->memory_limit_mib, "per worker; 0 = none")
+      ->capture_default_str();
+  cmd->add_option("--gpu-memory-budget", o->memory_budget_mib, "MiB; 0 = 90% of free memory")
+      ->capture_default_str();
+  cmd->add_option("--steps", o->loop.max_steps,
+                  "steps that evaluate a model; 0 = run until stopped")
+      ->capture_default_str();
+  cmd->add_option("--idle-poll", o->loop.idle_poll_seconds, "seconds between polls when idle")
+      ->capture_default_str();
+  cmd->add_option("--sync-interval", o->manager.sync_interval_seconds,
+                  "seconds between walks over the miners")
+      ->capture_default_str();
+  cmd->add_option("--retry-interval", o->manager.retry_seconds,
+                  "seconds before an unchanged commitment is looked at again")
+      ->capture_default_str();
+  cmd->add_option("--weights-interval", o->weights_interval, "seconds between set-weights")
+      ->capture_default_str();
+  cmd->add_option("--exclude-uids", o->exclude_uids, "uids never evaluated")->delimiter(',');
+  cmd->add_option("--http-port", o->http_port, "status endpoint on 127.0.0.1")
+      ->capture_default_str();
+  cmd->add_flag("--no-http", o->no_http, "no status endpoint");
+  cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+  cmd->add_option("--netuid", o->netuid, "shown in logs (the local chain names its own)");
+  cmd->add_option("--wallet.name", o->wallet_name, "shown in logs");
+  cmd->add_option("--wallet.hotkey", o->wallet_hotkey, "shown in logs");
+  return [o] { run_validator(*o); };
+}
+
+}  // namespace crucible

@@ -1,0 +1,86 @@
+// The blockchain as the validator sees it: the current block, a per-block
+// seed, the metagraph (uids, hotkeys, stakes, validator permits), the miners'
+// model commitments, and set_weights. LocalChain (local_chain.h) is the
+// embedded implementation; tests swap in fakes.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "crucible/validator/types.h"
+
+namespace crucible {
+
+struct Neuron {
+  Uid uid = 0;
+  std::string hotkey;  // non-empty, unique within the metagraph
+  double stake = 0;    // finite, >= 0
+  bool validator_permit = false;
+};
+
+struct Metagraph {
+  int64_t netuid = 0;
+  Block block = 0;              // the block the metagraph was read at
+  std::vector<Neuron> neurons;  // sorted by uid; the uids are exactly 0..n-1
+};
+
+// A miner's commitment as stored on chain: the raw string (ModelId::parse is
+// the caller's job) and the block it was committed at.
+struct Commitment {
+  std::string commitment;
+  Block block = 0;
+};
+
+// One set_weights call: weights[i] is the weight of uids[i].
+struct WeightsSubmission {
+  std::vector<Uid> uids;
+  std::vector<double> weights;
+  int64_t version_key = 0;
+};
+
+// A chain read or write failed: what() is one line naming the file (or
+// endpoint) and what is wrong.
+class ChainError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Implementations are thread-safe: the model manager, the weight setter and
+// the validator step call them from different threads. Every method may throw
+// ChainError.
+class Chain {
+ public:
+  virtual ~Chain() = default;
+
+  // The chain's current block number.
+  virtual Block current_block() = 0;
+
+  // The round seed for `block`: deterministic, the same on every call and on
+  // every validator reading the same chain; different blocks give different
+  // seeds (with overwhelming probability).
+  virtual uint64_t block_seed(Block block) = 0;
+
+  // The subnet's neurons now.
+  virtual Metagraph metagraph() = 0;
+
+  // Every miner's latest commitment: hotkey -> commitment.
+  virtual std::map<std::string, Commitment> commitments() = 0;
+
+  // Submits the validator's weights. Throws ChainError when the submission is
+  // malformed or the chain refuses it.
+  virtual void set_weights(const WeightsSubmission& weights) = 0;
+};
+
+// The round's seed block: the last multiple of `cadence` at or below `block`,
+// e.g. seed_block(1000) == 900, seed_block(149) == 0. Throws
+// std::invalid_argument when `cadence` is not positive.
+inline Block seed_block(Block block, Block cadence = 150) {
+  if (cadence <= 0) throw std::invalid_argument("seed_block: cadence must be > 0");
+  const Block remainder = block % cadence;
+  return block - (remainder < 0 ? remainder + cadence : remainder);
+}
+
+}  // namespace crucible

@@ -1,0 +1,35 @@
+// The RoundEvaluator of a running validator: builds each task's data from
+// the round seed (synthetic GP series, or windows of a real dataset), runs
+// the models with the engine's runner (worker processes by default) and
+// scores them. The one place where the validator meets LibTorch.
+#pragma once
+
+#include <string>
+
+#include "crucible/validator/round_evaluator.h"
+
+namespace crucible {
+
+struct EngineEvaluatorOptions {
+  std::string device = "auto";  // auto, cpu, cuda, cuda:N
+  bool isolate = true;          // worker processes; false only for trusted models
+  int parallel_workers = 2;
+  double timeout_seconds = 120.0;     // per model
+  long long memory_limit_bytes = 0;   // per worker; 0 = none
+  long long memory_budget_bytes = 0;  // 0 = 90% of the device's free memory
+  int64_t real_dataset_horizon = 64;  // target length for a real dataset's windows
+};
+
+class EngineRoundEvaluator : public RoundEvaluator {
+ public:
+  // Throws std::invalid_argument for an unusable device.
+  explicit EngineRoundEvaluator(EngineEvaluatorOptions options);
+
+  std::vector<RoundModelResult> evaluate(const CompetitionConfig& competition, uint64_t seed,
+                                         const std::vector<RoundModel>& models) override;
+
+ private:
+  EngineEvaluatorOptions options_;
+};
+
+}  // namespace crucible

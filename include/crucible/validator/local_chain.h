@@ -1,0 +1,134 @@
+// The embedded default Chain: a directory of JSON files that the validator
+// reads and a weights log it appends to. A bridge process can mirror a real
+// subtensor into it (replacing files atomically); demos and tests write them
+// by hand.
+//
+//   DIR/metagraph.json    {"netuid": 1, "block": 1000, "seconds_per_block": 12,
+//                          "neurons": [{"uid": 0, "hotkey": "5F..", "stake": 10.0,
+//                                       "validator_permit": false}, ...]}
+//   DIR/commitments.json  {"<hotkey>": {"commitment": "ns/name:commit:hash:0",
+//                                       "block": 990}, ...}   (optional)
+//   DIR/weights.jsonl     one line per set_weights: {"block", "time", "uids",
+//                          "weights", "version_key"}
+//
+// Unknown keys are ignored, so a bridge may add fields of its own.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crucible/validator/chain.h"
+
+namespace crucible {
+
+// How often LocalChain re-reads its files and how it retries a bad read.
+struct LocalChainOptions {
+  // A file is re-read at most this often (seconds on the injected clock);
+  // 0 re-reads on every call. current_block() advances between re-reads.
+  double refresh_seconds = 1.0;
+  // A file that does not parse or validate (e.g. caught half-written by a
+  // writer that does not rename atomically) is read this many times in all,
+  // `retry_delay_seconds` apart, before the read counts as failed.
+  int read_attempts = 5;
+  double retry_delay_seconds = 0.05;
+};
+
+class LocalChain : public Chain {
+ public:
+  // Seconds on a monotonic clock; injected so tests control time.
+  using NowSeconds = std::function<double()>;
+
+  using Options = LocalChainOptions;
+
+  // The steady clock in seconds: the default NowSeconds.
+  static double steady_now_seconds();
+
+  // Reads nothing yet: files are read on first use.
+  explicit LocalChain(std::string directory, NowSeconds now_seconds = steady_now_seconds,
+                      Options options = Options());
+
+  // The "block" of metagraph.json plus one per `seconds_per_block` elapsed on
+  // the clock since this LocalChain first read that block value (a changed
+  // value restarts the count; seconds_per_block 0 freezes the block).
+  Block current_block() override;
+
+  // The first 8 bytes (big-endian) of SHA-256 of
+  // "crucible-local-chain:<netuid>:<block>": deterministic for a netuid.
+  uint64_t block_seed(Block block) override;
+
+  // The neurons of metagraph.json, sorted by uid; `block` is current_block().
+  Metagraph metagraph() override;
+
+  // The entries of commitments.json; a missing file is no commitments. The
+  // commitment strings are returned as written, not parsed.
+  std::map<std::string, Commitment> commitments() override;
+
+  // Appends one line to weights.jsonl (one write() on an O_APPEND
+  // descriptor, then fsync), so concurrent writers never interleave within a
+  // line: "block" is current_block(), "time" the wall clock in unix seconds
+  // (not the injected clock). Throws ChainError when uids and weights differ in length, a weight
+  // is negative or not finite, a uid is negative or repeated, or the write
+  // fails.
+  void set_weights(const WeightsSubmission& weights) override;
+
+  // Reads failing after a good read keep serving the last good copy (never
+  // a half-applied one); this is the one-line error of the latest failed
+  // read, cleared when that file next reads fine. Only a file that never read
+  // fine makes the calls above throw.
+  std::string last_error() const;
+
+ private:
+  struct MetagraphFile {
+    int64_t netuid = 0;
+    Block block = 0;
+    double seconds_per_block = 0;
+    std::vector<Neuron> neurons;
+  };
+  using CommitmentsFile = std::map<std::string, Commitment>;
+
+  // A file's last good parse and when it was read.
+  template <typename Document>
+  struct Cached {
+    std::optional<Document> good;
+    double read_at = 0;
+  };
+
+  // Re-reads `cache` when due (retrying a bad read), keeping the last good
+  // copy on failure; throws ChainError when there never was a good copy. A
+  // missing file reads as "{}" when `may_be_missing`. Requires mutex_.
+  template <typename Document>
+  const Document& refresh(Cached<Document>& cache, const std::string& file, bool may_be_missing,
+                          Document (*parse)(const std::string& text, const std::string& path));
+
+  // Refreshes metagraph.json and restarts the block clock when its block
+  // value changed. Requires mutex_.
+  const MetagraphFile& refresh_metagraph();
+  // The block `metagraph` (the cached copy) stands at now. Requires mutex_.
+  Block block_now(const MetagraphFile& metagraph) const;
+
+  static MetagraphFile parse_metagraph(const std::string& text, const std::string& path);
+  static CommitmentsFile parse_commitments(const std::string& text, const std::string& path);
+
+  std::string path(const std::string& file) const;
+
+  const std::string directory_;
+  const NowSeconds now_seconds_;
+  const Options options_;
+
+  mutable std::mutex mutex_;  // guards the members from here to weights_mutex_
+  Cached<MetagraphFile> metagraph_;
+  Cached<CommitmentsFile> commitments_;
+  bool clock_started_ = false;
+  Block clock_block_ = 0;           // the block value the clock counts from
+  double clock_start_seconds_ = 0;  // when that value was first read
+  std::string last_error_;
+  std::string last_error_file_;
+
+  std::mutex weights_mutex_;  // orders appends to weights.jsonl
+};
+
+}  // namespace crucible

@@ -1,0 +1,89 @@
+// The background service that keeps miners' models current: it walks the
+// metagraph's miners, reads their commitments, downloads a changed model into
+// the store, records it in the tracker (or the reason it failed) and queues
+// its uid for its competition; a second thread removes models no longer
+// tracked. A miner that fails is recorded and skipped; the walk goes on.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "crucible/validator/chain.h"
+#include "crucible/validator/competition_schedule.h"
+#include "crucible/validator/disk_model_store.h"
+#include "crucible/validator/model_hub.h"
+#include "crucible/validator/validator_metrics.h"
+#include "crucible/validator/validator_state.h"
+
+namespace crucible {
+
+struct ModelManagerOptions {
+  double sync_interval_seconds = 30.0;  // between walks over the miners
+  double retry_seconds = 600.0;         // an unchanged commitment is looked at again after this
+  double cleanup_interval_seconds = 300.0;
+  std::set<Uid> exclude_uids;  // never synced nor evaluated
+};
+
+class ModelManager {
+ public:
+  using Log = std::function<void(const std::string& line)>;
+
+  // Everything is borrowed and must outlive the manager. `metrics` may be null.
+  ModelManager(std::shared_ptr<Chain> chain, ModelHub& hub, DiskModelStore& store,
+               ValidatorState& state, const CompetitionSchedule& schedule,
+               ModelManagerOptions options, Log log, ValidatorMetrics* metrics);
+  ~ModelManager();  // stop()
+
+  // Starts the sync thread (its first walk is immediate) and the cleanup thread.
+  void start();
+  // Wakes and joins both threads; a download in flight finishes first.
+  void stop();
+
+  // One walk over the miners (what the sync thread does each interval).
+  // Returns the number of models installed or changed. Throws ChainError
+  // when the chain cannot be read (the thread logs it and tries again).
+  size_t sync_all();
+
+  // Removes every stored model the tracker does not reference; returns how many.
+  size_t cleanup();
+
+  // The installed model of the hotkey's current commitment, if any.
+  std::optional<InstalledModel> installed_model(const std::string& hotkey) const;
+
+ private:
+  // Syncs one miner; true when its model is new or changed.
+  bool sync_miner(const Neuron& neuron, const std::optional<Commitment>& commitment, Block block,
+                  double now);
+  void record_failure(const Neuron& neuron, const ModelMetadata& model, const std::string& reason,
+                      const std::string& detail);
+  void sync_loop();
+  void cleanup_loop();
+  bool wait(double seconds);  // false when stopping
+
+  std::shared_ptr<Chain> chain_;
+  ModelHub& hub_;
+  DiskModelStore& store_;
+  ValidatorState& state_;
+  const CompetitionSchedule& schedule_;
+  ModelManagerOptions options_;
+  Log log_;
+  ValidatorMetrics* metrics_;
+
+  std::map<Uid, double> last_attempt_;  // the sync thread's own, per uid: when it was last synced
+
+  std::mutex install_mutex_;  // an install and its tracker record vs a cleanup
+  std::mutex mutex_;          // stopping_
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread sync_thread_;
+  std::thread cleanup_thread_;
+};
+
+}  // namespace crucible

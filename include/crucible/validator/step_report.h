@@ -1,0 +1,44 @@
+// What a step shows: the console table and the metrics.jsonl line
+// ({"step", "block", "competition_id", "seed", "models": [...],
+// "subnet_weights": [...]}). Pure formatting, no I/O.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crucible/validator/types.h"
+
+namespace crucible {
+
+struct StepReportRow {
+  Uid uid = 0;
+  std::string hotkey;
+  std::string model;   // repo id @ commit, or "-"
+  std::string status;  // ok, refused, failed, timeout, crashed, bad-output, not-installed
+  std::string reason;
+  double mean_loss = 0.0;
+  double win_rate = 0.0;
+  double composite = 0.0;
+  double ema = 0.0;  // NaN when none
+  double weight = 0.0;
+};
+
+struct StepReport {
+  int64_t step = 0;
+  Block block = 0;
+  CompetitionId competition_id = 0;
+  uint64_t seed = 0;
+  double seconds = 0.0;
+  std::vector<StepReportRow> rows;
+  std::vector<double> subnet_weights;
+};
+
+// A fixed-width table, rows by weight then composite (best first), with a
+// header line naming the step, block, competition and seed.
+std::string format_step_table(const StepReport& report);
+
+// One JSON line without the trailing newline; non-finite numbers are null.
+std::string step_metrics_line(const StepReport& report);
+
+}  // namespace crucible

@@ -1,0 +1,130 @@
+#include "crucible/validator/engine_round_evaluator.h"
+
+#include <ATen/ATen.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <limits>
+#include <stdexcept>
+
+#include "crucible/engine/device.h"
+#include "crucible/engine/model_runner.h"
+#include "crucible/engine/model_scoring.h"
+#include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/real_datasets.h"
+#include "crucible/engine/series_losses.h"
+#include "crucible/engine/synthetic_gp_torch.h"
+
+namespace crucible {
+namespace {
+
+// Task i of a competition draws from its own seed; task 0 uses the round
+// seed itself, so `crucible eval --seed N` reproduces a one-task round.
+uint64_t task_seed(uint64_t seed, size_t index) { return seed ^ (0x9E3779B97F4A7C15ULL * index); }
+
+TaskData build_task(const TaskConfig& config, uint64_t seed, int64_t real_horizon,
+                    const c10::Device& device) {
+  if (config.dataset == "synthetic") {
+    SyntheticGpOptions gp;
+    gp.seed = seed;
+    gp.num_series = config.series;
+    gp.length = config.length;
+    gp.samples_per_kernel = config.samples_per_kernel;
+    return generate_synthetic_gp(gp, device);
+  }
+  WindowOptions windows;
+  windows.seed = seed;
+  windows.num_windows = config.series;
+  windows.horizon = std::min<int64_t>(real_horizon, config.length - 1);
+  windows.max_context = config.length - windows.horizon;
+  windows.min_context = std::min<int64_t>(windows.min_context, windows.max_context);
+  return make_windows(load_dataset(config.dataset), windows).task;
+}
+
+// A folder under /tmp removed when the round ends.
+class TemporaryFolder {
+ public:
+  TemporaryFolder() {
+    char pattern[] = "/tmp/crucible-round.XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("cannot create a folder in /tmp");
+    path_ = pattern;
+  }
+  ~TemporaryFolder() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+EngineRoundEvaluator::EngineRoundEvaluator(EngineEvaluatorOptions options)
+    : options_(std::move(options)) {
+  parse_device(options_.device);
+}
+
+std::vector<RoundModelResult> EngineRoundEvaluator::evaluate(
+    const CompetitionConfig& competition, uint64_t seed, const std::vector<RoundModel>& models) {
+  std::vector<RoundModelResult> results(models.size());
+  if (models.empty()) return results;
+  std::vector<CandidateModel> candidates;
+  std::vector<int64_t> uids;
+  for (size_t i = 0; i < models.size(); ++i) {
+    results[i].uid = models[i].uid;
+    results[i].status = "ok";
+    results[i].mean_loss = 0.0;
+    candidates.push_back({models[i].uid, models[i].model_path});
+    uids.push_back(models[i].uid);
+  }
+  const c10::Device device = parse_device(options_.device);
+  RunnerOptions runner;
+  runner.isolate = options_.isolate;
+  runner.parallel_workers = options_.parallel_workers;
+  runner.timeout_seconds = options_.timeout_seconds;
+  runner.memory_limit_bytes = options_.memory_limit_bytes;
+  runner.memory_budget_bytes = options_.memory_budget_bytes > 0
+                                   ? options_.memory_budget_bytes
+                                   : free_memory_bytes(device) / 10 * 9;
+  runner.device = device.str();
+  runner.limits.max_file_bytes = competition.max_file_bytes;
+  runner.limits.max_parameters = competition.max_parameters;
+
+  double total_weight = 0.0;
+  for (const TaskConfig& task : competition.tasks) total_weight += task.weight;
+  const TemporaryFolder folder;
+  for (size_t t = 0; t < competition.tasks.size(); ++t) {
+    const TaskConfig& config = competition.tasks[t];
+    const uint64_t seed_t = task_seed(seed, t);
+    const TaskData data = build_task(config, seed_t, options_.real_dataset_horizon, device);
+    const std::string task_dir = folder.path() + "/task" + std::to_string(t);
+    write_task_directory(data, task_dir);
+    runner.quantiles = config.quantiles.empty() ? default_quantile_levels() : config.quantiles;
+    runner.metric = parse_loss_metric(config.metric);
+    const RoundResult round = run_round(candidates, data, task_dir, runner);
+    ScoringOptions scoring;
+    scoring.seed = seed_t;
+    const ModelScores scores = score_models(round.losses, uids, scoring);
+    const double w = config.weight / total_weight;
+    for (size_t i = 0; i < models.size(); ++i) {
+      RoundModelResult& r = results[i];
+      const ModelRun& run = round.runs[i];
+      r.seconds += run.seconds;
+      if (r.status == "ok" && run.status != "ok") {
+        r.status = run.status;
+        r.reason = run.reason;
+      }
+      r.mean_loss += w * round.losses[static_cast<int64_t>(i)].nanmean().item<double>();
+      r.win_rate += w * scores.win_rate[i];
+      r.composite += w * scores.composite[i];
+    }
+  }
+  for (RoundModelResult& r : results) {
+    if (r.status != "ok") r.mean_loss = std::numeric_limits<double>::infinity();
+  }
+  return results;
+}
+
+}  // namespace crucible

@@ -1,0 +1,256 @@
+#include "crucible/validator/validator.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "crucible/common/files.h"
+#include "crucible/validator/model_id.h"
+#include "crucible/validator/rewards.h"
+#include "crucible/validator/step_report.h"
+#include "crucible/validator/step_scorer.h"
+
+namespace crucible {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string metrics_path(const std::string& state_dir) { return state_dir + "/metrics.jsonl"; }
+
+// The step number of the last complete line of metrics.jsonl (0 when none).
+// A line cut by a crash is removed first, so the log stays one JSON per line.
+int64_t last_logged_step(const std::string& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (const std::exception&) {
+    return 0;
+  }
+  const size_t end = text.rfind('\n');
+  const size_t complete = end == std::string::npos ? 0 : end + 1;
+  if (complete != text.size() && ::truncate(path.c_str(), static_cast<off_t>(complete)) != 0) {
+    throw std::runtime_error(path + ": cannot remove a partial last line");
+  }
+  if (complete == 0) return 0;
+  const size_t begin = text.rfind('\n', complete - 2);
+  const std::string line = text.substr(begin == std::string::npos ? 0 : begin + 1);
+  const nlohmann::json document = nlohmann::json::parse(line, nullptr, false);
+  if (!document.is_object() || !document.contains("step") || !document["step"].is_number()) {
+    throw std::runtime_error(path + ": the last line is not a step record");
+  }
+  return document["step"].get<int64_t>();
+}
+
+std::string model_label(const std::optional<ModelMetadata>& model) {
+  if (!model || model->commitment.empty()) return "-";
+  try {
+    const ModelId id = ModelId::parse(model->commitment);
+    return id.repo_id() + "@" + id.commit.substr(0, 8);
+  } catch (const ModelIdError&) {
+    return "-";
+  }
+}
+
+}  // namespace
+
+Validator::Validator(std::shared_ptr<Chain> chain, ModelManager& models, RoundEvaluator& evaluator,
+                     const CompetitionSchedule& schedule, ValidatorState& state, StateStore& store,
+                     ValidatorMetrics& metrics, ValidatorOptions options, Log log)
+    : chain_(std::move(chain)),
+      models_(models),
+      evaluator_(evaluator),
+      schedule_(schedule),
+      state_(state),
+      store_(store),
+      metrics_(metrics),
+      options_(std::move(options)),
+      log_(log ? std::move(log) : [](const std::string&) {}) {
+  step_ = last_logged_step(metrics_path(options_.state_dir));
+}
+
+int64_t Validator::run(const std::atomic<bool>& stop) {
+  int64_t evaluated_steps = 0;
+  while (!stop && (options_.max_steps <= 0 || evaluated_steps < options_.max_steps)) {
+    bool evaluated = false;
+    try {
+      evaluated = step();
+    } catch (const std::exception& e) {
+      log_(std::string("step failed: ") + e.what());
+    }
+    if (evaluated) {
+      ++evaluated_steps;
+      continue;
+    }
+    const Clock::time_point until =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                           std::chrono::duration<double>(options_.idle_poll_seconds));
+    while (!stop && Clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return evaluated_steps;
+}
+
+void Validator::apply_metagraph(const Metagraph& metagraph,
+                                const std::vector<CompetitionConfig>& active) {
+  std::vector<std::string> hotkeys;
+  std::set<std::string> present;
+  for (const Neuron& n : metagraph.neurons) {
+    hotkeys.push_back(n.hotkey);
+    present.insert(n.hotkey);
+  }
+  const std::vector<Uid> changed =
+      state_.with_trackers([&](ModelTracker& models, CompetitionEmaTracker& ema) {
+        std::vector<Uid> reset = ema.reset_changed_hotkeys(hotkeys);
+        ema.resize(hotkeys.size());
+        models.retain_hotkeys(present);
+        return reset;
+      });
+  for (Uid uid : changed) log_("uid " + std::to_string(uid) + ": new hotkey, its EMA restarts");
+  std::set<CompetitionId> ids;
+  for (const CompetitionConfig& c : active) ids.insert(c.id);
+  state_.retain_competitions(ids);
+}
+
+bool Validator::step() {
+  const Clock::time_point start = Clock::now();
+  const Block block = chain_->current_block();
+  const Metagraph metagraph = chain_->metagraph();
+  const std::vector<CompetitionConfig>& active = schedule_.active_at(block);
+  apply_metagraph(metagraph, active);
+  metrics_.set_queue_sizes(state_.pending_count(), state_.active_count());
+  if (active.empty()) return false;
+
+  // Round-robin over the active competitions, skipping those with nothing queued.
+  const CompetitionConfig* competition = nullptr;
+  std::vector<Uid> uids;
+  for (size_t k = 0; k < active.size() && uids.empty(); ++k) {
+    competition = &active[(round_robin_ + k) % active.size()];
+    uids = state_.take_pending(competition->id);
+    if (!uids.empty()) round_robin_ = (round_robin_ + k + 1) % active.size();
+  }
+  const size_t num_neurons = metagraph.neurons.size();
+  std::vector<Uid> present;
+  for (Uid uid : uids) {
+    if (uid >= 0 && static_cast<size_t>(uid) < num_neurons) present.push_back(uid);
+  }
+  if (present.empty()) return false;
+
+  StepReport report;
+  report.step = step_ + 1;
+  report.block = block;
+  report.competition_id = competition->id;
+  report.seed = chain_->block_seed(seed_block(block, options_.seed_cadence));
+
+  std::vector<RoundModel> round_models;
+  std::vector<std::optional<ModelMetadata>> metadata;
+  for (Uid uid : present) {
+    const std::string& hotkey = metagraph.neurons[static_cast<size_t>(uid)].hotkey;
+    metadata.push_back(state_.with_trackers(
+        [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(hotkey); }));
+    const std::optional<InstalledModel> installed = models_.installed_model(hotkey);
+    if (installed) round_models.push_back({uid, installed->model_path});
+  }
+  const std::vector<RoundModelResult> evaluated =
+      evaluator_.evaluate(*competition, report.seed, round_models);
+
+  std::vector<StepModelResult> results;
+  size_t next = 0;
+  for (size_t i = 0; i < present.size(); ++i) {
+    const Uid uid = present[i];
+    StepReportRow row;
+    row.uid = uid;
+    row.hotkey = metagraph.neurons[static_cast<size_t>(uid)].hotkey;
+    row.model = model_label(metadata[i]);
+    StepModelResult result;
+    result.uid = uid;
+    result.hotkey = row.hotkey;
+    result.mean_loss = std::numeric_limits<double>::infinity();
+    if (metadata[i]) {
+      result.model_block = metadata[i]->block;
+      result.content_hash = metadata[i]->content_hash;
+    }
+    if (next < round_models.size() && round_models[next].uid == uid) {
+      const RoundModelResult& r = evaluated.at(next++);
+      result.ok = r.status == "ok";
+      result.mean_loss = r.mean_loss;
+      result.win_rate = r.win_rate;
+      result.composite = r.composite;
+      row.status = r.status;
+      row.reason = r.reason;
+    } else {
+      row.status = "not-installed";
+      row.reason = metadata[i] ? metadata[i]->failure : "no model";
+    }
+    if (!result.ok) metrics_.add_failure(row.status);
+    row.mean_loss = result.mean_loss;
+    row.win_rate = result.win_rate;
+    row.composite = result.composite;
+    results.push_back(result);
+    report.rows.push_back(row);
+  }
+
+  const StepOutcome outcome = score_step(state_, *competition, active, results, block, num_neurons,
+                                         options_.subnet_weight_threshold);
+  store_.save(state_);
+  ++step_;
+
+  const std::vector<double> emas =
+      state_.with_trackers([&](ModelTracker&, CompetitionEmaTracker& ema) {
+        return ema.emas(competition->id, num_neurons);
+      });
+  for (StepReportRow& row : report.rows) {
+    const size_t uid = static_cast<size_t>(row.uid);
+    row.ema = uid < emas.size() ? emas[uid] : std::nan("");
+    row.weight = uid < outcome.competition_weights.size() ? outcome.competition_weights[uid] : 0.0;
+  }
+  report.subnet_weights = outcome.subnet_weights;
+  report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  append_metrics_line(step_metrics_line(report));
+  log_(format_step_table(report));
+  metrics_.record_step(step_, block, report.seconds, results.size());
+  metrics_.set_weights(block, outcome.subnet_weights);
+  metrics_.set_queue_sizes(state_.pending_count(), state_.active_count());
+  return true;
+}
+
+void Validator::append_metrics_line(const std::string& line) {
+  const std::string path = metrics_path(options_.state_dir);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) throw std::runtime_error(path + ": cannot open for appending");
+  const std::string text = line + "\n";
+  const bool whole = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::fsync(fd);
+  ::close(fd);
+  if (!whole) throw std::runtime_error(path + ": cannot append the step's line");
+}
+
+std::optional<WeightsSubmission> Validator::current_weights() {
+  const Block block = chain_->current_block();
+  const size_t num_neurons = chain_->metagraph().neurons.size();
+  std::vector<CompetitionContribution> contributions;
+  state_.with_trackers([&](ModelTracker&, CompetitionEmaTracker& ema) {
+    for (const CompetitionConfig& c : schedule_.active_at(block)) {
+      contributions.push_back({c.reward_share, ema.weights(c.id)});
+    }
+    return 0;
+  });
+  const std::vector<double> weights =
+      subnet_weights(contributions, num_neurons, options_.subnet_weight_threshold);
+  double total = 0.0;
+  for (double w : weights) total += w;
+  if (total <= 0.0) return std::nullopt;
+  WeightsSubmission submission;
+  for (size_t uid = 0; uid < weights.size(); ++uid)
+    submission.uids.push_back(static_cast<Uid>(uid));
+  submission.weights = weights;
+  submission.version_key = options_.version_key;
+  return submission;
+}
+
+}  // namespace crucible
