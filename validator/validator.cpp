@@ -39,7 +39,8 @@ int64_t last_logged_step(const std::string& path) {
   }
   if (complete == 0) return 0;
   const size_t begin = text.rfind('\n', complete - 2);
-  const std::string line = text.substr(begin == std::string::npos ? 0 : begin + 1);
+  const size_t first = begin == std::string::npos ? 0 : begin + 1;
+  const std::string line = text.substr(first, complete - 1 - first);
   const nlohmann::json document = nlohmann::json::parse(line, nullptr, false);
   if (!document.is_object() || !document.contains("step") || !document["step"].is_number()) {
     throw std::runtime_error(path + ": the last line is not a step record");

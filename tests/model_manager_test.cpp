@@ -1,0 +1,143 @@
+// The model manager over a local chain and a local hub: what it installs,
+// what it records as failed (and why), what it queues, and cleanup.
+#include "crucible/validator/model_manager.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "crucible/validator/local_chain.h"
+#include "crucible/validator/local_directory_hub.h"
+#include "validator_fixture.h"
+
+namespace crucible {
+namespace {
+
+namespace fs = std::filesystem;
+
+class ModelManagerTest : public ::testing::Test {
+ protected:
+  ModelManagerTest()
+      : chain_(std::make_shared<LocalChain>(fixture_.chain_dir(), LocalChain::steady_now_seconds,
+                                            LocalChainOptions{0.0, 5, 0.01})),
+        hub_(fixture_.hub_dir()),
+        store_(fixture_.store_dir()),
+        schedule_(CompetitionSchedule::builtin_default()) {}
+
+  ModelManager manager(ModelManagerOptions options = {}) {
+    return ModelManager(chain_, hub_, store_, state_, schedule_, options, {}, &metrics_);
+  }
+
+  std::string failure(const std::string& hotkey) {
+    const auto model = state_.with_trackers(
+        [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(hotkey); });
+    return model ? model->failure : "(untracked)";
+  }
+
+  ValidatorFixture fixture_;
+  std::shared_ptr<LocalChain> chain_;
+  LocalDirectoryHub hub_;
+  DiskModelStore store_;
+  CompetitionSchedule schedule_;
+  ValidatorState state_;
+  ValidatorMetrics metrics_;
+};
+
+TEST_F(ModelManagerTest, InstallsGoodModelsAndRecordsWhyOthersFailed) {
+  fixture_.publish("good", "c1", "GOOD");
+  fixture_.publish("other", "c1", "OTHER");
+  fixture_.add_neuron("validator", true);  // uid 0: never synced
+  fixture_.add_neuron("good");             // 1
+  fixture_.add_neuron("silent");           // 2: no commitment
+  fixture_.add_neuron("garbled");          // 3
+  fixture_.add_neuron("forger");           // 4: secure hash of other bytes
+  fixture_.add_neuron("future");           // 5: competition 7 is not active
+  fixture_.add_neuron("ghost");            // 6: repository missing
+  fixture_.add_neuron("excluded");         // 7
+  fixture_.commit("validator", ValidatorFixture::commitment("good", "c1", "validator", "GOOD"), 1);
+  fixture_.commit("good", ValidatorFixture::commitment("good", "c1", "good", "GOOD"), 10);
+  fixture_.commit("garbled", "no-slash:c1::0", 11);
+  fixture_.commit("forger", ValidatorFixture::commitment("other", "c1", "forger", "GOOD"), 12);
+  fixture_.commit("future", ValidatorFixture::commitment("good", "c1", "future", "GOOD", 7), 13);
+  fixture_.commit("ghost", ValidatorFixture::commitment("gone", "c1", "ghost", "X"), 14);
+  fixture_.commit("excluded", ValidatorFixture::commitment("good", "c1", "excluded", "GOOD"), 15);
+
+  ModelManagerOptions options;
+  options.exclude_uids = {7};
+  ModelManager models = manager(options);
+  EXPECT_EQ(models.sync_all(), 1u);
+
+  EXPECT_EQ(state_.pending(0), std::vector<Uid>{1});
+  const auto installed = models.installed_model("good");
+  ASSERT_TRUE(installed);
+  EXPECT_EQ(read_file(installed->model_path), "GOOD");
+  EXPECT_EQ(failure("good"), "");
+  EXPECT_EQ(failure("validator"), "(untracked)");
+  EXPECT_EQ(failure("excluded"), "(untracked)");
+  EXPECT_EQ(failure("silent"), "missing-commitment: no model committed");
+  EXPECT_EQ(failure("garbled").rfind("bad-commitment: ", 0), 0u) << failure("garbled");
+  EXPECT_EQ(failure("forger").rfind("hash-mismatch: ", 0), 0u) << failure("forger");
+  EXPECT_EQ(failure("future"), "inactive-competition: competition 7 is not active");
+  EXPECT_EQ(failure("ghost").rfind("not-found: ", 0), 0u) << failure("ghost");
+  // Nothing of the failed downloads is left in the store.
+  EXPECT_FALSE(fs::exists(fixture_.store_dir() + "/forger"));
+  EXPECT_TRUE(fs::is_empty(fixture_.store_dir() + "/.tmp"));
+  const std::string text = metrics_.prometheus_text();
+  EXPECT_NE(text.find("crucible_model_failures_total{reason=\"hash-mismatch\"} 1"),
+            std::string::npos)
+      << text;
+}
+
+TEST_F(ModelManagerTest, AChangedCommitmentReinstallsResetsTheEmaAndRequeues) {
+  fixture_.publish("m", "c1", "FIRST");
+  fixture_.publish("m", "c2", "SECOND");
+  fixture_.add_neuron("miner");
+  fixture_.commit("miner", ValidatorFixture::commitment("m", "c1", "miner", "FIRST"), 10);
+  ModelManager models = manager();
+  ASSERT_EQ(models.sync_all(), 1u);
+  const std::string first_dir = models.installed_model("miner")->directory;
+  state_.take_pending(0);
+  state_.with_trackers([](ModelTracker&, CompetitionEmaTracker& ema) {
+    ema.update(0, 0, "miner", 0.5, 10, EmaParams{});
+    return 0;
+  });
+
+  EXPECT_EQ(models.sync_all(), 0u);  // unchanged: nothing downloaded, nothing queued
+  EXPECT_TRUE(state_.pending(0).empty());
+
+  fixture_.commit("miner", ValidatorFixture::commitment("m", "c2", "miner", "SECOND"), 20);
+  EXPECT_EQ(models.sync_all(), 1u);
+  EXPECT_EQ(read_file(models.installed_model("miner")->model_path), "SECOND");
+  EXPECT_EQ(state_.pending(0), std::vector<Uid>{0});
+  const auto ema =
+      state_.with_trackers([](ModelTracker&, CompetitionEmaTracker& ema) { return ema.ema(0, 0); });
+  EXPECT_FALSE(ema.has_value());
+
+  EXPECT_TRUE(fs::exists(first_dir));
+  EXPECT_EQ(models.cleanup(), 1u);  // the first model is no longer referenced
+  EXPECT_FALSE(fs::exists(first_dir));
+  EXPECT_TRUE(fs::exists(models.installed_model("miner")->model_path));
+}
+
+TEST_F(ModelManagerTest, TheThreadSyncsAtOnceAndStopsPromptly) {
+  fixture_.publish("m", "c1", "BYTES");
+  fixture_.add_neuron("miner");
+  fixture_.commit("miner", ValidatorFixture::commitment("m", "c1", "miner", "BYTES"), 10);
+  ModelManagerOptions options;
+  options.sync_interval_seconds = 3600;
+  options.cleanup_interval_seconds = 3600;
+  ModelManager models = manager(options);
+  models.start();
+  for (int i = 0; i < 200 && state_.pending(0).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(state_.pending(0), std::vector<Uid>{0});
+  const auto start = std::chrono::steady_clock::now();
+  models.stop();
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 1.0);
+}
+
+}  // namespace
+}  // namespace crucible

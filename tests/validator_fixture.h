@@ -1,0 +1,80 @@
+// A local chain, a local hub and a store in a temporary folder, for the
+// model manager and step loop tests: miners are added with their model bytes
+// and committed as SCORING.md section 7 says.
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "crucible/common/files.h"
+#include "crucible/validator/model_id.h"
+
+namespace crucible {
+
+class ValidatorFixture {
+ public:
+  ValidatorFixture() {
+    char pattern[] = "/tmp/validator_fixture.XXXXXX";
+    root_ = ::mkdtemp(pattern);
+    std::filesystem::create_directories(chain_dir());
+    std::filesystem::create_directories(hub_dir());
+  }
+  ~ValidatorFixture() { std::filesystem::remove_all(root_); }
+
+  std::string chain_dir() const { return root_ + "/chain"; }
+  std::string hub_dir() const { return root_ + "/hub"; }
+  std::string store_dir() const { return root_ + "/store"; }
+  std::string state_dir() const { return root_ + "/state"; }
+
+  // Puts `bytes` as model.pt of demo/<name> at `commit` in the hub.
+  void publish(const std::string& name, const std::string& commit, const std::string& bytes) {
+    const std::string folder = hub_dir() + "/demo/" + name + "/" + commit;
+    std::filesystem::create_directories(folder);
+    write_file_atomically(folder + "/model.pt", bytes);
+  }
+
+  // A commitment to demo/<name>@commit whose secure hash matches `bytes` for `hotkey`.
+  static std::string commitment(const std::string& name, const std::string& commit,
+                                const std::string& hotkey, const std::string& bytes,
+                                CompetitionId competition = 0) {
+    const std::string hash = content_hash({{"model.pt", bytes}});
+    return "demo/" + name + ":" + commit + ":" + secure_hash(hash, hotkey) + ":" +
+           std::to_string(competition);
+  }
+
+  void add_neuron(const std::string& hotkey, bool validator_permit = false) {
+    neurons_.push_back({{"uid", neurons_.size()},
+                        {"hotkey", hotkey},
+                        {"stake", 1.0},
+                        {"validator_permit", validator_permit}});
+    write_chain();
+  }
+
+  void set_hotkey(size_t uid, const std::string& hotkey) {
+    neurons_.at(uid)["hotkey"] = hotkey;
+    write_chain();
+  }
+
+  void commit(const std::string& hotkey, const std::string& commitment, Block block) {
+    commitments_[hotkey] = {{"commitment", commitment}, {"block", block}};
+    write_chain();
+  }
+
+ private:
+  void write_chain() {
+    const nlohmann::json metagraph = {
+        {"netuid", 1}, {"block", 1000}, {"seconds_per_block", 0}, {"neurons", neurons_}};
+    write_file_atomically(chain_dir() + "/metagraph.json", metagraph.dump());
+    write_file_atomically(chain_dir() + "/commitments.json", commitments_.dump());
+  }
+
+  std::string root_;
+  nlohmann::json neurons_ = nlohmann::json::array();
+  nlohmann::json commitments_ = nlohmann::json::object();
+};
+
+}  // namespace crucible

@@ -1,0 +1,170 @@
+// The step loop with a scripted evaluator: what a step evaluates, scores,
+// saves and logs, and that a restarted validator continues from the last
+// completed step.
+#include "crucible/validator/validator.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+#include "crucible/validator/local_chain.h"
+#include "crucible/validator/local_directory_hub.h"
+#include "validator_fixture.h"
+
+namespace crucible {
+namespace {
+
+// Scores each model by its file's bytes: "score 0.7" -> composite 0.7;
+// anything else fails.
+class ScriptedEvaluator : public RoundEvaluator {
+ public:
+  std::vector<RoundModelResult> evaluate(const CompetitionConfig&, uint64_t seed,
+                                         const std::vector<RoundModel>& models) override {
+    seeds.push_back(seed);
+    std::vector<RoundModelResult> results;
+    for (const RoundModel& m : models) {
+      RoundModelResult r;
+      r.uid = m.uid;
+      const std::string bytes = read_file(m.model_path);
+      if (bytes.rfind("score ", 0) == 0) {
+        r.status = "ok";
+        r.composite = r.win_rate = std::stod(bytes.substr(6));
+        r.mean_loss = 1.0 - r.composite;
+      } else {
+        r.status = "failed";
+        r.reason = "scripted failure";
+        r.mean_loss = INFINITY;
+      }
+      results.push_back(r);
+    }
+    return results;
+  }
+  std::vector<uint64_t> seeds;
+};
+
+std::vector<nlohmann::json> metrics_lines(const std::string& state_dir) {
+  std::ifstream in(state_dir + "/metrics.jsonl");
+  std::vector<nlohmann::json> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+  return lines;
+}
+
+class ValidatorLoopTest : public ::testing::Test {
+ protected:
+  ValidatorLoopTest()
+      : chain_(std::make_shared<LocalChain>(fixture_.chain_dir(), LocalChain::steady_now_seconds,
+                                            LocalChainOptions{0.0, 5, 0.01})),
+        hub_(fixture_.hub_dir()),
+        store_(fixture_.store_dir()),
+        schedule_(CompetitionSchedule::builtin_default()) {
+    fixture_.add_neuron("validator", true);
+    miner("a", "score 0.9");
+    miner("b", "score 0.3");
+    miner("c", "broken");
+    std::filesystem::create_directories(fixture_.state_dir());
+  }
+
+  void miner(const std::string& hotkey, const std::string& bytes) {
+    fixture_.publish(hotkey, "c1", bytes);
+    fixture_.add_neuron(hotkey);
+    fixture_.commit(hotkey, ValidatorFixture::commitment(hotkey, "c1", hotkey, bytes), 10);
+  }
+
+  // One validator "process": state loaded from the state folder, models synced once.
+  struct Run {
+    explicit Run(ValidatorLoopTest& t)
+        : state_store(t.fixture_.state_dir() + "/state"),
+          models(t.chain_, t.hub_, t.store_, state, t.schedule_, {}, {}, &metrics),
+          validator(t.chain_, models, t.evaluator_, t.schedule_, state, state_store, metrics,
+                    ValidatorOptions{t.fixture_.state_dir()}, {}) {
+      state_store.load(state);
+      models.sync_all();
+    }
+    ValidatorState state;
+    StateStore state_store;
+    ValidatorMetrics metrics;
+    ModelManager models;
+    Validator validator;
+  };
+
+  ValidatorFixture fixture_;
+  std::shared_ptr<LocalChain> chain_;
+  LocalDirectoryHub hub_;
+  DiskModelStore store_;
+  CompetitionSchedule schedule_;
+  ScriptedEvaluator evaluator_;
+};
+
+TEST_F(ValidatorLoopTest, AStepScoresSavesAndLogsTheQueuedModels) {
+  Run run(*this);
+  EXPECT_FALSE(run.validator.current_weights().has_value());
+  ASSERT_TRUE(run.validator.step());
+
+  const std::vector<nlohmann::json> lines = metrics_lines(fixture_.state_dir());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["step"], 1);
+  EXPECT_EQ(lines[0]["block"], 1000);
+  EXPECT_EQ(lines[0]["competition_id"], 0);
+  EXPECT_EQ(lines[0]["seed"].get<uint64_t>(), chain_->block_seed(900));
+  EXPECT_EQ(evaluator_.seeds, std::vector<uint64_t>{chain_->block_seed(900)});
+  ASSERT_EQ(lines[0]["models"].size(), 3u);
+  const nlohmann::json& a = lines[0]["models"][0];
+  EXPECT_EQ(a["uid"], 1);
+  EXPECT_EQ(a["status"], "ok");
+  EXPECT_DOUBLE_EQ(a["ema"].get<double>(), 0.2 * 0.9);  // first update: alpha_init * score
+  EXPECT_EQ(lines[0]["models"][2]["status"], "failed");
+  EXPECT_EQ(lines[0]["models"][2]["weight"], 0.0);
+
+  // Softmax at T = 0.1 over the positive EMAs (0.18 and 0.06); uids 0 and 3 get 0.
+  const double wa = 1.0 / (1.0 + std::exp((0.06 - 0.18) / 0.1));
+  const std::vector<double> weights = lines[0]["subnet_weights"].get<std::vector<double>>();
+  ASSERT_EQ(weights.size(), 4u);
+  EXPECT_NEAR(weights[1], wa, 1e-12);
+  EXPECT_NEAR(weights[2], 1.0 - wa, 1e-12);
+  EXPECT_EQ(weights[0], 0.0);
+  EXPECT_EQ(weights[3], 0.0);
+  const auto submission = run.validator.current_weights();
+  ASSERT_TRUE(submission.has_value());
+  EXPECT_EQ(submission->uids, (std::vector<Uid>{0, 1, 2, 3}));
+  EXPECT_NEAR(submission->weights[1], wa, 1e-12);
+}
+
+TEST_F(ValidatorLoopTest, ARestartContinuesFromTheLastCompletedStep) {
+  {
+    Run first(*this);
+    ASSERT_TRUE(first.validator.step());
+  }
+  // A crash while the next line was written left half a line behind.
+  std::ofstream(fixture_.state_dir() + "/metrics.jsonl", std::ios::app) << "{\"step\": 2, \"blo";
+  Run second(*this);
+  ASSERT_TRUE(second.validator.step());
+  const std::vector<nlohmann::json> lines = metrics_lines(fixture_.state_dir());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["step"], 2);
+  // The EMA went on from the saved state: 0.2 * 0.9 + 0.8 * (0.2 * 0.9).
+  EXPECT_DOUBLE_EQ(lines[1]["models"][0]["ema"].get<double>(), 0.2 * 0.9 + 0.8 * 0.18);
+}
+
+TEST_F(ValidatorLoopTest, NothingQueuedIsNoStep) {
+  Run run(*this);
+  run.state.take_pending(0);
+  run.state.replace_active(0, {});
+  EXPECT_FALSE(run.validator.step());
+  EXPECT_TRUE(metrics_lines(fixture_.state_dir()).empty());
+}
+
+TEST_F(ValidatorLoopTest, AModelMissingFromTheStoreFailsWithTheTrackersReason) {
+  Run run(*this);
+  std::filesystem::remove_all(fixture_.store_dir() + "/b");
+  ASSERT_TRUE(run.validator.step());
+  const nlohmann::json b = metrics_lines(fixture_.state_dir())[0]["models"][1];
+  EXPECT_EQ(b["uid"], 2);
+  EXPECT_EQ(b["status"], "not-installed");
+  EXPECT_EQ(b["weight"], 0.0);
+}
+
+}  // namespace
+}  // namespace crucible
