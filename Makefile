@@ -29,7 +29,7 @@ test-tsan: deps
 	  -DCRUCIBLE_SANITIZER=thread -DCRUCIBLE_ENABLE_CUDA=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF >/dev/null
 	@cmake --build $(TSAN_BUILD) -j $(JOBS) --target validator_tests
 	@TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1" \
-	  ctest --test-dir $(TSAN_BUILD) -R '^(ValidatorState|StateStore|EmaTracker|ModelTracker)' \
+	  ctest --test-dir $(TSAN_BUILD) -L validator_core \
 	  --output-on-failure -j $(JOBS)
 
 demo: build

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cli_error.h"
@@ -124,6 +125,21 @@ void run_validator(ValidatorCliOptions o) {
   setter.stop();
   manager.stop();
   spdlog::info("stopped after {} evaluated steps", steps);
+  const std::optional<WeightsSubmission> weights = validator.current_weights();
+  std::string shown;
+  for (size_t i = 0; weights && i < weights->uids.size(); ++i) {
+    if (weights->weights[i] > 0.0) {
+      shown += " uid " + std::to_string(weights->uids[i]) + ": " +
+               std::to_string(weights->weights[i]) + ";";
+    }
+  }
+  spdlog::info("subnet weights:{}", shown.empty() ? " none yet" : shown);
+  if (!weights) return;
+  try {
+    chain->set_weights(*weights);  // the last step's weights, also when stopped between cadences
+  } catch (const std::exception& e) {
+    spdlog::warn("weights: final set_weights failed: {}", e.what());
+  }
 }
 
 }  // namespace

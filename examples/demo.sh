@@ -2,8 +2,10 @@
 # The demo: (1) eight example models' forecasts on synthetic series -> CRPS ->
 # win rate, bootstrap CI, gap and composite; (2) a synthetic GP task for a
 # seed; (3) windows of a real dataset (yearly sunspots) scored for three
-# baseline forecasters; (4) `crucible eval` of six TorchScript baselines, each
-# in its own worker process. Usage: demo.sh BUILD_DIR
+# baseline forecasters; (4) `crucible eval` of six TorchScript baselines in
+# worker processes; (5) `crucible validator` for 3 steps on a local chain of 7
+# miners (the six baselines and one broken model) and a local model hub.
+# Usage: demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
 out=demo-out
@@ -33,4 +35,11 @@ mkdir -p "$out/models"
 "$crucible" models make-baselines --out "$out/models" >/dev/null
 "$crucible" eval --models "$out/models" --series 100 --length 512 --seed 150 \
   --timeout-per-model 60 --out "$out/eval.json"
+echo "== crucible validator: a local chain (uid 0 a validator, 7 miners), a local hub, 3 steps"
+rm -rf "$out/hub" "$out/chain" "$out/validator"
+/usr/bin/python3 examples/make_demo_chain.py "$out/models" "$out/hub" "$out/chain"
+"$crucible" validator --chain "local:$out/chain" --hub "$out/hub" --state-dir "$out/validator" \
+  --steps 3 --no-http --idle-poll 0.5 --weights-interval 5 --timeout-per-model 60
+echo "== weights set on the local chain: $out/chain/weights.jsonl (last line)"
+tail -n 1 "$out/chain/weights.jsonl"
 echo "== wrote $out/"

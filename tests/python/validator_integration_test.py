@@ -1,0 +1,216 @@
+#!/usr/bin/python3
+"""The validator end to end: a local chain, the misbehaving HTTP hub, several
+steps, a commitment changed mid-run, SIGKILL, restart.
+
+Usage: validator_integration_test.py CRUCIBLE_BINARY
+
+Miners 1-3 commit honest baselines; miners 4-8 commit repositories the hub
+serves badly (HTTP 500, truncated body, body over the size cap, wrong bytes,
+404). Checks: every bad download is a failure reason in the tracker and leaves
+nothing in the store; honest models are scored; a changed commitment restarts
+that uid's EMA; after SIGKILL the restarted validator continues the step count,
+the EMA, the queues and the tracker from the last saved state; weights.jsonl is
+one well-formed JSON object per line.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
+from make_demo_chain import content_hash, sha256_b64  # noqa: E402
+from oracle import Report  # noqa: E402
+
+CAP = 100_000  # the schedule's max_file_bytes
+BAD = {4: ("error500", "download-failed"), 5: ("truncated", "download-failed"),
+       6: ("oversize", "too-large"), 7: ("wrongcontent", "hash-mismatch"),
+       8: ("notfound", "not-found")}
+
+
+def write_json(path, document):
+    with open(path + ".tmp", "w") as f:
+        json.dump(document, f)
+    os.replace(path + ".tmp", path)
+
+
+def read_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def saved_state(state_dir, name):
+    folder = os.path.join(state_dir, "state")
+    with open(os.path.join(folder, "CURRENT")) as f:
+        generation = f.read().strip()
+    with open(os.path.join(folder, generation, name)) as f:
+        return json.load(f)
+
+
+def ema_of(state_dir, uid):
+    for competition in saved_state(state_dir, "ema.json")["competitions"]:
+        for entry in competition["uids"]:
+            if entry["uid"] == uid:
+                return entry.get("ema")
+    return None
+
+
+class Setup:
+    def __init__(self, crucible, root):
+        self.crucible, self.root = crucible, root
+        self.hub, self.chain = os.path.join(root, "hub"), os.path.join(root, "chain")
+        self.state = os.path.join(root, "state")
+        models = os.path.join(root, "baselines")
+        os.makedirs(models)
+        subprocess.run([crucible, "models", "make-baselines", "--out", models], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.bytes = {}
+        for name in os.listdir(models):
+            with open(os.path.join(models, name), "rb") as f:
+                self.bytes[name[:-3].split("_", 1)[1]] = f.read()
+        self.neurons = [{"uid": 0, "hotkey": "validator0", "stake": 100.0,
+                         "validator_permit": True}]
+        self.commitments = {}
+        for uid, name in ((1, "naive"), (2, "mean"), (3, "drift")):
+            self.commit(uid, name, self.bytes[name])
+        for uid, (repo, _) in BAD.items():
+            data = os.urandom(2 * CAP) if repo == "oversize" else self.bytes["mean"]
+            self.commit(uid, repo, data)
+        write_json(os.path.join(root, "schedule.json"), {"schedule": [{
+            "start_block": 0, "competitions": [{
+                "id": 0, "name": "univariate", "reward_share": 1.0,
+                "constraints": {"max_file_bytes": CAP, "max_parameters": 1000000},
+                "tasks": [{"name": "gp", "dataset": "synthetic", "series": 20, "length": 256,
+                           "batch_size": 20, "samples_per_kernel": 10}],
+                "sample_min": 10}]}]})
+
+    def commit(self, uid, repo, data, block=None):
+        commit = "c%d%d" % (uid, len(data) % 97)
+        folder = os.path.join(self.hub, "ns", repo, commit)
+        os.makedirs(folder, exist_ok=True)
+        with open(os.path.join(folder, "model.pt"), "wb") as f:
+            f.write(data)
+        hotkey = "miner%d" % uid
+        if uid >= len(self.neurons):
+            self.neurons.append({"uid": uid, "hotkey": hotkey, "stake": 1.0,
+                                 "validator_permit": False})
+        secure = sha256_b64((content_hash({"model.pt": data}) + hotkey).encode())
+        self.commitments[hotkey] = {"commitment": "ns/%s:%s:%s:0" % (repo, commit, secure),
+                                    "block": block or 900 + uid}
+        os.makedirs(self.chain, exist_ok=True)
+        write_json(os.path.join(self.chain, "metagraph.json"),
+                   {"netuid": 7, "block": 1200, "seconds_per_block": 0, "neurons": self.neurons})
+        write_json(os.path.join(self.chain, "commitments.json"), self.commitments)
+
+    def validator(self, endpoint, steps):
+        return subprocess.Popen(
+            [self.crucible, "validator", "--chain", "local:" + self.chain, "--hub-endpoint",
+             endpoint, "--state-dir", self.state, "--schedule",
+             os.path.join(self.root, "schedule.json"), "--steps", str(steps), "--no-http",
+             "--device", "cpu", "--idle-poll", "0.2", "--sync-interval", "0.3",
+             "--retry-interval", "3600", "--weights-interval", "0.5", "--jobs", "2",
+             "--timeout-per-model", "60"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_for(predicate, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def main():
+    crucible = sys.argv[1]
+    report = Report()
+    with tempfile.TemporaryDirectory() as root:
+        setup = Setup(crucible, root)
+        hub = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "misbehaving_hub.py"),
+                                setup.hub], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               text=True)
+        try:
+            endpoint = "http://127.0.0.1:" + hub.stdout.readline().strip()
+            run(setup, endpoint, report)
+        finally:
+            hub.kill()
+    report.finish()
+
+
+def run(setup, endpoint, report):
+    metrics = os.path.join(setup.state, "metrics.jsonl")
+    first = setup.validator(endpoint, 2)
+    output, _ = first.communicate(timeout=300)
+    report.check("first run exits 0", first.returncode == 0, output[-2000:])
+    lines = read_lines(metrics)
+    report.check("two steps logged", [l["step"] for l in lines] == [1, 2], lines)
+    statuses = {m["uid"]: m["status"] for m in lines[-1]["models"]} if lines else {}
+    report.check("honest models scored", all(statuses.get(u) == "ok" for u in (1, 2, 3)),
+                 statuses)
+
+    # A long run: change miner 1's model once step 4 is logged, then SIGKILL.
+    second = setup.validator(endpoint, 0)
+    report.check("step 4 reached", wait_for(lambda: len(read_lines(metrics)) >= 4, 120))
+    setup.commit(1, "mean-copy", setup.bytes["seasonal_naive"], block=1100)
+    changed = wait_for(lambda: any(
+        m["uid"] == 1 and m["ema"] is not None and abs(m["ema"] - 0.2 * m["composite"]) < 1e-12
+        for l in read_lines(metrics)[4:] for m in l["models"]), 120)
+    report.check("a changed commitment restarts the uid's EMA", changed)
+    # By now every miner was synced at least once and a step saved the tracker.
+    tracker = {h["hotkey"]: h.get("model", {}) for h in saved_state(setup.state, "models.json")["hotkeys"]}
+    for uid, (repo, reason) in BAD.items():
+        failure = tracker.get("miner%d" % uid, {}).get("failure", "")
+        report.check("uid %d (%s): tracker says %s" % (uid, repo, reason),
+                     failure.startswith(reason + ": "), failure)
+        report.check("uid %d: nothing in the store" % uid,
+                     not os.path.exists(os.path.join(setup.state, "models", "miner%d" % uid)))
+    temp = os.path.join(setup.state, "models", ".tmp")
+    report.check("no download left in progress", not os.listdir(temp), os.listdir(temp))
+
+    second.send_signal(signal.SIGKILL)
+    second.wait()
+
+    killed_at = read_lines(metrics)[-1]["step"]
+    saved_emas = {uid: ema_of(setup.state, uid) for uid in (1, 2, 3)}
+    queues = saved_state(setup.state, "queues.json")
+    tracker = {h["hotkey"]: h.get("model", {}) for h in saved_state(setup.state, "models.json")["hotkeys"]}
+    report.check("tracker holds the new commitment",
+                 tracker["miner1"].get("commitment", "").startswith("ns/mean-copy:"), tracker["miner1"])
+
+    third = setup.validator(endpoint, 1)
+    output, _ = third.communicate(timeout=300)
+    report.check("restart exits 0", third.returncode == 0, output[-2000:])
+    lines = read_lines(metrics)
+    report.check("the step count continues", lines[-1]["step"] == killed_at + 1,
+                 (killed_at, [l["step"] for l in lines]))
+    saved_queue = set()
+    for competition in queues.get("competitions", []):
+        saved_queue |= set(competition["active"]) | set(competition["pending"])
+    report.check("the step evaluated the saved queue",
+                 sorted(m["uid"] for m in lines[-1]["models"]) == sorted(saved_queue),
+                 (queues, lines[-1]["models"]))
+    for m in lines[-1]["models"]:
+        if m["uid"] in saved_emas and saved_emas[m["uid"]] is not None:
+            expected = 0.2 * m["composite"] + 0.8 * saved_emas[m["uid"]]
+            report.check("uid %d: the EMA continues from the saved state" % m["uid"],
+                         abs(m["ema"] - expected) < 1e-12, (m["ema"], expected))
+
+    weights = []
+    with open(os.path.join(setup.chain, "weights.jsonl")) as f:
+        for line in f:
+            weights.append(json.loads(line))
+    report.check("weights were set", len(weights) > 0)
+    well_formed = all(set(w) == {"block", "time", "uids", "weights", "version_key"} and
+                      len(w["uids"]) == len(w["weights"]) and
+                      abs(sum(w["weights"]) - 1.0) < 1e-9 for w in weights)
+    report.check("weights.jsonl is well-formed", well_formed, weights[-1] if weights else None)
+
+
+if __name__ == "__main__":
+    main()
