@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "crucible/common/files.h"
+#include "test_files.h"
 
 namespace crucible {
 namespace {
@@ -29,9 +30,7 @@ const char kServerToken[] = "hf_test_token_4f9c2a";
 class HttpHubTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/http_hub_test.XXXXXX";
-    ASSERT_NE(::mkdtemp(pattern), nullptr);
-    dir_ = pattern;
+    dir_ = testing_files::make_temp_folder("http_hub_test");
     fs::create_directories(dir_ + "/hub");
     start_server();
   }
@@ -74,9 +73,7 @@ class HttpHubTest : public ::testing::Test {
   void add_repo(const std::string& repo_id, const std::string& commit,
                 const std::map<std::string, std::string>& files) {
     for (const auto& [name, bytes] : files) {
-      const fs::path path = fs::path(dir_) / "hub" / repo_id / commit / name;
-      fs::create_directories(path.parent_path());
-      std::ofstream(path, std::ios::binary) << bytes;
+      testing_files::write_file(fs::path(dir_) / "hub" / repo_id / commit / name, bytes);
     }
   }
 
@@ -103,17 +100,6 @@ class HttpHubTest : public ::testing::Test {
     return path;
   }
 
-  // Every file under `folder`: relative path -> bytes.
-  static std::map<std::string, std::string> files_in(const std::string& folder) {
-    std::map<std::string, std::string> files;
-    for (const auto& entry : fs::recursive_directory_iterator(folder)) {
-      if (entry.is_regular_file()) {
-        files[fs::relative(entry.path(), folder).string()] = read_file(entry.path().string());
-      }
-    }
-    return files;
-  }
-
   // The requests the server has received, in order ("GET <path>").
   std::vector<std::string> requests() const {
     std::vector<std::string> lines;
@@ -134,6 +120,23 @@ class HttpHubTest : public ::testing::Test {
     }
     ADD_FAILURE() << "download of " << repo_id << "@" << commit << " did not throw";
     return ModelFetchError("none", "");
+  }
+
+  // Downloads `repo_id` at `commit` (cap 1 MiB) into a new folder and returns
+  // the files written there: relative path -> bytes.
+  std::map<std::string, std::string> downloaded_files(HttpHub& hub, const std::string& repo_id,
+                                                      const std::string& commit) {
+    const std::string dest = destination();
+    hub.download(repo_id, commit, 1 << 20, dest);
+    return testing_files::files_under(dest);
+  }
+
+  // Serves `repo_id` at c1 with a one-byte model.pt and returns the error its
+  // download with options() throws.
+  ModelFetchError error_of_small_model(const std::string& repo_id) {
+    add_repo(repo_id, "c1", {{"model.pt", "x"}});
+    HttpHub hub(options());
+    return error_of(hub, repo_id, "c1");
   }
 
   // Bytes 0..255 repeated, so NUL and high bytes are in every file.
@@ -158,9 +161,7 @@ TEST_F(HttpHubTest, GoodRepositoryDownloadsByteIdenticalFilesWithNestedPaths) {
                                                     {"docs/read me.txt", "spaces and a%sign"}};
   add_repo("ns/good", "abc123", files);
   HttpHub hub(options());
-  const std::string dest = destination();
-  hub.download("ns/good", "abc123", 1 << 20, dest);
-  EXPECT_EQ(files_in(dest), files);
+  EXPECT_EQ(downloaded_files(hub, "ns/good", "abc123"), files);
   EXPECT_TRUE(logs_.empty());
   const std::vector<std::string> sent = requests();
   ASSERT_EQ(sent.size(), 5u);
@@ -187,25 +188,20 @@ TEST_F(HttpHubTest, RedirectsAreFollowed) {
                                                     {"a/b.bin", "xyz"}};
   add_repo("ns/redirect-model", "c1", files);
   HttpHub hub(options());
-  const std::string dest = destination();
-  hub.download("ns/redirect-model", "c1", 1 << 20, dest);
-  EXPECT_EQ(files_in(dest), files);
+  EXPECT_EQ(downloaded_files(hub, "ns/redirect-model", "c1"), files);
 }
 
 TEST_F(HttpHubTest, RedirectLoopFailsWithoutRetrying) {
-  add_repo("ns/redirectloop", "c1", {{"model.pt", "x"}});
-  HttpHub hub(options());
-  const ModelFetchError e = error_of(hub, "ns/redirectloop", "c1");
+  const ModelFetchError e = error_of_small_model("ns/redirectloop");
   EXPECT_EQ(e.reason(), "download-failed");
-  EXPECT_NE(std::string(e.what()).find("hub: ns/redirectloop@c1: model.pt: "), std::string::npos)
+  EXPECT_NE(std::string(e.what()).find("hub: ns/redirectloop@c1: \"model.pt\": "),
+            std::string::npos)
       << e.what();
   EXPECT_EQ(requests().size(), 1u + 6u);  // the list, the file and 5 redirects
 }
 
 TEST_F(HttpHubTest, MissingRepositoryIsNotFound) {
-  add_repo("ns/notfound", "c1", {{"model.pt", "x"}});
-  HttpHub hub(options());
-  const ModelFetchError e = error_of(hub, "ns/notfound", "c1");
+  const ModelFetchError e = error_of_small_model("ns/notfound");
   EXPECT_EQ(e.reason(), "not-found");
   EXPECT_STREQ(e.what(), "hub: ns/notfound@c1: file list: HTTP 404");
   EXPECT_EQ(requests().size(), 1u);
@@ -218,34 +214,29 @@ TEST_F(HttpHubTest, MissingCommitIsNotFound) {
 }
 
 TEST_F(HttpHubTest, MissingFileIsNotFound) {
-  add_repo("ns/missingfiles", "c1", {{"model.pt", "x"}});
-  HttpHub hub(options());
-  const ModelFetchError e = error_of(hub, "ns/missingfiles", "c1");
+  const ModelFetchError e = error_of_small_model("ns/missingfiles");
   EXPECT_EQ(e.reason(), "not-found");
-  EXPECT_STREQ(e.what(), "hub: ns/missingfiles@c1: model.pt: HTTP 404");
+  EXPECT_STREQ(e.what(), "hub: ns/missingfiles@c1: \"model.pt\": HTTP 404");
 }
 
 TEST_F(HttpHubTest, ServerErrorIsRetriedThenFails) {
-  add_repo("ns/error500", "c1", {{"model.pt", "x"}});
-  HttpHub hub(options());
-  const ModelFetchError e = error_of(hub, "ns/error500", "c1");
+  const ModelFetchError e = error_of_small_model("ns/error500");
   EXPECT_EQ(e.reason(), "download-failed");
-  EXPECT_STREQ(e.what(), "hub: ns/error500@c1: model.pt: HTTP 500 after 3 attempts");
+  EXPECT_STREQ(e.what(), "hub: ns/error500@c1: \"model.pt\": HTTP 500 after 3 attempts");
   EXPECT_EQ(requests().size(), 1u + 3u);
   ASSERT_EQ(logs_.size(), 2u);
   EXPECT_EQ(logs_[0],
-            "hub: ns/error500@c1: model.pt: HTTP 500, retrying in 0.05 s (attempt 2 of 3)");
+            "hub: ns/error500@c1: \"model.pt\": HTTP 500, retrying in 0.05 s (attempt 2 of 3)");
   EXPECT_EQ(logs_[1],
-            "hub: ns/error500@c1: model.pt: HTTP 500, retrying in 0.1 s (attempt 3 of 3)");
+            "hub: ns/error500@c1: \"model.pt\": HTTP 500, retrying in 0.1 s (attempt 3 of 3)");
 }
 
 TEST_F(HttpHubTest, FlakyServerSucceedsAfterOneRetryPerRequest) {
   const std::map<std::string, std::string> files = {{"model.pt", binary_bytes(2000, 4)}};
   add_repo("ns/flaky", "c1", files);
   HttpHub hub(options());
-  const std::string dest = destination();
-  hub.download("ns/flaky", "c1", 1 << 20, dest);
-  EXPECT_EQ(files_in(dest), files);  // the 500 page was not left in the file
+  // The 500 page was not left in the file.
+  EXPECT_EQ(downloaded_files(hub, "ns/flaky", "c1"), files);
   EXPECT_EQ(requests().size(), 4u);  // the list twice, the file twice
   EXPECT_EQ(logs_.size(), 2u);
 }
@@ -258,7 +249,7 @@ TEST_F(HttpHubTest, SlowServerTimesOut) {
   const ModelFetchError e = error_of(hub, "ns/slow", "c1");
   EXPECT_EQ(e.reason(), "download-failed");
   const std::string message = e.what();
-  EXPECT_EQ(message.rfind("hub: ns/slow@c1: model.pt: ", 0), 0u) << message;
+  EXPECT_EQ(message.rfind("hub: ns/slow@c1: \"model.pt\": ", 0), 0u) << message;
   EXPECT_NE(message.find("too slow"), std::string::npos) << message;
   EXPECT_NE(message.find("after 2 attempts"), std::string::npos) << message;
 }
@@ -269,7 +260,7 @@ TEST_F(HttpHubTest, TruncatedBodyIsRetriedThenFails) {
   const ModelFetchError e = error_of(hub, "ns/truncated", "c1");
   EXPECT_EQ(e.reason(), "download-failed");
   const std::string message = e.what();
-  EXPECT_EQ(message.rfind("hub: ns/truncated@c1: model.pt: ", 0), 0u) << message;
+  EXPECT_EQ(message.rfind("hub: ns/truncated@c1: \"model.pt\": ", 0), 0u) << message;
   EXPECT_NE(message.find("after 3 attempts"), std::string::npos) << message;
   EXPECT_EQ(requests().size(), 1u + 3u);
 }
@@ -284,7 +275,7 @@ TEST_F(HttpHubTest, BodyLargerThanAnnouncedTripsTheCapWhileDownloading) {
   } catch (const ModelFetchError& e) {
     EXPECT_EQ(e.reason(), "too-large");
     EXPECT_STREQ(e.what(),
-                 "hub: ns/oversize@c1: model.pt: over the cap of 1000 bytes while downloading");
+                 "hub: ns/oversize@c1: \"model.pt\": over the cap of 1000 bytes while downloading");
   }
   EXPECT_LE(fs::file_size(dest + "/model.pt"), 1000u);
   EXPECT_EQ(requests().size(), 2u);  // not retried
@@ -295,9 +286,10 @@ TEST_F(HttpHubTest, BodyLargerThanAnnouncedWithinTheCapIsASizeMismatch) {
   HttpHub hub(options());
   const ModelFetchError e = error_of(hub, "ns/oversize", "c1", 1 << 20);
   EXPECT_EQ(e.reason(), "download-failed");
-  EXPECT_STREQ(e.what(),
-               "hub: ns/oversize@c1: model.pt: got 5000 bytes, the file list announced 1 after 3 "
-               "attempts");
+  EXPECT_STREQ(
+      e.what(),
+      "hub: ns/oversize@c1: \"model.pt\": got 5000 bytes, the file list announced 1 after 3 "
+      "attempts");
 }
 
 TEST_F(HttpHubTest, WrongContentDownloadsTheServedBytes) {
@@ -313,9 +305,7 @@ TEST_F(HttpHubTest, WrongContentDownloadsTheServedBytes) {
 }
 
 TEST_F(HttpHubTest, PrivateRepositoryWithoutTokenIsAccessDenied) {
-  add_repo("ns/private", "c1", {{"model.pt", "x"}});
-  HttpHub hub(options());
-  const ModelFetchError e = error_of(hub, "ns/private", "c1");
+  const ModelFetchError e = error_of_small_model("ns/private");
   EXPECT_EQ(e.reason(), "not-found");
   EXPECT_STREQ(e.what(), "hub: ns/private@c1: file list: access denied (HTTP 401)");
 }
@@ -326,9 +316,7 @@ TEST_F(HttpHubTest, PrivateRepositoryWithTokenDownloads) {
   HttpHubOptions o = options();
   o.token = kServerToken;
   HttpHub hub(o);
-  const std::string dest = destination();
-  hub.download("ns/private", "c1", 1 << 20, dest);
-  EXPECT_EQ(files_in(dest), files);
+  EXPECT_EQ(downloaded_files(hub, "ns/private", "c1"), files);
 }
 
 TEST_F(HttpHubTest, TokenNeverAppearsInMessagesOrLogs) {
@@ -464,7 +452,7 @@ TEST_F(HttpHubTest, ConcurrentDownloadsAreIndependent) {
       EXPECT_EQ(outcomes[i], "download-failed");
     } else {
       EXPECT_EQ(outcomes[i], "ok");
-      EXPECT_EQ(files_in(dests[i]), good);
+      EXPECT_EQ(testing_files::files_under(dests[i]), good);
     }
   }
 }

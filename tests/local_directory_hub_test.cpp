@@ -4,12 +4,11 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
 
 #include "crucible/common/files.h"
+#include "test_files.h"
 
 namespace crucible {
 namespace {
@@ -18,20 +17,12 @@ namespace fs = std::filesystem;
 
 class LocalDirectoryHubTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/local_directory_hub_test.XXXXXX";
-    base_ = ::mkdtemp(pattern);
-    hub_root_ = base_ + "/hub";
-    destination_ = base_ + "/destination";
-    fs::create_directories(destination_);
-  }
+  void SetUp() override { fs::create_directories(destination_); }
   void TearDown() override { fs::remove_all(base_); }
 
   // Writes `contents` to `base_/relative`, creating folders on the way.
   void put(const std::string& relative, const std::string& contents) {
-    const fs::path path = fs::path(base_) / relative;
-    fs::create_directories(path.parent_path());
-    std::ofstream(path, std::ios::binary) << contents;
+    testing_files::write_file(fs::path(base_) / relative, contents);
   }
 
   bool destination_empty() const { return fs::is_empty(destination_); }
@@ -48,7 +39,15 @@ class LocalDirectoryHubTest : public ::testing::Test {
     return "";
   }
 
-  std::string base_, hub_root_, destination_;
+  // Expects the download to be refused as "bad-files" with nothing copied.
+  void expect_refused_before_copying(const std::string& repo_id, const std::string& commit) {
+    EXPECT_EQ(reason_of(repo_id, commit), "bad-files") << repo_id << "@" << commit;
+    EXPECT_TRUE(destination_empty()) << repo_id << "@" << commit;
+  }
+
+  const std::string base_ = testing_files::make_temp_folder("local_directory_hub_test");
+  const std::string hub_root_ = base_ + "/hub";
+  const std::string destination_ = base_ + "/destination";
 };
 
 TEST_F(LocalDirectoryHubTest, CopiesNestedFilesWithRelativePaths) {
@@ -64,11 +63,7 @@ TEST_F(LocalDirectoryHubTest, CopiesNestedFilesWithRelativePaths) {
   EXPECT_EQ(read_file(destination_ + "/config.json"), "{\"a\":1}");
   EXPECT_EQ(read_file(destination_ + "/sub/deeper/extra.bin"), std::string("x\0y", 3));
   EXPECT_EQ(read_file(destination_ + "/.gitattributes"), "*.pt lfs");
-  size_t files = 0;
-  for (const auto& entry : fs::recursive_directory_iterator(destination_)) {
-    files += entry.is_regular_file() ? 1 : 0;
-  }
-  EXPECT_EQ(files, 4u);
+  EXPECT_EQ(testing_files::files_under(destination_).size(), 4u);
 }
 
 TEST_F(LocalDirectoryHubTest, SizeCapIsCheckedBeforeCopying) {
@@ -92,8 +87,7 @@ TEST_F(LocalDirectoryHubTest, RefusesSymlinkedFilesBeforeCopyingAnything) {
   put("hub/acme/model/c1/model.pt", "weights");
   put("secret.txt", "outside the hub");
   fs::create_symlink(base_ + "/secret.txt", hub_root_ + "/acme/model/c1/z_link.bin");
-  EXPECT_EQ(reason_of("acme/model", "c1"), "bad-files");
-  EXPECT_TRUE(destination_empty());
+  expect_refused_before_copying("acme/model", "c1");
 }
 
 TEST_F(LocalDirectoryHubTest, RefusesSymlinkedFoldersOnTheWayAndInside) {
@@ -106,15 +100,13 @@ TEST_F(LocalDirectoryHubTest, RefusesSymlinkedFoldersOnTheWayAndInside) {
 
   put("hub/acme/model/c2/model.pt", "weights");
   fs::create_directory_symlink(base_ + "/elsewhere", hub_root_ + "/acme/model/c2/sub");
-  EXPECT_EQ(reason_of("acme/model", "c2"), "bad-files");
-  EXPECT_TRUE(destination_empty());
+  expect_refused_before_copying("acme/model", "c2");
 }
 
 TEST_F(LocalDirectoryHubTest, RefusesSpecialFiles) {
   put("hub/acme/model/c1/model.pt", "weights");
   ASSERT_EQ(::mkfifo((hub_root_ + "/acme/model/c1/pipe").c_str(), 0600), 0);
-  EXPECT_EQ(reason_of("acme/model", "c1"), "bad-files");
-  EXPECT_TRUE(destination_empty());
+  expect_refused_before_copying("acme/model", "c1");
 }
 
 TEST_F(LocalDirectoryHubTest, RefusesUnsafeRepositoryIdsAndCommits) {
@@ -153,7 +145,7 @@ TEST_F(LocalDirectoryHubTest, ErrorNamesTheRepositoryOnOneLine) {
     FAIL() << "accepted";
   } catch (const ModelFetchError& e) {
     EXPECT_EQ(std::string(e.what()),
-              "repository \"acme/bad?name\" at commit \"c1\": repository id must be "
+              "repository \"acme/bad\\x0aname\" at commit \"c1\": repository id must be "
               "<namespace>/<name>, each of [A-Za-z0-9._-] and not starting with '.'");
   }
 }

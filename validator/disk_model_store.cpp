@@ -18,6 +18,8 @@
 #include <vector>
 
 #include "crucible/common/files.h"
+#include "crucible/common/quoted_text.h"
+#include "crucible/validator/safe_names.h"
 
 namespace crucible {
 namespace {
@@ -30,26 +32,11 @@ constexpr const char* kModelFile = "model.pt";
 constexpr size_t kMaxHotkeyChars = 128;
 constexpr size_t kShownChars = 64;
 
-// `text` quoted for a one-line message: bytes outside printable ASCII become
-// '?', and it is cut after kShownChars.
-std::string shown(const std::string& text) {
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size() && i < kShownChars; ++i) {
-    const char c = text[i];
-    out += (c >= 0x20 && c < 0x7f && c != '"') ? c : '?';
-  }
-  return out + (text.size() > kShownChars ? "...\"" : "\"");
-}
-
-bool is_alphanumeric(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-}
-
 // Standard base64 characters only, and not empty once '=' padding is dropped.
 bool is_base64(const std::string& text) {
   bool has_data = false;
   for (char c : text) {
-    if (!is_alphanumeric(c) && c != '+' && c != '/' && c != '=') return false;
+    if (!is_ascii_alphanumeric(c) && c != '+' && c != '/' && c != '=') return false;
     has_data = has_data || c != '=';
   }
   return has_data;
@@ -57,8 +44,8 @@ bool is_base64(const std::string& text) {
 
 void check_hotkey(const std::string& hotkey) {
   if (!DiskModelStore::is_valid_hotkey(hotkey)) {
-    throw ModelFetchError("bad-files", "hotkey " + shown(hotkey) + ": must be 1 to " +
-                                           std::to_string(kMaxHotkeyChars) +
+    throw ModelFetchError("bad-files", "hotkey " + quoted_for_message(hotkey, kShownChars) +
+                                           ": must be 1 to " + std::to_string(kMaxHotkeyChars) +
                                            " characters of [A-Za-z0-9_-]");
   }
 }
@@ -99,7 +86,8 @@ std::map<std::string, std::string> read_and_sync_tree(const std::string& folder,
     }
     const std::string relative = it->path().lexically_relative(folder).generic_string();
     if (type != fs::file_type::regular) {
-      throw ModelFetchError("bad-files", label + ": downloaded " + shown(relative) +
+      throw ModelFetchError("bad-files", label + ": downloaded " +
+                                             quoted_for_message(relative, kShownChars) +
                                              " is not a regular file or folder");
     }
     files[relative] = read_file(path);
@@ -147,14 +135,16 @@ DiskModelStore::DiskModelStore(std::string root)
 bool DiskModelStore::is_valid_hotkey(const std::string& hotkey) {
   if (hotkey.empty() || hotkey.size() > kMaxHotkeyChars) return false;
   for (char c : hotkey) {
-    if (!is_alphanumeric(c) && c != '_' && c != '-') return false;
+    if (!is_ascii_alphanumeric(c) && c != '_' && c != '-') return false;
   }
   return true;
 }
 
 std::string DiskModelStore::hash_folder_name(const std::string& content_hash) {
   if (!is_base64(content_hash)) {
-    throw ModelFetchError("bad-files", "content hash " + shown(content_hash) + " is not base64");
+    throw ModelFetchError(
+        "bad-files",
+        "content hash " + quoted_for_message(content_hash, kShownChars) + " is not base64");
   }
   std::string name;
   for (char c : content_hash) {
@@ -210,7 +200,8 @@ InstalledModel DiskModelStore::install(const std::string& hotkey, const ModelId&
 
 InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const ModelId& id,
                                                 const std::string& temp) {
-  const std::string label = "repository " + shown(id.repo_id()) + " at commit " + shown(id.commit);
+  const std::string label = "repository " + quoted_for_message(id.repo_id(), kShownChars) +
+                            " at commit " + quoted_for_message(id.commit, kShownChars);
   if (!is_regular_file(temp + "/" + kModelFile)) {
     throw ModelFetchError("bad-files",
                           label + ": no regular file " + kModelFile + " at the top level");
@@ -220,9 +211,9 @@ InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const
     const std::string expected = secure_hash(hash, hotkey);
     if (expected != id.secure_hash) {
       throw ModelFetchError("hash-mismatch", label + ": committed secure hash " +
-                                                 shown(id.secure_hash) + " but the content (hash " +
-                                                 hash + ") with hotkey " + hotkey + " gives " +
-                                                 expected);
+                                                 quoted_for_message(id.secure_hash, kShownChars) +
+                                                 " but the content (hash " + hash +
+                                                 ") with hotkey " + hotkey + " gives " + expected);
     }
   }
 

@@ -38,6 +38,9 @@
 #include <thread>
 #include <vector>
 
+#include "crucible/common/quoted_text.h"
+#include "crucible/validator/safe_names.h"
+
 namespace crucible {
 namespace {
 
@@ -47,30 +50,8 @@ constexpr int64_t kMaxFileListBytes = 16 << 20;
 constexpr long kMaxRedirects = 5;
 constexpr size_t kShownBytes = 128;  // at most this many bytes of a name or curl text in a message
 
-// `text` as it may appear in a one-line message: printable ASCII kept, quotes
-// and backslashes escaped, other bytes as \xHH, cut after kShownBytes bytes.
-std::string printable(const std::string& text) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out;
-  const size_t shown = std::min(text.size(), kShownBytes);
-  for (size_t i = 0; i < shown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  if (shown < text.size()) out += "...";
-  return out;
-}
-
-std::string quoted(const std::string& text) { return "\"" + printable(text) + "\""; }
+// `text` quoted for a message, at most kShownBytes of it shown.
+std::string quote(const std::string& text) { return quoted_for_message(text, kShownBytes); }
 
 // `text` with every occurrence of a non-empty `token` replaced by "<token>".
 std::string without_token(std::string text, const std::string& token) {
@@ -82,8 +63,7 @@ std::string without_token(std::string text, const std::string& token) {
 }
 
 bool is_unreserved(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
-         c == '_' || c == '-' || c == '~';
+  return is_ascii_alphanumeric(c) || c == '.' || c == '_' || c == '-' || c == '~';
 }
 
 // A repository namespace, name or commit: [A-Za-z0-9._-]+, not "." or "..".
@@ -133,6 +113,7 @@ std::string unsafe_name_problem(const std::string& name, std::vector<std::string
 
 struct ListedFile {
   std::string name;      // relative path, checked safe
+  std::string shown;     // name quoted for messages
   std::string url_path;  // name with each component percent-encoded
   int64_t size = -1;     // announced size, -1 when unknown
 };
@@ -222,8 +203,9 @@ class Session {
   }
 
   // Fetches `url` into `body`, retrying transient failures with exponential
-  // backoff. `what` names the request in messages; `announced` is the
-  // expected body size or -1; `over_limit` is how a body past body.limit fails.
+  // backoff. `what` names the request in messages (a quoted file name or
+  // "file list"); `announced` is the expected body size or -1; `over_limit`
+  // is how a body past body.limit fails.
   void fetch(const std::string& url, const std::string& what, int64_t announced, Body& body,
              const Outcome& over_limit) {
     const int attempts = options_.max_attempts;
@@ -264,7 +246,7 @@ class Session {
 
   // "hub: ns/name@commit: <what>: <detail>", without the token.
   std::string line(const std::string& what, const std::string& detail) const {
-    return without_token("hub: " + label_ + ": " + printable(what) + ": " + detail, options_.token);
+    return without_token("hub: " + label_ + ": " + what + ": " + detail, options_.token);
   }
 
   Outcome perform(const std::string& url, int64_t announced, Body& body,
@@ -288,7 +270,7 @@ class Session {
     if (status == 429 || status >= 500) return {Outcome::kRetry, "", http};
     if (status >= 400) return {Outcome::kFail, "download-failed", http};
     if (code != CURLE_OK) {
-      const std::string text = printable(error_[0] != '\0' ? error_ : curl_easy_strerror(code));
+      const std::string text = quote(error_[0] != '\0' ? error_ : curl_easy_strerror(code));
       const bool permanent = code == CURLE_TOO_MANY_REDIRECTS ||
                              code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT;
       return {permanent ? Outcome::kFail : Outcome::kRetry, "download-failed", text};
@@ -324,14 +306,14 @@ void check_repository(const std::string& repo_id, const std::string& commit,
   if (slash == std::string::npos || !is_segment(repo_id.substr(0, slash)) ||
       !is_segment(repo_id.substr(slash + 1))) {
     throw ModelFetchError("bad-files",
-                          without_token("hub: invalid repository id " + quoted(repo_id) +
+                          without_token("hub: invalid repository id " + quote(repo_id) +
                                             ": expected \"namespace/name\" of letters, digits, "
                                             "'.', '_', '-'",
                                         token));
   }
   if (!is_segment(commit)) {
     throw ModelFetchError("bad-files",
-                          without_token("hub: " + repo_id + ": invalid commit " + quoted(commit) +
+                          without_token("hub: " + repo_id + ": invalid commit " + quote(commit) +
                                             ": expected letters, digits, '.', '_', '-'",
                                         token));
   }
@@ -359,9 +341,10 @@ std::vector<ListedFile> parse_file_list(const std::string& text, const Session& 
     }
     ListedFile file;
     file.name = name->get<std::string>();
+    file.shown = quote(file.name);
     std::vector<std::string> components;
     const std::string problem = unsafe_name_problem(file.name, components);
-    if (!problem.empty()) session.fail("bad-files", file.name, "unsafe file name: " + problem);
+    if (!problem.empty()) session.fail("bad-files", file.shown, "unsafe file name: " + problem);
     for (const std::string& component : components) {
       file.url_path += (file.url_path.empty() ? "" : "/") + percent_encode(component);
     }
@@ -373,16 +356,15 @@ std::vector<ListedFile> parse_file_list(const std::string& text, const Session& 
       }
       file.size = static_cast<int64_t>(size->get<uint64_t>());
     }
-    if (!names.insert(file.name).second) session.fail("bad-files", file.name, "listed twice");
+    if (!names.insert(file.name).second) session.fail("bad-files", file.shown, "listed twice");
     files.push_back(std::move(file));
   }
   for (const std::string& name : names) {
     for (size_t slash = name.find('/'); slash != std::string::npos;
          slash = name.find('/', slash + 1)) {
       if (names.count(name.substr(0, slash)) != 0) {
-        session.fail(
-            "bad-files", name,
-            "inside \"" + printable(name.substr(0, slash)) + "\", which is also a listed file");
+        session.fail("bad-files", quote(name),
+                     "inside " + quote(name.substr(0, slash)) + ", which is also a listed file");
       }
     }
   }
@@ -455,18 +437,18 @@ void HttpHub::download(const std::string& repo_id, const std::string& commit,
     std::error_code error;
     fs::create_directories(path.parent_path(), error);
     if (error)
-      session.fail("download-failed", file.name, "cannot create folder: " + error.message());
+      session.fail("download-failed", file.shown, "cannot create folder: " + error.message());
     std::unique_ptr<std::FILE, FileCloser> out(std::fopen(path.c_str(), "wb"));
     if (!out)
-      session.fail("download-failed", file.name,
+      session.fail("download-failed", file.shown,
                    std::string("cannot create file: ") + std::strerror(errno));
     Body body;
     body.file = out.get();
     body.limit = max_total_bytes - written;
     session.fetch(options_.endpoint + "/" + repo_id + "/resolve/" + commit + "/" + file.url_path,
-                  file.name, file.size, body, {Outcome::kFail, "too-large", cap_text});
+                  file.shown, file.size, body, {Outcome::kFail, "too-large", cap_text});
     if (std::fclose(out.release()) != 0) {
-      session.fail("download-failed", file.name,
+      session.fail("download-failed", file.shown,
                    std::string("cannot write: ") + std::strerror(errno));
     }
     written += body.bytes;

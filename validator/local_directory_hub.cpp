@@ -11,6 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "crucible/common/quoted_text.h"
+#include "crucible/validator/safe_names.h"
+
 namespace crucible {
 namespace {
 
@@ -18,29 +21,6 @@ namespace fs = std::filesystem;
 
 constexpr size_t kShownChars = 64;
 constexpr size_t kCopyChunkBytes = 1 << 20;
-
-// `text` quoted for a one-line message: bytes outside printable ASCII become
-// '?', and it is cut after kShownChars.
-std::string shown(const std::string& text) {
-  std::string out = "\"";
-  for (size_t i = 0; i < text.size() && i < kShownChars; ++i) {
-    const char c = text[i];
-    out += (c >= 0x20 && c < 0x7f && c != '"') ? c : '?';
-  }
-  return out + (text.size() > kShownChars ? "...\"" : "\"");
-}
-
-// A path segment a miner may name: non-empty, not starting with '.', only
-// [A-Za-z0-9._-]. Rules out "", ".", "..", hidden names and any '/'.
-bool is_safe_segment(const std::string& segment) {
-  if (segment.empty() || segment[0] == '.') return false;
-  for (char c : segment) {
-    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!allowed) return false;
-  }
-  return true;
-}
 
 class FileDescriptor {
  public:
@@ -72,11 +52,12 @@ std::vector<RepositoryFile> list_files(const std::string& folder, const std::str
     const std::string relative = it->path().lexically_relative(folder).generic_string();
     if (type == fs::file_type::directory) continue;
     if (type == fs::file_type::symlink) {
-      throw ModelFetchError("bad-files", label + ": " + shown(relative) + " is a symlink");
+      throw ModelFetchError(
+          "bad-files", label + ": " + quoted_for_message(relative, kShownChars) + " is a symlink");
     }
     if (type != fs::file_type::regular) {
-      throw ModelFetchError("bad-files",
-                            label + ": " + shown(relative) + " is not a regular file or folder");
+      throw ModelFetchError("bad-files", label + ": " + quoted_for_message(relative, kShownChars) +
+                                             " is not a regular file or folder");
     }
     files.push_back({relative, static_cast<int64_t>(it->file_size())});
   }
@@ -149,16 +130,17 @@ LocalDirectoryHub::LocalDirectoryHub(std::string root) : root_(std::move(root)) 
 
 void LocalDirectoryHub::download(const std::string& repo_id, const std::string& commit,
                                  int64_t max_total_bytes, const std::string& destination) {
-  const std::string label = "repository " + shown(repo_id) + " at commit " + shown(commit);
+  const std::string label = "repository " + quoted_for_message(repo_id, kShownChars) +
+                            " at commit " + quoted_for_message(commit, kShownChars);
   const size_t slash = repo_id.find('/');
   const std::string namespace_ = slash == std::string::npos ? "" : repo_id.substr(0, slash);
   const std::string name = slash == std::string::npos ? "" : repo_id.substr(slash + 1);
-  if (!is_safe_segment(namespace_) || !is_safe_segment(name)) {
+  if (!is_safe_path_segment(namespace_) || !is_safe_path_segment(name)) {
     throw ModelFetchError("bad-files", label +
                                            ": repository id must be <namespace>/<name>, each of "
                                            "[A-Za-z0-9._-] and not starting with '.'");
   }
-  if (!is_safe_segment(commit)) {
+  if (!is_safe_path_segment(commit)) {
     throw ModelFetchError("bad-files",
                           label + ": commit must be of [A-Za-z0-9._-] and not start with '.'");
   }

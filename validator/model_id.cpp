@@ -22,39 +22,17 @@
 #include <stdexcept>
 #include <string>
 
+#include "crucible/common/quoted_text.h"
+
 namespace crucible {
 namespace {
 
 constexpr size_t kShownInputBytes = 64;  // at most this many input bytes in a message
 constexpr size_t kHashSuffixHexChars = 8;
 
-// The input as it appears in an error message: printable ASCII kept, anything
-// else (control bytes, NUL, bytes >= 0x80) as \xHH, quotes and backslashes
-// escaped, cut after kShownInputBytes input bytes so what() stays one short line.
-std::string quote_for_message(const std::string& input) {
-  static const char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  const size_t shown = input.size() < kShownInputBytes ? input.size() : kShownInputBytes;
-  for (size_t i = 0; i < shown; ++i) {
-    const unsigned char c = static_cast<unsigned char>(input[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      out += "\\x";
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  out += '"';
-  if (shown < input.size()) out += "... (" + std::to_string(input.size()) + " bytes)";
-  return out;
-}
-
 [[noreturn]] void fail(const std::string& commitment, const std::string& reason) {
-  throw ModelIdError("invalid model commitment " + quote_for_message(commitment) + ": " + reason);
+  throw ModelIdError("invalid model commitment " +
+                     quoted_for_message(commitment, kShownInputBytes) + ": " + reason);
 }
 
 // Parses the competition field: empty -> 0, otherwise ASCII digits that fit in int64.

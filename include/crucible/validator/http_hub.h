@@ -58,7 +58,7 @@ class HttpHub : public ModelHub {
   //    than its Content-Length or a size unlike the announced one, after
   //    max_attempts tries; other HTTP errors, a malformed file list, a local
   //    write error at once.
-  // what() is one line: "hub: ns/name@commit: <file>: <reason>".
+  // what() is one line: "hub: ns/name@commit: \"<file>\": <reason>" (or "file list: <reason>").
   // Thread-safe: concurrent calls each use their own connection.
   // max_total_bytes < 0 throws std::invalid_argument.
   void download(const std::string& repo_id, const std::string& commit, int64_t max_total_bytes,
