@@ -7,3 +7,4 @@ build=${1:-build}
 "$build/benchmarks/engine_bench" --benchmark_counters_tabular=true
 /usr/bin/python3 benchmarks/python_reference.py --job loss --max-series 2048
 /usr/bin/python3 benchmarks/python_reference.py --job score
+bash "$(dirname "$0")/round_benchmark.sh" "$build"

@@ -28,3 +28,7 @@ grep -E "tests passed|Failed|Skipped" "$out/ctest.log" | tail -20
 build-gpu/benchmarks/engine_bench --benchmark_repetitions=5 --benchmark_report_aggregates_only=true \
   --benchmark_out="$out/bench.json" --benchmark_out_format=json > "$out/bench.txt" 2>&1
 grep -E "median|ERROR" "$out/bench.txt"
+# The round benchmark on the GPU: U=64 baselines through worker processes, and
+# in process. Each model's load/forward seconds are in the result JSON files.
+bash benchmarks/round_benchmark.sh build-gpu 64 100 1024 cuda > "$out/round.txt" 2>&1
+cat "$out/round.txt"
