@@ -146,6 +146,7 @@ void run_validator(ValidatorCliOptions o) {
 
 CommandRun add_validator_command(CLI::App& app) {
   auto o = std::make_shared<ValidatorCliOptions>();
+  o->engine.step_timeout_seconds = 3600.0;
   CLI::App* cmd = app.add_subcommand("validator", "Run the validator loop");
   cmd->set_config("--config", "", "TOML file with any of these options (key = value)");
   cmd->add_option("--chain", o->chain, "local:DIR, a local chain folder")->required();
@@ -159,6 +160,9 @@ CommandRun add_validator_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--jobs", o->engine.parallel_workers, "worker processes")->capture_default_str();
   cmd->add_option("--timeout-per-model", o->engine.timeout_seconds, "seconds")
+      ->capture_default_str();
+  cmd->add_option("--step-timeout", o->engine.step_timeout_seconds,
+                  "seconds for all models of a step; 0 = none")
       ->capture_default_str();
   cmd->add_option("--memory-limit-mib", o->memory_limit_mib, "per worker; 0 = none")
       ->capture_default_str();

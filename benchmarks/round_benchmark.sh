@@ -30,6 +30,13 @@ echo "crucible eval (2 workers): $(seconds "$crucible" eval --models "$work/mode
   --data "$work/task" --seed 1 --jobs 2 --device "$device" --out "$work/isolated.json") s"
 echo "crucible eval --isolation none: $(seconds "$crucible" eval --models "$work/models" \
   --data "$work/task" --seed 1 --isolation none --device "$device" --out "$work/none.json") s"
+/usr/bin/python3 - "$work/isolated.json" <<'PY'
+import json, sys
+models = json.load(open(sys.argv[1]))["models"]
+seconds = lambda key: sum(m["seconds"][key] for m in models)
+print(f"  2-worker run: models' own forecast calls {seconds('forward'):.3f} s, archive loads {seconds('load'):.3f} s "
+      f"(worker time, summed), one loss pass {models[0]['seconds']['loss']:.3f} s")
+PY
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   echo "python reference: $(seconds /usr/bin/python3 benchmarks/python_round_reference.py \
     --models "$work/models" --data "$work/task") s"

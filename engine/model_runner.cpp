@@ -113,6 +113,7 @@ void run_isolated(const std::vector<size_t>& accepted,
   WorkerPoolOptions pool;
   pool.max_workers = options.parallel_workers;
   pool.timeout_seconds = options.timeout_seconds;
+  pool.total_timeout_seconds = options.total_timeout_seconds;
   pool.memory_limit_bytes = options.memory_limit_bytes;
   pool.memory_budget_bytes = options.memory_budget_bytes;
   const std::vector<JobOutcome> outcomes = run_jobs(command, jobs, pool);
@@ -216,8 +217,8 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
   if (!ok_rows.empty()) {
     const at::Tensor targets = task_tensor(task.targets, series, task.target_width);
     const at::Tensor lengths = at::tensor(task.target_lengths, at::kLong);
-    const at::Tensor losses = series_losses(options.metric, targets, at::stack(ok_forecasts),
-                                            lengths, options.quantiles);
+    const at::Tensor losses =
+        series_losses(options.metric, targets, at::stack(ok_forecasts), lengths, options.quantiles);
     result.losses.index_copy_(0, at::tensor(ok_rows, at::kLong), losses);
   }
   result.loss_seconds =

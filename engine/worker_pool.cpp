@@ -144,7 +144,13 @@ class Pool {
   }
 
   std::vector<JobOutcome> run() {
+    const Clock::time_point start = Clock::now();
     while (next_ < jobs_.size() || busy() > 0) {
+      if (options_.total_timeout_seconds > 0 &&
+          seconds_since(start) > options_.total_timeout_seconds) {
+        end_all("the time for all models ran out");
+        break;
+      }
       spawn_needed();
       assign_jobs();
       wait_for_output();
@@ -262,6 +268,17 @@ class Pool {
     out.status = status;
     out.seconds = w.job >= 0 ? seconds_since(w.job_started) : seconds_since(w.spawned);
     if (!reason.empty()) out.last_error = reason;
+  }
+
+  // Kills the workers with a job and marks every job not started.
+  void end_all(const std::string& reason) {
+    for (size_t i = workers_.size(); i-- > 0;) {
+      if (workers_[i].job >= 0) end_worker(i, JobOutcome::Status::kTimedOut, reason);
+    }
+    for (; next_ < jobs_.size(); ++next_) {
+      outcomes_[next_].status = JobOutcome::Status::kTimedOut;
+      outcomes_[next_].last_error = reason;
+    }
   }
 
   // A worker whose job failed is replaced: it exits when its stdin closes.

@@ -168,6 +168,13 @@ TEST_F(LocalChainTest, MetagraphErrorsNameTheFileAndTheJsonPath) {
             file + "$.neurons[0].validator_permit: expected true or false, got string");
   EXPECT_EQ(metagraph_error(with_neurons(json::array({json{{"hotkey", "a"}}}))),
             file + "$.neurons[0].uid: missing; expected an integer >= 0");
+  json weighted = good0;
+  weighted["weights"] = json::array({0.5, -1});
+  EXPECT_EQ(metagraph_error(with_neurons(json::array({weighted}))),
+            file + "$.neurons[0].weights[1]: expected a finite number >= 0, got -1");
+  weighted["weights"] = "heavy";
+  EXPECT_EQ(metagraph_error(with_neurons(json::array({weighted}))),
+            file + "$.neurons[0].weights: expected an array of finite numbers >= 0, got string");
   EXPECT_EQ(metagraph_error(with_neurons(json::array({3}))),
             file + "$.neurons[0]: expected an object, got 3");
   EXPECT_EQ(metagraph_error(with_neurons("all")),

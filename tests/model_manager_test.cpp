@@ -121,6 +121,28 @@ TEST_F(ModelManagerTest, AChangedCommitmentReinstallsResetsTheEmaAndRequeues) {
   EXPECT_TRUE(fs::exists(models.installed_model("miner")->model_path));
 }
 
+TEST_F(ModelManagerTest, TopMinersOfTheHighestStakeValidatorsAreQueued) {
+  fixture_.publish("m", "c1", "BYTES");
+  fixture_.add_neuron("big-validator", true);    // uid 0, stake 50: weights uid 2 most
+  fixture_.add_neuron("small-validator", true);  // uid 1, stake 1: weights uid 3 most
+  fixture_.add_neuron("liked");                  // 2
+  fixture_.add_neuron("also-liked");             // 3
+  for (const char* hotkey : {"liked", "also-liked"}) {
+    fixture_.commit(hotkey, ValidatorFixture::commitment("m", "c1", hotkey, "BYTES"), 10);
+  }
+  fixture_.set_validator_weights(0, 50.0, {0.0, 0.0, 0.9, 0.1});
+  fixture_.set_validator_weights(1, 1.0, {0.0, 0.0, 0.2, 0.8});
+  ModelManagerOptions options;
+  options.top_validators = 1;
+  ModelManager models = manager(options);
+  models.sync_all();
+  state_.take_pending(0);
+  state_.replace_active(0, {});
+
+  EXPECT_EQ(models.queue_top_miners(), std::vector<Uid>{2});
+  EXPECT_EQ(state_.pending(0), std::vector<Uid>{2});
+}
+
 TEST_F(ModelManagerTest, TheThreadSyncsAtOnceAndStopsPromptly) {
   fixture_.publish("m", "c1", "BYTES");
   fixture_.add_neuron("miner");

@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "crucible/common/files.h"
 #include "crucible/validator/model_id.h"
@@ -56,6 +57,13 @@ class ValidatorFixture {
 
   void set_hotkey(size_t uid, const std::string& hotkey) {
     neurons_.at(uid)["hotkey"] = hotkey;
+    write_chain();
+  }
+
+  // Gives neuron `uid` a stake and the weight row it set.
+  void set_validator_weights(size_t uid, double stake, const std::vector<double>& weights) {
+    neurons_.at(uid)["stake"] = stake;
+    neurons_.at(uid)["weights"] = weights;
     write_chain();
   }
 

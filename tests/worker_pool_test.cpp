@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 
@@ -100,6 +101,23 @@ TEST(WorkerPool, MemoryBudgetKeepsLargeJobsApart) {
   }
   EXPECT_GE(start[1], end[0]);  // 60 + 60 > 100: never at once
   EXPECT_LT(start[2], end[1]);  // 60 + 30 <= 100: b and c overlap
+}
+
+TEST(WorkerPool, TheTotalTimeoutEndsTheJobsInFlightAndSkipsTheRest) {
+  const std::vector<std::string> worker =
+      shell_worker("case \"$line\" in ok*) echo ok;; *) sleep 10;; esac");
+  WorkerPoolOptions options;
+  options.timeout_seconds = 60.0;
+  options.total_timeout_seconds = 0.5;
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<JobOutcome> out = run_jobs(worker, jobs_of({"ok", "sleep", "ok"}), options);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].status, Status::kReplied);
+  for (size_t i : {1, 2}) {
+    EXPECT_EQ(out[i].status, Status::kTimedOut);
+    EXPECT_EQ(out[i].last_error, "the time for all models ran out");
+  }
 }
 
 TEST(WorkerPool, MemoryLimitStopsAnAllocation) {

@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
@@ -95,6 +97,7 @@ std::vector<RoundModelResult> EngineRoundEvaluator::evaluate(
   double total_weight = 0.0;
   for (const TaskConfig& task : competition.tasks) total_weight += task.weight;
   const TemporaryFolder folder;
+  const auto start = std::chrono::steady_clock::now();
   for (size_t t = 0; t < competition.tasks.size(); ++t) {
     const TaskConfig& config = competition.tasks[t];
     const uint64_t seed_t = task_seed(seed, t);
@@ -103,6 +106,11 @@ std::vector<RoundModelResult> EngineRoundEvaluator::evaluate(
     write_task_directory(data, task_dir);
     runner.quantiles = config.quantiles.empty() ? default_quantile_levels() : config.quantiles;
     runner.metric = parse_loss_metric(config.metric);
+    if (options_.step_timeout_seconds > 0) {
+      const double spent =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      runner.total_timeout_seconds = std::max(0.001, options_.step_timeout_seconds - spent);
+    }
     const RoundResult round = run_round(candidates, data, task_dir, runner);
     ScoringOptions scoring;
     scoring.seed = seed_t;

@@ -103,6 +103,25 @@ class FieldReader {
     return value.get<bool>();
   }
 
+  // An optional array of finite numbers >= 0; empty when the key is absent.
+  std::vector<double> optional_numbers(const std::string& key) const {
+    const auto found = node_.find(key);
+    if (found == node_.end()) return {};
+    const std::string expected = "an array of finite numbers >= 0";
+    if (!found->is_array())
+      fail(path_, at(key), "expected " + expected + ", got " + describe(*found));
+    std::vector<double> values;
+    for (size_t i = 0; i < found->size(); ++i) {
+      const json& value = (*found)[i];
+      if (!value.is_number() || !std::isfinite(value.get<double>()) || value.get<double>() < 0) {
+        fail(path_, at(key) + "[" + std::to_string(i) + "]",
+             "expected a finite number >= 0, got " + describe(value));
+      }
+      values.push_back(value.get<double>());
+    }
+    return values;
+  }
+
   std::string at(const std::string& key) const { return json_path_ + "." + key; }
 
  private:
@@ -192,6 +211,7 @@ LocalChain::MetagraphFile LocalChain::parse_metagraph(const std::string& text,
     }
     neuron.stake = reader.non_negative_number("stake");
     neuron.validator_permit = reader.boolean("validator_permit");
+    neuron.weights = reader.optional_numbers("weights");
     // n distinct uids in [0, n) are exactly 0..n-1: placing by uid sorts them.
     metagraph.neurons[static_cast<size_t>(neuron.uid)] = std::move(neuron);
   }

@@ -1,5 +1,6 @@
 #include "crucible/validator/model_manager.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "crucible/validator/model_id.h"
@@ -183,13 +184,44 @@ std::optional<InstalledModel> ModelManager::installed_model(const std::string& h
 }
 
 void ModelManager::sync_loop() {
+  double last_scan = -1e300;
   do {
     try {
       sync_all();
+      if (now_seconds() - last_scan >= options_.top_miner_scan_seconds) {
+        last_scan = now_seconds();
+        queue_top_miners();
+      }
     } catch (const std::exception& e) {
       log_(std::string("model sync: ") + e.what());
     }
   } while (wait(options_.sync_interval_seconds));
+}
+
+std::vector<Uid> ModelManager::queue_top_miners() {
+  const Metagraph metagraph = chain_->metagraph();
+  std::vector<const Neuron*> validators;
+  for (const Neuron& n : metagraph.neurons) {
+    if (n.validator_permit && !n.weights.empty()) validators.push_back(&n);
+  }
+  std::stable_sort(validators.begin(), validators.end(),
+                   [](const Neuron* a, const Neuron* b) { return a->stake > b->stake; });
+  if (validators.size() > options_.top_validators) validators.resize(options_.top_validators);
+  std::set<Uid> queued;
+  for (const Neuron* v : validators) {
+    const auto top = std::max_element(v->weights.begin(), v->weights.end());
+    const size_t uid = static_cast<size_t>(top - v->weights.begin());
+    if (*top <= 0.0 || uid >= metagraph.neurons.size()) continue;
+    const Neuron& miner = metagraph.neurons[uid];
+    if (miner.validator_permit || options_.exclude_uids.count(miner.uid)) continue;
+    const std::optional<ModelMetadata> model = state_.with_trackers(
+        [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(miner.hotkey); });
+    if (!model || model->content_hash.empty()) continue;
+    // An installed model's commitment parsed when it was installed.
+    state_.add_pending(ModelId::parse(model->commitment).competition_id, miner.uid);
+    queued.insert(miner.uid);
+  }
+  return std::vector<Uid>(queued.begin(), queued.end());
 }
 
 void ModelManager::cleanup_loop() {

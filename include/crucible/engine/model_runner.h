@@ -37,9 +37,10 @@ struct RunnerOptions {
   bool isolate = true;            // false: run in this process (trusted models only)
   std::string worker_executable;  // the `crucible` binary; empty = this executable
   int parallel_workers = 1;
-  double timeout_seconds = 120.0;
-  long long memory_limit_bytes = 0;   // per worker process; 0 = none
-  long long memory_budget_bytes = 0;  // over the models in flight; 0 = none
+  double timeout_seconds = 120.0;      // per model
+  double total_timeout_seconds = 0.0;  // all models of the round (isolated only); 0 = none
+  long long memory_limit_bytes = 0;    // per worker process; 0 = none
+  long long memory_budget_bytes = 0;   // over the models in flight; 0 = none
   ModelLimits limits;
   std::string device = "cpu";
   std::vector<double> quantiles;  // sorted levels

@@ -42,6 +42,10 @@ struct WorkerPoolOptions {
   double timeout_seconds = 120.0;          // per job
   double startup_timeout_seconds = 120.0;  // from spawn to "ready"
   long long memory_limit_bytes = 0;        // RLIMIT_AS of each worker; 0 = none
+  // All jobs end within this many seconds of the start: then the jobs in
+  // flight are killed and those not started are not run (both kTimedOut,
+  // last_error says why). 0 = no bound.
+  double total_timeout_seconds = 0.0;
   // Jobs run at once only while the sum of their footprints stays within the
   // budget (a job larger than the whole budget still runs, alone). 0 = none.
   long long memory_budget_bytes = 0;

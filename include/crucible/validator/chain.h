@@ -19,6 +19,9 @@ struct Neuron {
   std::string hotkey;  // non-empty, unique within the metagraph
   double stake = 0;    // finite, >= 0
   bool validator_permit = false;
+  // The weights this neuron last set (a validator's row of the weight
+  // matrix), indexed by uid; empty when unknown or none.
+  std::vector<double> weights;
 };
 
 struct Metagraph {

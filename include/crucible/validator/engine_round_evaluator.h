@@ -15,6 +15,7 @@ struct EngineEvaluatorOptions {
   bool isolate = true;          // worker processes; false only for trusted models
   int parallel_workers = 2;
   double timeout_seconds = 120.0;     // per model
+  double step_timeout_seconds = 0.0;  // all models of all tasks of a step; 0 = none
   long long memory_limit_bytes = 0;   // per worker; 0 = none
   long long memory_budget_bytes = 0;  // 0 = 90% of the device's free memory
   int64_t real_dataset_horizon = 64;  // target length for a real dataset's windows

@@ -5,7 +5,9 @@
 //
 //   DIR/metagraph.json    {"netuid": 1, "block": 1000, "seconds_per_block": 12,
 //                          "neurons": [{"uid": 0, "hotkey": "5F..", "stake": 10.0,
-//                                       "validator_permit": false}, ...]}
+//                                       "validator_permit": false,
+//                                       "weights": [0.0, 0.7, ...]}, ...]}
+//                         ("weights", optional: what that validator last set, by uid)
 //   DIR/commitments.json  {"<hotkey>": {"commitment": "ns/name:commit:hash:0",
 //                                       "block": 990}, ...}   (optional)
 //   DIR/weights.jsonl     one line per set_weights: {"block", "time", "uids",

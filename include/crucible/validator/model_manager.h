@@ -28,7 +28,9 @@ struct ModelManagerOptions {
   double sync_interval_seconds = 30.0;  // between walks over the miners
   double retry_seconds = 600.0;         // an unchanged commitment is looked at again after this
   double cleanup_interval_seconds = 300.0;
-  std::set<Uid> exclude_uids;  // never synced nor evaluated
+  double top_miner_scan_seconds = 600.0;  // between queue_top_miners() calls of the sync thread
+  size_t top_validators = 3;              // the highest-stake validators whose weights count
+  std::set<Uid> exclude_uids;             // never synced nor evaluated
 };
 
 class ModelManager {
@@ -50,6 +52,12 @@ class ModelManager {
   // Returns the number of models installed or changed. Throws ChainError
   // when the chain cannot be read (the thread logs it and tries again).
   size_t sync_all();
+
+  // Queues, for its competition, the miner each of the `top_validators`
+  // highest-stake validators weights most (from the metagraph's weight rows),
+  // when that miner has an installed model: a model the subnet rates highly is
+  // re-evaluated even if this validator dropped it. Returns the uids queued.
+  std::vector<Uid> queue_top_miners();
 
   // Removes every stored model the tracker does not reference; returns how many.
   size_t cleanup();
