@@ -11,6 +11,10 @@
 int main(int argc, char** argv) {
   CLI::App app{"crucible: GPU evaluation engine for forecasting-model competitions"};
   app.require_subcommand(1);
+  // CLI11 reads config files for the main app only; subcommands take their
+  // options from a section named after them, e.g. [validator].
+  app.set_config("--config", "", "TOML file: options under [<subcommand>], key = value");
+  app.allow_config_extras(CLI::config_extras_mode::error);
   const std::map<std::string, crucible::CommandRun> commands = {
       {"loss", crucible::add_loss_command(app)},
       {"score", crucible::add_score_command(app)},

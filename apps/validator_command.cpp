@@ -7,6 +7,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,7 +60,10 @@ std::unique_ptr<ModelHub> open_hub(const ValidatorCliOptions& o) {
   if (o.hub.empty() == o.hub_endpoint.empty()) {
     throw CliError("give exactly one of --hub DIR and --hub-endpoint URL");
   }
-  if (!o.hub.empty()) return std::make_unique<LocalDirectoryHub>(o.hub);
+  if (!o.hub.empty()) {
+    if (!std::filesystem::is_directory(o.hub)) throw CliError("--hub: " + o.hub + ": not a folder");
+    return std::make_unique<LocalDirectoryHub>(o.hub);
+  }
 #ifdef CRUCIBLE_HAVE_CURL
   HttpHubOptions http;
   http.endpoint = o.hub_endpoint;
@@ -84,6 +88,7 @@ void run_validator(ValidatorCliOptions o) {
   const CompetitionSchedule schedule = o.schedule.empty() ? CompetitionSchedule::builtin_default()
                                                           : CompetitionSchedule::load(o.schedule);
   std::shared_ptr<Chain> chain = open_chain(o.chain);
+  chain->metagraph();  // a chain that cannot be read at the start is a configuration error
   std::unique_ptr<ModelHub> hub = open_hub(o);
   DiskModelStore store(o.state_dir + "/models");
   ValidatorState state;
@@ -148,7 +153,7 @@ CommandRun add_validator_command(CLI::App& app) {
   auto o = std::make_shared<ValidatorCliOptions>();
   o->engine.step_timeout_seconds = 3600.0;
   CLI::App* cmd = app.add_subcommand("validator", "Run the validator loop");
-  cmd->set_config("--config", "", "TOML file with any of these options (key = value)");
+  cmd->fallthrough();  // --config belongs to the main app, which reads the [validator] section
   cmd->add_option("--chain", o->chain, "local:DIR, a local chain folder")->required();
   cmd->add_option("--hub", o->hub, "a local model hub folder DIR/<ns>/<name>/<commit>/");
   cmd->add_option("--hub-endpoint", o->hub_endpoint, "a Hugging Face-style hub URL (HF_TOKEN)");
