@@ -5,9 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "crucible/validator/local_chain.h"
 #include "crucible/validator/local_directory_hub.h"
@@ -51,6 +54,14 @@ std::vector<nlohmann::json> metrics_lines(const std::string& state_dir) {
   while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
   return lines;
 }
+
+class ThrowingEvaluator : public RoundEvaluator {
+ public:
+  std::vector<RoundModelResult> evaluate(const CompetitionConfig&, uint64_t,
+                                         const std::vector<RoundModel>&) override {
+    throw std::runtime_error("no data for this round");
+  }
+};
 
 class ValidatorLoopTest : public ::testing::Test {
  protected:
@@ -146,6 +157,27 @@ TEST_F(ValidatorLoopTest, ARestartContinuesFromTheLastCompletedStep) {
   EXPECT_EQ(lines[1]["step"], 2);
   // The EMA went on from the saved state: 0.2 * 0.9 + 0.8 * (0.2 * 0.9).
   EXPECT_DOUBLE_EQ(lines[1]["models"][0]["ema"].get<double>(), 0.2 * 0.9 + 0.8 * 0.18);
+}
+
+TEST_F(ValidatorLoopTest, AFailingStepIsLoggedMarksUnhealthyAndTheLoopGoesOn) {
+  Run run(*this);
+  ThrowingEvaluator throwing;
+  std::vector<std::string> log;
+  ValidatorOptions options{fixture_.state_dir()};
+  options.idle_poll_seconds = 0.01;
+  Validator validator(chain_, run.models, throwing, schedule_, run.state, run.state_store,
+                      run.metrics, options, [&](const std::string& line) { log.push_back(line); });
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop = true;
+  });
+  EXPECT_EQ(validator.run(stop), 0);
+  stopper.join();
+  EXPECT_FALSE(run.metrics.healthy());
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log.front(), "step failed: no data for this round");
+  EXPECT_TRUE(metrics_lines(fixture_.state_dir()).empty());
 }
 
 TEST_F(ValidatorLoopTest, NothingQueuedIsNoStep) {

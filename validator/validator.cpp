@@ -81,7 +81,9 @@ int64_t Validator::run(const std::atomic<bool>& stop) {
     bool evaluated = false;
     try {
       evaluated = step();
+      metrics_.set_healthy(true);
     } catch (const std::exception& e) {
+      metrics_.set_healthy(false);  // /healthz answers 503 until a step succeeds again
       log_(std::string("step failed: ") + e.what());
     }
     if (evaluated) {

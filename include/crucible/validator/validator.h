@@ -43,7 +43,8 @@ class Validator {
 
   // Runs steps until `stop` is set or max_steps steps evaluated a model;
   // returns the number of those steps. A step that throws (chain unreadable,
-  // data not built) is logged and the loop goes on.
+  // data not built) is logged, marks the metrics unhealthy until a step
+  // succeeds, and the loop goes on.
   int64_t run(const std::atomic<bool>& stop);
 
   // One step; true when it evaluated at least one model.
