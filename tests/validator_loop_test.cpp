@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -178,6 +179,27 @@ TEST_F(ValidatorLoopTest, AFailingStepIsLoggedMarksUnhealthyAndTheLoopGoesOn) {
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.front(), "step failed: no data for this round");
   EXPECT_TRUE(metrics_lines(fixture_.state_dir()).empty());
+}
+
+TEST_F(ValidatorLoopTest, ANewHotkeyAtAUidRestartsItsEmaAndNewNeuronsWidenTheWeights) {
+  Run run(*this);
+  ASSERT_TRUE(run.validator.step());
+  // uid 1 is deregistered and taken by a new hotkey with the same model; a
+  // fifth neuron registers.
+  fixture_.set_hotkey(1, "a2");
+  fixture_.commit("a2", ValidatorFixture::commitment("a", "c1", "a2", "score 0.9"), 20);
+  miner("d", "score 0.5");
+  run.models.sync_all();
+  ASSERT_TRUE(run.validator.step());
+  const nlohmann::json line = metrics_lines(fixture_.state_dir())[1];
+  EXPECT_EQ(line["subnet_weights"].size(), 5u);
+  std::map<int, nlohmann::json> by_uid;
+  for (const nlohmann::json& m : line["models"]) by_uid[m["uid"].get<int>()] = m;
+  ASSERT_EQ(by_uid.size(), 3u);  // 1, 2 and the new 4; the failed 3 was not kept
+  EXPECT_EQ(by_uid[1]["hotkey"], "a2");
+  EXPECT_DOUBLE_EQ(by_uid[1]["ema"].get<double>(), 0.2 * 0.9);  // a first update again
+  EXPECT_DOUBLE_EQ(by_uid[2]["ema"].get<double>(), 0.2 * 0.3 + 0.8 * 0.06);
+  EXPECT_DOUBLE_EQ(by_uid[4]["ema"].get<double>(), 0.2 * 0.5);
 }
 
 TEST_F(ValidatorLoopTest, NothingQueuedIsNoStep) {
