@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "cli_error.h"
 #include "commands.h"
@@ -80,6 +81,19 @@ void run_validator(ValidatorCliOptions o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
   if (o.isolation != "process" && o.isolation != "none") {
     throw CliError("--isolation: expected process or none");
+  }
+  const std::pair<const char*, double> positive[] = {
+      {"--timeout-per-model", o.engine.timeout_seconds},
+      {"--idle-poll", o.loop.idle_poll_seconds},
+      {"--sync-interval", o.manager.sync_interval_seconds},
+      {"--retry-interval", o.manager.retry_seconds},
+      {"--weights-interval", o.weights_interval},
+      {"--jobs", static_cast<double>(o.engine.parallel_workers)}};
+  for (const auto& [flag, value] : positive) {
+    if (!(value > 0)) throw CliError(std::string(flag) + ": expected a value > 0");
+  }
+  if (o.engine.step_timeout_seconds < 0 || o.memory_limit_mib < 0 || o.memory_budget_mib < 0) {
+    throw CliError("--step-timeout, --memory-limit-mib and --gpu-memory-budget must be >= 0");
   }
   spdlog::info("crucible validator: netuid {}, wallet {}/{}, state {}",
                o.netuid.empty() ? "(from the chain)" : o.netuid,
@@ -152,7 +166,10 @@ void run_validator(ValidatorCliOptions o) {
 CommandRun add_validator_command(CLI::App& app) {
   auto o = std::make_shared<ValidatorCliOptions>();
   o->engine.step_timeout_seconds = 3600.0;
-  CLI::App* cmd = app.add_subcommand("validator", "Run the validator loop");
+  CLI::App* cmd =
+      app.add_subcommand("validator",
+                         "Run the validator loop (options may also come from --config FILE.toml, "
+                         "a [validator] section)");
   cmd->fallthrough();  // --config belongs to the main app, which reads the [validator] section
   cmd->add_option("--chain", o->chain, "local:DIR, a local chain folder")->required();
   cmd->add_option("--hub", o->hub, "a local model hub folder DIR/<ns>/<name>/<commit>/");

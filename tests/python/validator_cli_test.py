@@ -67,6 +67,10 @@ def main():
                     [schedule, "$.schedule"])
         check_error(report, binary, "bad isolation", base + ["--isolation", "maybe"],
                     ["--isolation"])
+        check_error(report, binary, "zero sync interval", base + ["--sync-interval", "0"],
+                    ["--sync-interval", "> 0"])
+        check_error(report, binary, "negative step timeout", base + ["--step-timeout", "-1"],
+                    ["--step-timeout"])
         check_error(report, binary, "bad log level", base + ["--log-level", "loud"],
                     ["--log-level"])
         check_error(report, binary, "unknown config key", base + ["--config", config],
