@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -68,14 +69,20 @@ void read_death(const JobOutcome& out, ModelRun& run) {
                             : text;
 }
 
-// Runs the accepted models on a pool of worker processes, largest first;
-// fills status, timings and forecasts.
-void run_isolated(const std::vector<size_t>& accepted,
-                  const std::vector<ModelInspection>& inspections, const std::string& task_dir,
-                  const RunnerOptions& options, std::vector<ModelRun>& runs,
-                  std::vector<at::Tensor>& forecasts, const std::string& out_dir) {
+// Runs the models on a pool of worker processes, largest first; fills
+// status, timings and forecasts. The workers inspect each model: no
+// untrusted archive is opened in this process.
+void run_isolated(const std::string& task_dir, const RunnerOptions& options,
+                  std::vector<ModelRun>& runs, std::vector<at::Tensor>& forecasts,
+                  const std::string& out_dir) {
+  std::vector<long long> footprints;
+  for (const ModelRun& run : runs) {
+    std::error_code error;
+    const std::uintmax_t bytes = std::filesystem::file_size(run.path, error);
+    footprints.push_back(estimated_footprint_bytes(error ? 0 : static_cast<int64_t>(bytes)));
+  }
   std::vector<size_t> order;
-  for (size_t i : accepted) {
+  for (size_t i = 0; i < runs.size(); ++i) {
     if (runs[i].path.find_first_of("\t\n\r") == std::string::npos) {
       order.push_back(i);
     } else {
@@ -83,13 +90,12 @@ void run_isolated(const std::vector<size_t>& accepted,
       runs[i].reason = "the file name holds a tab or a line break";
     }
   }
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return estimated_footprint_bytes(inspections[a]) > estimated_footprint_bytes(inspections[b]);
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t a, size_t b) { return footprints[a] > footprints[b]; });
   std::vector<WorkerJob> jobs;
   for (size_t i : order) {
-    jobs.push_back({runs[i].path + "\t" + out_dir + "/" + std::to_string(i) + ".npy",
-                    estimated_footprint_bytes(inspections[i])});
+    jobs.push_back(
+        {runs[i].path + "\t" + out_dir + "/" + std::to_string(i) + ".npy", footprints[i]});
   }
   const std::string self =
       options.worker_executable.empty() ? current_executable() : options.worker_executable;
@@ -137,16 +143,21 @@ void run_isolated(const std::vector<size_t>& accepted,
   }
 }
 
-void run_in_process(const std::vector<size_t>& accepted,
-                    const std::vector<ModelInspection>& inspections, const TaskData& task,
-                    const RunnerOptions& options, std::vector<ModelRun>& runs,
+// Inspects and runs each model in this process (trusted models only).
+void run_in_process(const TaskData& task, const RunnerOptions& options, std::vector<ModelRun>& runs,
                     std::vector<at::Tensor>& forecasts) {
   const c10::Device device = parse_device(options.device);
-  for (size_t i : accepted) {
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const ModelInspection inspection = inspect_model(runs[i].path, options.limits);
+    if (!inspection.accepted) {
+      runs[i].status = "refused";
+      runs[i].reason = inspection.reason;
+      continue;
+    }
     const auto start = std::chrono::steady_clock::now();
     try {
       const ForecastRun out =
-          run_model_forecasts(runs[i].path, inspections[i], task, options.quantiles, device);
+          run_model_forecasts(runs[i].path, inspection, task, options.quantiles, device);
       forecasts[i] = out.values;
       runs[i].load_seconds = out.load_seconds;
       runs[i].forward_seconds = out.forward_seconds;
@@ -165,40 +176,29 @@ void run_in_process(const std::vector<size_t>& accepted,
 
 }  // namespace
 
-long long estimated_footprint_bytes(const ModelInspection& inspection) {
+long long estimated_footprint_bytes(int64_t file_bytes) {
   constexpr long long kWorkingBytes = 64LL << 20;  // activations of a batch, allocator slack
-  return 3 * std::max<long long>(inspection.file_bytes, 4 * inspection.parameters) + kWorkingBytes;
+  return 3 * static_cast<long long>(file_bytes) + kWorkingBytes;
 }
 
 RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData& task,
                       const std::string& task_dir, const RunnerOptions& options) {
   RoundResult result;
-  std::vector<size_t> accepted;
-  std::vector<ModelInspection> inspections;
-  for (size_t i = 0; i < models.size(); ++i) {
+  for (const CandidateModel& model : models) {
     ModelRun run;
-    run.uid = models[i].uid;
-    run.path = models[i].path;
-    inspections.push_back(inspect_model(run.path, options.limits));
-    const ModelInspection& inspection = inspections.back();
-    if (inspection.accepted) {
-      accepted.push_back(i);
-    } else {
-      run.status = "refused";
-      run.reason = inspection.reason;
-    }
+    run.uid = model.uid;
+    run.path = model.path;
     result.runs.push_back(run);
   }
-
   std::vector<at::Tensor> forecasts(models.size());
   if (options.isolate) {
     char pattern[] =
         "/tmp/crucible-forecasts.XXXXXX";  // the workers' outputs, not the task's folder
     if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("cannot create a temporary folder");
-    run_isolated(accepted, inspections, task_dir, options, result.runs, forecasts, pattern);
+    run_isolated(task_dir, options, result.runs, forecasts, pattern);
     ::rmdir(pattern);
   } else {
-    run_in_process(accepted, inspections, task, options, result.runs, forecasts);
+    run_in_process(task, options, result.runs, forecasts);
   }
 
   // One loss pass over every model that produced forecasts.

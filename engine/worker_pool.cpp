@@ -234,7 +234,7 @@ class Pool {
         out.reply = line;
         out.seconds = seconds_since(w.job_started);
         w.job = -1;
-        if (line.rfind("ok", 0) != 0) return retire(i);
+        if (line.rfind("ok", 0) != 0 && line.rfind("refused", 0) != 0) return retire(i);
       }
     }
     if (w.buffer.size() > kMaxLineBytes) {

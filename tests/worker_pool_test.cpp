@@ -50,16 +50,18 @@ TEST(WorkerPool, ReportsRepliesTimeoutsCrashesAndExits) {
   EXPECT_EQ(out[5].reply, "ok 2");
 }
 
-TEST(WorkerPool, ReusesAWorkerUntilAReplyIsNotOk) {
-  // Each reply names the worker's pid: "ok <pid>" or "no <pid>".
+TEST(WorkerPool, ReusesAWorkerUntilAReplyIsNeitherOkNorRefused) {
+  // Each reply names the worker's pid: "ok <pid>", "refused <pid>" or "no <pid>".
   const std::vector<std::string> worker = shell_worker("echo \"$line $$\"");
   WorkerPoolOptions options;
-  const std::vector<JobOutcome> out = run_jobs(worker, jobs_of({"ok", "ok", "no", "ok"}), options);
-  ASSERT_EQ(out.size(), 4u);
+  const std::vector<JobOutcome> out =
+      run_jobs(worker, jobs_of({"ok", "refused", "ok", "no", "ok"}), options);
+  ASSERT_EQ(out.size(), 5u);
   const auto pid = [&](size_t i) { return out[i].reply.substr(out[i].reply.find(' ') + 1); };
   EXPECT_EQ(pid(0), pid(1));
-  EXPECT_EQ(pid(1), pid(2));
-  EXPECT_NE(pid(2), pid(3));  // the worker that said "no" was replaced
+  EXPECT_EQ(pid(1), pid(2));  // a refusal ran nothing: the worker stays
+  EXPECT_EQ(pid(2), pid(3));
+  EXPECT_NE(pid(3), pid(4));  // the worker that said "no" was replaced
 }
 
 TEST(WorkerPool, AWorkerThatCannotStartFailsEachJobOnce) {

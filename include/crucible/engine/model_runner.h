@@ -1,8 +1,9 @@
-// Evaluates a round's candidate models on one task: each is inspected, then
+// Evaluates a round's candidate models on one task: each is inspected and
 // run by a pool of long-lived worker processes (`crucible worker`, a timeout
 // per model, a memory limit per worker, a memory budget across the models in
-// flight, admitted largest-first) or in-process for trusted benchmarks; the
-// forecasts of those that succeed go through one loss pass. A model that is refused, throws,
+// flight, admitted largest-first; the coordinator never opens an untrusted
+// archive) or in-process for trusted benchmarks; the forecasts of those that
+// succeed go through one loss pass. A model that is refused, throws,
 // crashes, hangs or returns a bad output fails alone, with +inf losses.
 #pragma once
 
@@ -54,9 +55,9 @@ struct RoundResult {
 };
 
 // The memory a model is expected to need while it runs, for the budget: a
-// heuristic from its size (weights on the device, a copy while loading,
+// heuristic from its file size (weights on the device, a copy while loading,
 // activations), not a measurement.
-long long estimated_footprint_bytes(const ModelInspection& inspection);
+long long estimated_footprint_bytes(int64_t file_bytes);
 
 // `task_dir` holds the task's files (write_task_directory) for the workers.
 RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData& task,

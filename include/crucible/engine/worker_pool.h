@@ -7,9 +7,10 @@
 // The worker protocol, one line per message:
 //   worker -> pool   "ready"          once, after its start-up (loading, reading the task)
 //   pool -> worker   <request>        one job
-//   worker -> pool   <reply>          the job's result; a reply that does not start with
-//                                     "ok" retires the worker (it is replaced), so a model
-//                                     that failed cannot leave state behind for the next
+//   worker -> pool   <reply>          the job's result; a reply that starts with neither
+//                                     "ok" nor "refused" (nothing of the model ran) retires
+//                                     the worker (it is replaced), so a model that failed
+//                                     cannot leave state behind for the next
 // The pool closes a worker's stdin when no job is left; the worker then exits.
 #pragma once
 
