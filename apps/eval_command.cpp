@@ -55,9 +55,6 @@ std::vector<CandidateModel> list_models(const std::string& dir) {
 }
 
 void run_eval(const EvalOptions& o) {
-  if (o.isolation != "process" && o.isolation != "none") {
-    throw CliError("--isolation: expected process or none");
-  }
   RunnerOptions runner;
   runner.isolate = o.isolation == "process";
   runner.parallel_workers = std::max(1, o.jobs);
@@ -71,23 +68,20 @@ void run_eval(const EvalOptions& o) {
           : with_context("--quantiles", [&] { return parse_quantile_levels(o.quantiles); });
   const c10::Device device = with_context("--device", [&] { return parse_device(o.device); });
   runner.device = device.str();
-  runner.memory_budget_bytes =
-      o.memory_budget_mib > 0 ? o.memory_budget_mib << 20 : free_memory_bytes(device) / 10 * 9;
+  runner.memory_budget_bytes = o.memory_budget_mib << 20;
   const std::vector<CandidateModel> models = list_models(o.models_dir);
 
+  const TemporaryFolder temp("crucible-eval");
   std::string task_dir = o.data_dir;
   TaskData task;
-  char temp[] = "/tmp/crucible-eval.XXXXXX";
   if (o.data_dir.empty()) {
     task = generate_synthetic_gp(o.task, device);
-    if (::mkdtemp(temp) == nullptr) throw CliError("cannot create a temporary folder in /tmp");
-    task_dir = std::string(temp) + "/task";
+    task_dir = temp.path() + "/task";
     write_task_directory(task, task_dir);
   } else {
     task = read_task_directory(o.data_dir);
   }
   const RoundResult round = run_round(models, task, task_dir, runner);
-  if (o.data_dir.empty()) fs::remove_all(fs::path(task_dir).parent_path());
 
   std::vector<int64_t> uids;
   for (const ModelRun& r : round.runs) uids.push_back(r.uid);
@@ -152,6 +146,7 @@ CommandRun add_eval_command(CLI::App& app) {
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--timeout-per-model", o->timeout, "seconds")->capture_default_str();
   cmd->add_option("--isolation", o->isolation, "process or none (trusted models only)")
+      ->check(CLI::IsMember({"process", "none"}))
       ->capture_default_str();
   cmd->add_option("--jobs", o->jobs, "worker processes at once")->capture_default_str();
   cmd->add_option("--memory-limit-mib", o->memory_limit_mib, "per worker; 0 = none")

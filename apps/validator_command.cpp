@@ -79,9 +79,6 @@ std::unique_ptr<ModelHub> open_hub(const ValidatorCliOptions& o) {
 
 void run_validator(ValidatorCliOptions o) {
   spdlog::set_level(spdlog::level::from_str(o.log_level));
-  if (o.isolation != "process" && o.isolation != "none") {
-    throw CliError("--isolation: expected process or none");
-  }
   const std::pair<const char*, double> positive[] = {
       {"--timeout-per-model", o.engine.timeout_seconds},
       {"--idle-poll", o.loop.idle_poll_seconds},
@@ -179,6 +176,7 @@ CommandRun add_validator_command(CLI::App& app) {
   cmd->add_option("--schedule", o->schedule, "competition schedule JSON (default: built in)");
   cmd->add_option("--device", o->engine.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--isolation", o->isolation, "process or none (trusted models only)")
+      ->check(CLI::IsMember({"process", "none"}))
       ->capture_default_str();
   cmd->add_option("--jobs", o->engine.parallel_workers, "worker processes")->capture_default_str();
   cmd->add_option("--timeout-per-model", o->engine.timeout_seconds, "seconds")

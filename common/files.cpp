@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -73,6 +74,35 @@ std::string read_file(const std::string& path) {
   contents << in.rdbuf();
   if (in.bad()) fail(path, "cannot read file");
   return contents.str();
+}
+
+void append_line(const std::string& path, const std::string& line) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path, "cannot open for appending");
+  try {
+    write_all(fd, line + "\n", path);
+  } catch (const std::runtime_error&) {
+    ::close(fd);
+    throw;
+  }
+  if (::fsync(fd) != 0) {
+    const int error = errno;
+    ::close(fd);
+    errno = error;
+    fail(path, "cannot fsync");
+  }
+  if (::close(fd) != 0) fail(path, "cannot close");
+}
+
+TemporaryFolder::TemporaryFolder(const std::string& prefix) {
+  std::string pattern = "/tmp/" + prefix + ".XXXXXX";
+  if (::mkdtemp(pattern.data()) == nullptr) fail(pattern, "cannot create a temporary folder");
+  path_ = pattern;
+}
+
+TemporaryFolder::~TemporaryFolder() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
 }
 
 void sync_directory(const std::string& path) {

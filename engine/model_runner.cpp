@@ -1,7 +1,6 @@
 #include "crucible/engine/model_runner.h"
 
 #include <ATen/ATen.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "crucible/common/files.h"
 #include "crucible/common/npy.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_forecaster.h"
@@ -121,7 +121,9 @@ void run_isolated(const std::string& task_dir, const RunnerOptions& options,
   pool.timeout_seconds = options.timeout_seconds;
   pool.total_timeout_seconds = options.total_timeout_seconds;
   pool.memory_limit_bytes = options.memory_limit_bytes;
-  pool.memory_budget_bytes = options.memory_budget_bytes;
+  pool.memory_budget_bytes = options.memory_budget_bytes > 0
+                                 ? options.memory_budget_bytes
+                                 : free_memory_bytes(parse_device(options.device)) / 10 * 9;
   const std::vector<JobOutcome> outcomes = run_jobs(command, jobs, pool);
   for (size_t k = 0; k < order.size(); ++k) {
     ModelRun& run = runs[order[k]];
@@ -192,11 +194,8 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
   }
   std::vector<at::Tensor> forecasts(models.size());
   if (options.isolate) {
-    char pattern[] =
-        "/tmp/crucible-forecasts.XXXXXX";  // the workers' outputs, not the task's folder
-    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("cannot create a temporary folder");
-    run_isolated(task_dir, options, result.runs, forecasts, pattern);
-    ::rmdir(pattern);
+    const TemporaryFolder outputs("crucible-forecasts");  // not the task's folder
+    run_isolated(task_dir, options, result.runs, forecasts, outputs.path());
   } else {
     run_in_process(task, options, result.runs, forecasts);
   }

@@ -14,6 +14,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "crucible/common/files.h"
+
 namespace crucible {
 namespace {
 
@@ -132,15 +134,14 @@ class Pool {
  public:
   Pool(const std::vector<std::string>& command, const std::vector<WorkerJob>& jobs,
        const WorkerPoolOptions& options)
-      : command_(command), jobs_(jobs), options_(options), outcomes_(jobs.size()) {
-    char pattern[] = "/tmp/crucible-workers.XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("cannot create a worker folder");
-    folder_ = pattern;
-  }
+      : command_(command),
+        jobs_(jobs),
+        options_(options),
+        outcomes_(jobs.size()),
+        folder_("crucible-workers") {}
 
   ~Pool() {
     for (Worker& w : workers_) reap(w, 2.0, nullptr);
-    ::rmdir(folder_.c_str());
   }
 
   std::vector<JobOutcome> run() {
@@ -171,7 +172,7 @@ class Pool {
     const size_t idle = workers_.size() - busy();
     size_t waiting = jobs_.size() - next_;
     for (size_t n = idle; n < waiting && workers_.size() < max_workers(); ++n) {
-      Worker w = spawn(command_, folder_ + "/" + std::to_string(spawned_++) + ".err",
+      Worker w = spawn(command_, folder_.path() + "/" + std::to_string(spawned_++) + ".err",
                        options_.memory_limit_bytes);
       if (w.pid < 0) {
         if (workers_.empty()) throw std::runtime_error("cannot start a worker process");
@@ -292,8 +293,8 @@ class Pool {
   const std::vector<WorkerJob>& jobs_;
   const WorkerPoolOptions& options_;
   std::vector<JobOutcome> outcomes_;
+  TemporaryFolder folder_;  // the workers' stderr files
   std::vector<Worker> workers_;
-  std::string folder_;
   size_t next_ = 0;
   size_t spawned_ = 0;
 };

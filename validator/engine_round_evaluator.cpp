@@ -1,14 +1,13 @@
 #include "crucible/validator/engine_round_evaluator.h"
 
 #include <ATen/ATen.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <limits>
 #include <stdexcept>
 
+#include "crucible/common/files.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_runner.h"
 #include "crucible/engine/model_scoring.h"
@@ -43,24 +42,6 @@ TaskData build_task(const TaskConfig& config, uint64_t seed, int64_t real_horizo
   return make_windows(load_dataset(config.dataset), windows).task;
 }
 
-// A folder under /tmp removed when the round ends.
-class TemporaryFolder {
- public:
-  TemporaryFolder() {
-    char pattern[] = "/tmp/crucible-round.XXXXXX";
-    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("cannot create a folder in /tmp");
-    path_ = pattern;
-  }
-  ~TemporaryFolder() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 }  // namespace
 
 EngineRoundEvaluator::EngineRoundEvaluator(EngineEvaluatorOptions options)
@@ -87,16 +68,14 @@ std::vector<RoundModelResult> EngineRoundEvaluator::evaluate(
   runner.parallel_workers = options_.parallel_workers;
   runner.timeout_seconds = options_.timeout_seconds;
   runner.memory_limit_bytes = options_.memory_limit_bytes;
-  runner.memory_budget_bytes = options_.memory_budget_bytes > 0
-                                   ? options_.memory_budget_bytes
-                                   : free_memory_bytes(device) / 10 * 9;
+  runner.memory_budget_bytes = options_.memory_budget_bytes;
   runner.device = device.str();
   runner.limits.max_file_bytes = competition.max_file_bytes;
   runner.limits.max_parameters = competition.max_parameters;
 
   double total_weight = 0.0;
   for (const TaskConfig& task : competition.tasks) total_weight += task.weight;
-  const TemporaryFolder folder;
+  const TemporaryFolder folder("crucible-round");
   const auto start = std::chrono::steady_clock::now();
   for (size_t t = 0; t < competition.tasks.size(); ++t) {
     const TaskConfig& config = competition.tasks[t];

@@ -3,15 +3,11 @@
 // the append-only weights log.
 #include "crucible/validator/local_chain.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -133,30 +129,6 @@ class FieldReader {
 double unix_now_seconds() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
-}
-
-// Writes `line` with one write() where the system allows; a short write
-// (e.g. a full disk) is completed so the line stays whole, or reported.
-void append_line(const std::string& path, const std::string& line) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) throw ChainError(path + ": cannot open for appending: " + std::strerror(errno));
-  size_t written = 0;
-  while (written < line.size()) {
-    const ssize_t n = ::write(fd, line.data() + written, line.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      const std::string reason = n < 0 ? std::strerror(errno) : "nothing written";
-      ::close(fd);
-      throw ChainError(path + ": cannot append: " + reason);
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    const std::string reason = std::strerror(errno);
-    ::close(fd);
-    throw ChainError(path + ": cannot fsync: " + reason);
-  }
-  if (::close(fd) != 0) throw ChainError(path + ": cannot close: " + std::strerror(errno));
 }
 
 }  // namespace
@@ -351,7 +323,11 @@ void LocalChain::set_weights(const WeightsSubmission& weights) {
 
   std::lock_guard<std::mutex> lock(weights_mutex_);
   const bool created = !std::filesystem::exists(weights_path);
-  append_line(weights_path, line.dump() + "\n");
+  try {
+    append_line(weights_path, line.dump());
+  } catch (const std::runtime_error& e) {
+    throw ChainError(e.what());
+  }
   if (created) sync_directory(directory_);
 }
 

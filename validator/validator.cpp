@@ -1,10 +1,11 @@
 #include "crucible/validator/validator.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -23,25 +24,37 @@ using Clock = std::chrono::steady_clock;
 
 std::string metrics_path(const std::string& state_dir) { return state_dir + "/metrics.jsonl"; }
 
-// The step number of the last complete line of metrics.jsonl (0 when none).
-// A line cut by a crash is removed first, so the log stays one JSON per line.
+constexpr std::streamoff kTailBytes = 1 << 20;  // far more than one step's line
+
+// The step number of the last complete line of metrics.jsonl (0 when none),
+// read from the file's tail only. A line cut by a crash is removed first, so
+// the log stays one JSON per line.
 int64_t last_logged_step(const std::string& path) {
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (const std::exception&) {
-    return 0;
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return 0;
+  const std::streamoff size = in.tellg();
+  const std::streamoff start = std::max<std::streamoff>(0, size - kTailBytes);
+  std::string tail(static_cast<size_t>(size - start), '\0');
+  in.seekg(start);
+  if (!in.read(tail.data(), static_cast<std::streamsize>(tail.size()))) {
+    throw std::runtime_error(path + ": cannot read");
   }
-  const size_t end = text.rfind('\n');
-  const size_t complete = end == std::string::npos ? 0 : end + 1;
-  if (complete != text.size() && ::truncate(path.c_str(), static_cast<off_t>(complete)) != 0) {
+  const size_t end = tail.rfind('\n');  // of the last complete line
+  if (end == std::string::npos && start > 0) {
+    throw std::runtime_error(path + ": the last line is longer than 1 MiB");
+  }
+  const std::streamoff complete = end == std::string::npos ? start : start + end + 1;
+  if (complete != size && ::truncate(path.c_str(), static_cast<off_t>(complete)) != 0) {
     throw std::runtime_error(path + ": cannot remove a partial last line");
   }
-  if (complete == 0) return 0;
-  const size_t begin = text.rfind('\n', complete - 2);
+  if (end == std::string::npos) return 0;
+  const size_t begin = end == 0 ? std::string::npos : tail.rfind('\n', end - 1);
+  if (begin == std::string::npos && start > 0) {
+    throw std::runtime_error(path + ": the last line is longer than 1 MiB");
+  }
   const size_t first = begin == std::string::npos ? 0 : begin + 1;
-  const std::string line = text.substr(first, complete - 1 - first);
-  const nlohmann::json document = nlohmann::json::parse(line, nullptr, false);
+  const nlohmann::json document =
+      nlohmann::json::parse(tail.substr(first, end - first), nullptr, false);
   if (!document.is_object() || !document.contains("step") || !document["step"].is_number()) {
     throw std::runtime_error(path + ": the last line is not a step record");
   }
@@ -214,23 +227,12 @@ bool Validator::step() {
   }
   report.subnet_weights = outcome.subnet_weights;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  append_metrics_line(step_metrics_line(report));
+  append_line(metrics_path(options_.state_dir), step_metrics_line(report));
   log_(format_step_table(report));
   metrics_.record_step(step_, block, report.seconds, results.size());
   metrics_.set_weights(block, outcome.subnet_weights);
   metrics_.set_queue_sizes(state_.pending_count(), state_.active_count());
   return true;
-}
-
-void Validator::append_metrics_line(const std::string& line) {
-  const std::string path = metrics_path(options_.state_dir);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (fd < 0) throw std::runtime_error(path + ": cannot open for appending");
-  const std::string text = line + "\n";
-  const bool whole = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  ::fsync(fd);
-  ::close(fd);
-  if (!whole) throw std::runtime_error(path + ": cannot append the step's line");
 }
 
 std::optional<WeightsSubmission> Validator::current_weights() {

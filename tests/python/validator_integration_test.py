@@ -195,11 +195,13 @@ def run(setup, endpoint, report):
     report.check("the step evaluated the saved queue",
                  sorted(m["uid"] for m in lines[-1]["models"]) == sorted(saved_queue),
                  (queues, lines[-1]["models"]))
-    for m in lines[-1]["models"]:
-        if m["uid"] in saved_emas and saved_emas[m["uid"]] is not None:
-            expected = 0.2 * m["composite"] + 0.8 * saved_emas[m["uid"]]
-            report.check("uid %d: the EMA continues from the saved state" % m["uid"],
-                         abs(m["ema"] - expected) < 1e-12, (m["ema"], expected))
+    continued = [m for m in lines[-1]["models"] if saved_emas.get(m["uid"]) is not None]
+    report.check("the restarted step evaluated uids with a saved EMA", len(continued) >= 2,
+                 (saved_emas, lines[-1]["models"]))
+    for m in continued:
+        expected = 0.2 * m["composite"] + 0.8 * saved_emas[m["uid"]]
+        report.check("uid %d: the EMA continues from the saved state" % m["uid"],
+                     abs(m["ema"] - expected) < 1e-12, (m["ema"], expected))
 
     weights = []
     with open(os.path.join(setup.chain, "weights.jsonl")) as f:

@@ -16,6 +16,27 @@ void write_file_atomically(const std::string& path, const std::string& contents)
 // regular file" or "cannot read file: <reason>".
 std::string read_file(const std::string& path);
 
+// Appends `line` and a newline to `path` (created when missing) with one
+// write where the system allows, completing a short write, then fsyncs: a
+// reader sees whole lines. Throws std::runtime_error naming `path`.
+void append_line(const std::string& path, const std::string& line);
+
+// A fresh folder /tmp/<prefix>.XXXXXX, removed with everything in it when
+// the object goes out of scope (also when an exception passes).
+class TemporaryFolder {
+ public:
+  // Throws std::runtime_error when the folder cannot be created.
+  explicit TemporaryFolder(const std::string& prefix);
+  ~TemporaryFolder();
+  TemporaryFolder(const TemporaryFolder&) = delete;
+  TemporaryFolder& operator=(const TemporaryFolder&) = delete;
+
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
 // fsyncs a folder so that renames and creations inside it are durable.
 // Best effort: errors are ignored (some file systems refuse it).
 void sync_directory(const std::string& path);

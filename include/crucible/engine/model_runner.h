@@ -41,7 +41,7 @@ struct RunnerOptions {
   double timeout_seconds = 120.0;      // per model
   double total_timeout_seconds = 0.0;  // all models of the round (isolated only); 0 = none
   long long memory_limit_bytes = 0;    // per worker process; 0 = none
-  long long memory_budget_bytes = 0;   // over the models in flight; 0 = none
+  long long memory_budget_bytes = 0;   // over the models in flight; 0 = 90% of free memory
   ModelLimits limits;
   std::string device = "cpu";
   std::vector<double> quantiles;  // sorted levels

@@ -56,7 +56,6 @@ class Validator {
 
  private:
   void apply_metagraph(const Metagraph& metagraph, const std::vector<CompetitionConfig>& active);
-  void append_metrics_line(const std::string& line);
 
   std::shared_ptr<Chain> chain_;
   ModelManager& models_;
