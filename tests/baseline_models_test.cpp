@@ -4,12 +4,13 @@
 
 #include <gtest/gtest.h>
 #include <torch/script.h>
-#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
 #include <map>
+#include <memory>
 
+#include "crucible/common/files.h"
 #include "crucible/engine/model_inspector.h"
 
 namespace crucible {
@@ -20,11 +21,10 @@ namespace fs = std::filesystem;
 class BaselineModelsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    char pattern[] = "/tmp/baseline_models_test.XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-    paths_ = write_baseline_models(dir_);
+    folder_ = std::make_unique<TemporaryFolder>("baseline_models_test");
+    paths_ = write_baseline_models(folder_->path());
   }
-  static void TearDownTestSuite() { fs::remove_all(dir_); }
+  static void TearDownTestSuite() { folder_.reset(); }
 
   // Runs baseline `index` on inputs [B, T] with lengths; returns [B, H, 1, Q].
   static at::Tensor run(size_t index, const at::Tensor& inputs, const at::Tensor& lengths,
@@ -36,11 +36,11 @@ class BaselineModelsTest : public ::testing::Test {
         .toTensor();
   }
 
-  static std::string dir_;
+  static std::unique_ptr<TemporaryFolder> folder_;
   static std::vector<std::string> paths_;
 };
 
-std::string BaselineModelsTest::dir_;
+std::unique_ptr<TemporaryFolder> BaselineModelsTest::folder_;
 std::vector<std::string> BaselineModelsTest::paths_;
 
 TEST_F(BaselineModelsTest, AllWrittenAndAccepted) {

@@ -48,8 +48,6 @@ ModelId model_id(const std::string& namespace_, const std::string& name, const s
 // Each test has a store at base_/store and a local hub at base_/hub.
 class DiskModelStoreTest : public ::testing::Test {
  protected:
-  void TearDown() override { fs::remove_all(base_); }
-
   // Writes a file of the hub repository acme/<name> at <commit>.
   void put(const std::string& name, const std::string& commit, const std::string& relative,
            const std::string& contents) {
@@ -73,7 +71,8 @@ class DiskModelStoreTest : public ::testing::Test {
     return (!fs::exists(folder) || fs::is_empty(folder)) && fs::is_empty(store_root_ + "/.tmp");
   }
 
-  const std::string base_ = testing_files::make_temp_folder("disk_model_store_test");
+  const TemporaryFolder folder_{"disk_model_store_test"};
+  const std::string base_ = folder_.path();
   const std::string hub_root_ = base_ + "/hub";
   const std::string store_root_ = base_ + "/store";
   DiskModelStore store_{store_root_};

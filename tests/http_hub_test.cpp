@@ -30,7 +30,7 @@ const char kServerToken[] = "hf_test_token_4f9c2a";
 class HttpHubTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = testing_files::make_temp_folder("http_hub_test");
+    dir_ = folder_.path();
     fs::create_directories(dir_ + "/hub");
     start_server();
   }
@@ -40,7 +40,6 @@ class HttpHubTest : public ::testing::Test {
       ::kill(server_, SIGTERM);
       ::waitpid(server_, nullptr, 0);
     }
-    fs::remove_all(dir_);
   }
 
   // Runs the server with stdout on a pipe (the port line) and stderr, one
@@ -146,6 +145,7 @@ class HttpHubTest : public ::testing::Test {
     return bytes;
   }
 
+  TemporaryFolder folder_{"http_hub_test"};
   std::string dir_;
   std::string endpoint_;
   pid_t server_ = -1;

@@ -4,7 +4,6 @@
 #include "crucible/validator/local_chain.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -30,13 +29,11 @@ constexpr const char* kThreeNeurons = R"({"netuid": 1, "block": 1000, "seconds_p
 class LocalChainTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/local_chain_test.XXXXXX";
-    dir_ = ::mkdtemp(pattern);
+    dir_ = temp_.path();
     options_.refresh_seconds = 0;
     options_.read_attempts = 3;
     options_.retry_delay_seconds = 0.001;
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   // Writes the file in place (not atomically), as a careless writer would.
   void write(const std::string& file, const std::string& text) {
@@ -68,6 +65,7 @@ class LocalChainTest : public ::testing::Test {
     return lines;
   }
 
+  TemporaryFolder temp_{"local_chain_test"};
   std::string dir_;
   double now_ = 100;
   LocalChain::Options options_;

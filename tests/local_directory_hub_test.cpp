@@ -18,7 +18,6 @@ namespace fs = std::filesystem;
 class LocalDirectoryHubTest : public ::testing::Test {
  protected:
   void SetUp() override { fs::create_directories(destination_); }
-  void TearDown() override { fs::remove_all(base_); }
 
   // Writes `contents` to `base_/relative`, creating folders on the way.
   void put(const std::string& relative, const std::string& contents) {
@@ -45,7 +44,8 @@ class LocalDirectoryHubTest : public ::testing::Test {
     EXPECT_TRUE(destination_empty()) << repo_id << "@" << commit;
   }
 
-  const std::string base_ = testing_files::make_temp_folder("local_directory_hub_test");
+  const TemporaryFolder folder_{"local_directory_hub_test"};
+  const std::string base_ = folder_.path();
   const std::string hub_root_ = base_ + "/hub";
   const std::string destination_ = base_ + "/destination";
 };

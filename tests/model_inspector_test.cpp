@@ -3,8 +3,9 @@
 #include "crucible/engine/model_inspector.h"
 
 #include <gtest/gtest.h>
+
 #include <torch/script.h>
-#include <unistd.h>
+#include "crucible/common/files.h"
 
 #include <filesystem>
 #include <fstream>
@@ -24,11 +25,7 @@ def forecast(self, inputs: Tensor, prediction_length: int, quantiles: List[float
 
 class ModelInspectorTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/model_inspector_test.XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  void SetUp() override { dir_ = temp_.path(); }
 
   // Saves a module with a `scale` parameter and the given methods.
   std::string save(const std::string& name, const std::string& source,
@@ -41,6 +38,7 @@ class ModelInspectorTest : public ::testing::Test {
     return path;
   }
 
+  TemporaryFolder temp_{"model_inspector_test"};
   std::string dir_;
 };
 

@@ -3,8 +3,9 @@
 #include "crucible/engine/model_runner.h"
 
 #include <gtest/gtest.h>
+
 #include <torch/script.h>
-#include <unistd.h>
+#include "crucible/common/files.h"
 
 #include <chrono>
 #include <filesystem>
@@ -53,8 +54,7 @@ const std::map<std::string, std::string> kExpectedStatus = {
 class ModelRunnerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char pattern[] = "/tmp/model_runner_test.XXXXXX";
-    dir_ = ::mkdtemp(pattern);
+    dir_ = temp_.path();
     fs::create_directory(dir_ + "/models");
     const std::string naive = write_baseline_models(dir_ + "/models").front();  // 0_naive.pt
     for (const auto& [name, body] : kHostile) {
@@ -82,8 +82,8 @@ class ModelRunnerTest : public ::testing::Test {
     options_.memory_limit_bytes = 8LL << 30;
     options_.quantiles = default_quantile_levels();
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
+  TemporaryFolder temp_{"model_runner_test"};
   std::string dir_;
   std::vector<std::string> paths_;
   TaskData task_;

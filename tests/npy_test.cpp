@@ -2,7 +2,9 @@
 #include "crucible/common/npy.h"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include "crucible/common/files.h"
 
 #include <cstdio>
 #include <cstring>
@@ -14,11 +16,7 @@ namespace {
 
 class NpyTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/npy_test.XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-  }
-  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+  void SetUp() override { dir_ = temp_.path(); }
 
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
@@ -48,6 +46,7 @@ class NpyTest : public ::testing::Test {
     }
   }
 
+  TemporaryFolder temp_{"npy_test"};
   std::string dir_;
 };
 

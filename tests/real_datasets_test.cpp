@@ -3,7 +3,6 @@
 #include "crucible/engine/real_datasets.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <cmath>
 #include <cstring>
@@ -11,6 +10,7 @@
 #include <fstream>
 #include <limits>
 
+#include "crucible/common/files.h"
 #include "crucible/common/npy.h"
 
 namespace crucible {
@@ -21,19 +21,14 @@ constexpr float kNaN = std::numeric_limits<float>::quiet_NaN();
 // A fresh folder under /tmp for the test's files, removed at the end.
 class TempDir {
  public:
-  TempDir() {
-    char pattern[] = "/tmp/real_datasets_test.XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-  }
-  ~TempDir() { std::filesystem::remove_all(dir_); }
   std::string write(const std::string& name, const std::string& contents) const {
-    std::ofstream(dir_ + "/" + name, std::ios::binary) << contents;
-    return dir_ + "/" + name;
+    std::ofstream(path(name), std::ios::binary) << contents;
+    return path(name);
   }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string path(const std::string& name) const { return folder_.path() + "/" + name; }
 
  private:
-  std::string dir_;
+  TemporaryFolder folder_{"real_datasets_test"};
 };
 
 // Values equal element-wise, NaN equal to NaN.

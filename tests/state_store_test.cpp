@@ -3,7 +3,8 @@
 #include "crucible/validator/state_store.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
+
+#include "crucible/common/files.h"
 
 #include <filesystem>
 #include <fstream>
@@ -17,11 +18,7 @@ struct SimulatedCrash {};
 
 class StateStoreTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char pattern[] = "/tmp/state_store_test.XXXXXX";
-    dir_ = std::string(::mkdtemp(pattern)) + "/state";
-  }
-  void TearDown() override { fs::remove_all(fs::path(dir_).parent_path()); }
+  void SetUp() override { dir_ = temp_.path() + "/state"; }
 
   // A state whose content depends on `n`.
   static void fill(ValidatorState& state, int n) {
@@ -39,6 +36,7 @@ class StateStoreTest : public ::testing::Test {
     return x.queues == y.queues && x.ema == y.ema && x.models == y.models;
   }
 
+  TemporaryFolder temp_{"state_store_test"};
   std::string dir_;
 };
 

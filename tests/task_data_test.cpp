@@ -3,7 +3,6 @@
 #include "crucible/engine/task_data.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <algorithm>
 #include <cstring>
@@ -12,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "crucible/common/files.h"
 #include "crucible/common/npy.h"
 
 namespace crucible {
@@ -22,16 +22,11 @@ namespace fs = std::filesystem;
 // A fresh folder under /tmp, removed with everything in it at the end.
 class TempDir {
  public:
-  TempDir() {
-    char pattern[] = "/tmp/task_data_test.XXXXXX";
-    dir_ = ::mkdtemp(pattern);
-  }
-  ~TempDir() { fs::remove_all(dir_); }
-  std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  std::string path(const std::string& name) const { return folder_.path() + "/" + name; }
   // The names in the folder, sorted.
   std::vector<std::string> entries() const {
     std::vector<std::string> names;
-    for (const auto& entry : fs::directory_iterator(dir_)) {
+    for (const auto& entry : fs::directory_iterator(folder_.path())) {
       names.push_back(entry.path().filename());
     }
     std::sort(names.begin(), names.end());
@@ -39,7 +34,7 @@ class TempDir {
   }
 
  private:
-  std::string dir_;
+  TemporaryFolder folder_{"task_data_test"};
 };
 
 template <typename T>

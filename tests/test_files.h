@@ -1,9 +1,8 @@
-// File helpers for tests that build folders of fixture files: a fresh
-// temporary folder, a file written with its folders, and a folder read back.
+// File helpers for tests that build folders of fixture files (in a
+// TemporaryFolder): a file written with its folders, and a folder read back.
 #pragma once
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include <filesystem>
 #include <fstream>
@@ -14,13 +13,6 @@
 
 namespace crucible {
 namespace testing_files {
-
-// A new empty folder /tmp/<prefix>.XXXXXX; the caller removes it.
-inline std::string make_temp_folder(const std::string& prefix) {
-  std::string pattern = "/tmp/" + prefix + ".XXXXXX";
-  if (::mkdtemp(pattern.data()) == nullptr) ADD_FAILURE() << "mkdtemp failed for " << pattern;
-  return pattern;
-}
 
 // Writes `contents` to `path`, creating the folders on the way.
 inline void write_file(const std::filesystem::path& path, const std::string& contents) {

@@ -19,12 +19,9 @@ namespace crucible {
 class ValidatorFixture {
  public:
   ValidatorFixture() {
-    char pattern[] = "/tmp/validator_fixture.XXXXXX";
-    root_ = ::mkdtemp(pattern);
     std::filesystem::create_directories(chain_dir());
     std::filesystem::create_directories(hub_dir());
   }
-  ~ValidatorFixture() { std::filesystem::remove_all(root_); }
 
   std::string chain_dir() const { return root_ + "/chain"; }
   std::string hub_dir() const { return root_ + "/hub"; }
@@ -80,7 +77,8 @@ class ValidatorFixture {
     write_file_atomically(chain_dir() + "/commitments.json", commitments_.dump());
   }
 
-  std::string root_;
+  TemporaryFolder folder_{"validator_fixture"};
+  const std::string root_ = folder_.path();
   nlohmann::json neurons_ = nlohmann::json::array();
   nlohmann::json commitments_ = nlohmann::json::object();
 };
