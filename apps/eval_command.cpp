@@ -13,6 +13,7 @@
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_runner.h"
 #include "crucible/engine/model_scoring.h"
+#include "crucible/engine/native_model.h"
 #include "crucible/engine/quantile_levels.h"
 #include "crucible/engine/synthetic_gp_torch.h"
 #include "crucible/validator/rewards.h"
@@ -33,15 +34,22 @@ struct EvalOptions {
   long long memory_budget_mib = 0;
 };
 
-// *.pt in the folder, sorted; uid = the first number in the file name, else the position.
+// The candidates in the folder, sorted: every *.pt file (TorchScript) and
+// every subfolder holding a config.json (native); uid = the first number in
+// the name, else the position.
 std::vector<CandidateModel> list_models(const std::string& dir) {
   std::vector<std::string> paths;
   std::error_code error;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, error)) {
-    if (e.path().extension() == ".pt") paths.push_back(e.path().string());
+    if ((e.path().extension() == ".pt" && !e.is_directory()) ||
+        is_native_model_folder(e.path().string())) {
+      paths.push_back(e.path().string());
+    }
   }
   if (error) throw CliError(dir + ": cannot list the folder: " + error.message());
-  if (paths.empty()) throw CliError(dir + ": no .pt models in the folder");
+  if (paths.empty()) {
+    throw CliError(dir + ": no models in the folder (*.pt files or folders with a config.json)");
+  }
   std::sort(paths.begin(), paths.end());
   std::vector<CandidateModel> models;
   for (size_t i = 0; i < paths.size(); ++i) {
@@ -88,6 +96,7 @@ void run_eval(const EvalOptions& o) {
   ScoringOptions scoring;
   scoring.seed = o.task.seed;
   const ModelScores scores = score_models(round.losses, uids, scoring);
+  const at::Tensor losses_cpu = round.losses.cpu();
   const std::vector<double> weights = competition_weights(scores.composite, RewardConfig{});
 
   nlohmann::ordered_json result = {{"seed", o.task.seed},
@@ -106,7 +115,7 @@ void run_eval(const EvalOptions& o) {
               "win rate", "composite", "weight", "seconds");
   for (size_t i : order) {
     const ModelRun& r = round.runs[i];
-    const at::Tensor row = round.losses[static_cast<int64_t>(i)];
+    const at::Tensor row = losses_cpu[static_cast<int64_t>(i)];
     const double mean_loss =
         r.status == "ok" ? row.nanmean().item<double>() : std::numeric_limits<double>::infinity();
     std::printf("%6lld %-28s %-10s %12.6g %9.4f %9.4f %8.4f %8.2f%s%s\n",
@@ -114,20 +123,22 @@ void run_eval(const EvalOptions& o) {
                 r.status.c_str(), mean_loss, scores.win_rate[i], scores.composite[i], weights[i],
                 r.seconds, r.reason.empty() ? "" : "  ", r.reason.c_str());
     const double* losses = row.data_ptr<double>();
-    result["models"].push_back({{"uid", r.uid},
-                                {"file", r.path},
-                                {"status", r.status},
-                                {"reason", r.reason},
-                                {"mean_loss", mean_loss},
-                                {"losses", std::vector<double>(losses, losses + row.numel())},
-                                {"win_rate", scores.win_rate[i]},
-                                {"composite", scores.composite[i]},
-                                {"weight", weights[i]},
-                                {"seconds",
-                                 {{"load", r.load_seconds},
-                                  {"forward", r.forward_seconds},
-                                  {"loss", round.loss_seconds},
-                                  {"total", r.seconds}}}});
+    nlohmann::ordered_json entry = {{"uid", r.uid}, {"file", r.path}, {"format", r.format}};
+    if (r.format == "native") entry["group"] = r.group;
+    entry.update(
+        nlohmann::ordered_json{{"status", r.status},
+                               {"reason", r.reason},
+                               {"mean_loss", mean_loss},
+                               {"losses", std::vector<double>(losses, losses + row.numel())},
+                               {"win_rate", scores.win_rate[i]},
+                               {"composite", scores.composite[i]},
+                               {"weight", weights[i]},
+                               {"seconds",
+                                {{"load", r.load_seconds},
+                                 {"forward", r.forward_seconds},
+                                 {"loss", round.loss_seconds},
+                                 {"total", r.seconds}}}});
+    result["models"].push_back(entry);
   }
   write_file_atomically(o.out, result.dump(1) + "\n");
 }
@@ -137,7 +148,10 @@ void run_eval(const EvalOptions& o) {
 CommandRun add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a folder of models on a task: table + JSON");
-  cmd->add_option("--models", o->models_dir, "folder of TorchScript .pt models")->required();
+  cmd->add_option("--models", o->models_dir,
+                  "folder of models: TorchScript *.pt files and native folders "
+                  "(config.json + model.safetensors)")
+      ->required();
   cmd->add_option("--length", o->task.length, "series length L")->capture_default_str();
   cmd->add_option("--series", o->task.num_series, "series S")->capture_default_str();
   cmd->add_option("--seed", o->task.seed, "round seed")->required();

@@ -1,5 +1,6 @@
-// `crucible models inspect FILE`: the verdict on a candidate model before any
-// of it runs (size, parameters, methods, op histogram, allowlist).
+// `crucible models inspect PATH`: the verdict on a candidate model before any
+// of it runs. A TorchScript file: size, parameters, methods, op histogram,
+// allowlist. A native folder: architecture, config, parameters, dtypes.
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -8,6 +9,8 @@
 #include "commands.h"
 #include "crucible/engine/baseline_models.h"
 #include "crucible/engine/model_inspector.h"
+#include "crucible/engine/native_baselines.h"
+#include "crucible/engine/native_model.h"
 
 namespace crucible {
 namespace {
@@ -40,7 +43,42 @@ void print_inspection(const std::string& path, const ModelInspection& r) {
   }
 }
 
+void print_native_inspection(const std::string& path, const NativeModelInspection& r) {
+  std::printf("model         %s\n", path.c_str());
+  std::printf("format        native (config.json + model.safetensors)\n");
+  std::printf("verdict       %s\n", r.accepted ? "accepted" : "refused");
+  if (!r.accepted) std::printf("reason        %s\n", r.reason.c_str());
+  if (!r.architecture.empty()) std::printf("architecture  %s\n", r.architecture.c_str());
+  std::printf("file bytes    %lld\n", static_cast<long long>(r.file_bytes));
+  if (r.parameters > 0) std::printf("parameters    %lld\n", static_cast<long long>(r.parameters));
+  for (const auto& [dtype, count] : r.dtype_counts) {
+    std::printf("dtype         %s (%lld tensors)\n", dtype.c_str(), static_cast<long long>(count));
+  }
+  if (!r.accepted) return;
+  const ChronosBoltConfig& c = r.config;
+  std::printf(
+      "t5            d_model %lld, d_ff %lld, %lld heads x d_kv %lld, %lld + %lld layers, "
+      "%s%s\n",
+      static_cast<long long>(c.d_model), static_cast<long long>(c.d_ff),
+      static_cast<long long>(c.num_heads), static_cast<long long>(c.d_kv),
+      static_cast<long long>(c.num_layers), static_cast<long long>(c.num_decoder_layers),
+      c.gated_feed_forward ? "gated " : "", activation_name(c.activation));
+  std::printf("chronos       context %lld, prediction %lld, patch %lld / stride %lld, [REG] %s\n",
+              static_cast<long long>(c.context_length), static_cast<long long>(c.prediction_length),
+              static_cast<long long>(c.input_patch_size),
+              static_cast<long long>(c.input_patch_stride), c.use_reg_token ? "yes" : "no");
+  std::printf("quantiles    ");
+  for (double level : c.quantiles) std::printf(" %g", level);
+  std::printf("\n");
+}
+
 void run_inspect(const InspectOptions& o) {
+  if (is_native_model_folder(o.path)) {
+    const NativeModelInspection inspection = inspect_native_model(o.path, o.limits);
+    print_native_inspection(o.path, inspection);
+    if (!inspection.accepted) throw CliError(o.path + ": refused: " + inspection.reason);
+    return;
+  }
   const ModelInspection inspection = inspect_model(o.path, o.limits);
   print_inspection(o.path, inspection);
   if (!inspection.accepted) throw CliError(o.path + ": refused: " + inspection.reason);
@@ -49,10 +87,17 @@ void run_inspect(const InspectOptions& o) {
 }  // namespace
 
 void run_make_baselines(const std::string& directory) {
-  for (const std::string& path : write_baseline_models(directory)) {
+  const std::vector<std::string> scripts = write_baseline_models(directory);
+  for (const std::string& path : scripts) {
     const ModelInspection inspection = inspect_model(path, ModelLimits{});
     std::printf("wrote %-40s %s\n", path.c_str(),
                 inspection.accepted ? "accepted" : inspection.reason.c_str());
+  }
+  const int64_t first_native_uid = static_cast<int64_t>(scripts.size());
+  for (const std::string& path : write_native_baseline_models(directory, first_native_uid)) {
+    const NativeModelInspection inspection = inspect_native_model(path, ModelLimits{});
+    std::printf("wrote %-40s %s\n", path.c_str(),
+                inspection.accepted ? "accepted (native)" : inspection.reason.c_str());
   }
 }
 
@@ -62,16 +107,20 @@ CommandRun add_models_command(CLI::App& app) {
   CLI::App* models = app.add_subcommand("models", "Candidate models: checks before running them");
   models->require_subcommand(1);
   CLI::App* cmd =
-      models->add_subcommand("inspect", "Validate a model file, print its limits and ops");
-  cmd->add_option("file", inspect->path, "TorchScript archive (.pt)")->required();
+      models->add_subcommand("inspect", "Validate a model, print its limits and ops or config");
+  cmd->add_option("path", inspect->path,
+                  "TorchScript archive (.pt) or native model folder (config.json + "
+                  "model.safetensors)")
+      ->required();
   cmd->add_option("--max-file-bytes", inspect->limits.max_file_bytes, "file size limit")
       ->capture_default_str();
   cmd->add_option("--max-parameters", inspect->limits.max_parameters,
                   "parameter (and buffer) count limit")
       ->capture_default_str();
   CLI::App* baselines = models->add_subcommand(
-      "make-baselines", "Write the baseline TorchScript models (naive, ..., transformer)");
-  baselines->add_option("--out", options->baselines_out, "existing folder for the .pt files")
+      "make-baselines",
+      "Write the baseline models: TorchScript (naive, ..., transformer) and native Chronos-Bolt");
+  baselines->add_option("--out", options->baselines_out, "existing folder for the models")
       ->required()
       ->check(CLI::ExistingDirectory);
   baselines->callback([options] { options->make_baselines = true; });

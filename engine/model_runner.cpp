@@ -15,6 +15,8 @@
 #include "crucible/common/npy.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_forecaster.h"
+#include "crucible/engine/native_model.h"
+#include "crucible/engine/native_runner.h"
 #include "crucible/engine/series_losses.h"
 #include "crucible/engine/tensor_npy.h"
 #include "crucible/engine/worker_pool.h"
@@ -121,9 +123,7 @@ void run_isolated(const std::string& task_dir, const RunnerOptions& options,
   pool.timeout_seconds = options.timeout_seconds;
   pool.total_timeout_seconds = options.total_timeout_seconds;
   pool.memory_limit_bytes = options.memory_limit_bytes;
-  pool.memory_budget_bytes = options.memory_budget_bytes > 0
-                                 ? options.memory_budget_bytes
-                                 : free_memory_bytes(parse_device(options.device)) / 10 * 9;
+  pool.memory_budget_bytes = options.memory_budget_bytes;
   const std::vector<JobOutcome> outcomes = run_jobs(command, jobs, pool);
   for (size_t k = 0; k < order.size(); ++k) {
     ModelRun& run = runs[order[k]];
@@ -185,40 +185,76 @@ long long estimated_footprint_bytes(int64_t file_bytes) {
 
 RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData& task,
                       const std::string& task_dir, const RunnerOptions& options) {
+  const auto round_start = std::chrono::steady_clock::now();
+  const c10::Device device = parse_device(options.device);
   RoundResult result;
+  std::vector<size_t> native, torchscript;
   for (const CandidateModel& model : models) {
     ModelRun run;
     run.uid = model.uid;
     run.path = model.path;
+    (is_native_model_folder(model.path) ? native : torchscript).push_back(result.runs.size());
     result.runs.push_back(run);
   }
-  std::vector<at::Tensor> forecasts(models.size());
-  if (options.isolate) {
-    const TemporaryFolder outputs("crucible-forecasts");  // not the task's folder
-    run_isolated(task_dir, options, result.runs, forecasts, outputs.path());
-  } else {
-    run_in_process(task, options, result.runs, forecasts);
+  const int64_t series = task.num_series, horizon = task.target_width;
+  at::Tensor forecasts = at::zeros({static_cast<int64_t>(models.size()), series, horizon,
+                                    static_cast<int64_t>(options.quantiles.size())},
+                                   at::TensorOptions().dtype(at::kFloat).device(device));
+  // Both kinds share the memory budget when both are present.
+  const long long budget = options.memory_budget_bytes > 0 ? options.memory_budget_bytes
+                                                           : free_memory_bytes(device) / 10 * 9;
+  const bool both = !native.empty() && !torchscript.empty();
+  RunnerOptions script_options = options;
+  script_options.memory_budget_bytes = both ? budget / 2 : budget;
+  NativeRunOptions native_options;
+  native_options.limits = options.limits;
+  native_options.quantiles = options.quantiles;
+  native_options.timeout_seconds = options.timeout_seconds;
+  native_options.memory_budget_bytes = both ? budget / 2 : budget;
+  if (options.total_timeout_seconds > 0) {
+    native_options.deadline =
+        round_start + std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::duration<double>(options.total_timeout_seconds));
   }
 
-  // One loss pass over every model that produced forecasts.
-  const auto start = std::chrono::steady_clock::now();
-  const int64_t series = task.num_series;
-  result.losses = at::full({static_cast<int64_t>(models.size()), series},
-                           std::numeric_limits<double>::infinity(), at::kDouble);
-  std::vector<int64_t> ok_rows;
-  std::vector<at::Tensor> ok_forecasts;
-  for (size_t i = 0; i < models.size(); ++i) {
-    if (result.runs[i].status == "ok") {
-      ok_rows.push_back(static_cast<int64_t>(i));
-      ok_forecasts.push_back(forecasts[i]);
+  // Native models run in this process while the workers run the TorchScript ones.
+  std::thread native_thread(
+      [&] { run_native_models(native, task, native_options, result.runs, forecasts); });
+  std::vector<at::Tensor> script_forecasts(models.size());
+  if (!torchscript.empty()) {
+    std::vector<ModelRun> script_runs;
+    for (size_t i : torchscript) script_runs.push_back(result.runs[i]);
+    std::vector<at::Tensor> outputs(script_runs.size());
+    if (options.isolate) {
+      const TemporaryFolder outputs_dir("crucible-forecasts");  // not the task's folder
+      run_isolated(task_dir, script_options, script_runs, outputs, outputs_dir.path());
+    } else {
+      run_in_process(task, script_options, script_runs, outputs);
+    }
+    for (size_t k = 0; k < torchscript.size(); ++k) {
+      result.runs[torchscript[k]] = script_runs[k];
+      script_forecasts[torchscript[k]] = outputs[k];
     }
   }
-  if (!ok_rows.empty()) {
-    const at::Tensor targets = task_tensor(task.targets, series, task.target_width);
-    const at::Tensor lengths = at::tensor(task.target_lengths, at::kLong);
-    const at::Tensor losses =
-        series_losses(options.metric, targets, at::stack(ok_forecasts), lengths, options.quantiles);
-    result.losses.index_copy_(0, at::tensor(ok_rows, at::kLong), losses);
+  native_thread.join();
+  for (size_t i : torchscript) {
+    if (result.runs[i].status == "ok")
+      forecasts[static_cast<int64_t>(i)].copy_(script_forecasts[i]);
+  }
+
+  // One loss pass over every forecast, on the round's device; failed models get +inf rows.
+  const auto start = std::chrono::steady_clock::now();
+  const auto on_device = at::TensorOptions().device(device);
+  const at::Tensor targets = task_tensor(task.targets, series, horizon).to(device);
+  const at::Tensor lengths = at::tensor(task.target_lengths, at::kLong).to(device);
+  result.losses = series_losses(options.metric, targets, forecasts, lengths, options.quantiles);
+  std::vector<int64_t> failed_rows;
+  for (size_t i = 0; i < models.size(); ++i) {
+    if (result.runs[i].status != "ok") failed_rows.push_back(static_cast<int64_t>(i));
+  }
+  if (!failed_rows.empty()) {
+    result.losses.index_fill_(0, at::tensor(failed_rows, on_device.dtype(at::kLong)),
+                              std::numeric_limits<double>::infinity());
   }
   result.loss_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -3,9 +3,10 @@
 
 Usage: make_demo_chain.py MODELS_DIR HUB_DIR CHAIN_DIR
 
-Every *.pt in MODELS_DIR (the baselines of `crucible models make-baselines`)
-becomes a repository demo/<name> at a commit named after its content, plus one
-broken model (a file that is not a TorchScript archive). The chain has uid 0,
+Every *.pt in MODELS_DIR and every native model folder (config.json +
+model.safetensors; the baselines of `crucible models make-baselines`) becomes
+a repository demo/<name> at a commit named after its content, plus one broken
+model (a file that is not a TorchScript archive). The chain has uid 0,
 a validator, and one miner per model committed to it for competition 0, with
 the secure hash of SCORING.md section 7, so the validator verifies every
 download. The block is frozen (seconds_per_block 0).
@@ -34,19 +35,26 @@ def write(path, data):
 
 def main():
     models_dir, hub_dir, chain_dir = sys.argv[1:4]
-    models = {}
+    models = {}  # repository name -> {file name: bytes}
     for name in sorted(os.listdir(models_dir)):
+        path = os.path.join(models_dir, name)
+        repo = name.removesuffix(".pt").split("_", 1)[-1].replace("_", "-")
         if name.endswith(".pt"):
-            with open(os.path.join(models_dir, name), "rb") as f:
-                models[name[:-3].split("_", 1)[-1].replace("_", "-")] = f.read()
-    models["broken"] = b"this is not a TorchScript archive\n"
+            with open(path, "rb") as f:
+                models[repo] = {"model.pt": f.read()}
+        elif os.path.isfile(os.path.join(path, "config.json")):
+            models[repo] = {}
+            for file in ("config.json", "model.safetensors"):
+                with open(os.path.join(path, file), "rb") as f:
+                    models[repo][file] = f.read()
+    models["broken"] = {"model.pt": b"this is not a TorchScript archive\n"}
 
     neurons = [{"uid": 0, "hotkey": "5DemoValidator", "stake": 1000.0, "validator_permit": True}]
     commitments = {}
-    for uid, (name, data) in enumerate(models.items(), start=1):
-        files = {"model.pt": data}
-        commit = hashlib.sha256(data).hexdigest()[:12]
-        write(os.path.join(hub_dir, "demo", name, commit, "model.pt"), data)
+    for uid, (name, files) in enumerate(models.items(), start=1):
+        commit = content_hash(files).encode().hex()[:12]
+        for file, data in files.items():
+            write(os.path.join(hub_dir, "demo", name, commit, file), data)
         hotkey = f"5DemoMiner{uid:02d}"
         secure = sha256_b64((content_hash(files) + hotkey).encode())
         neurons.append({"uid": uid, "hotkey": hotkey, "stake": 1.0, "validator_permit": False})

@@ -109,6 +109,30 @@ TEST_F(DiskModelStoreTest, InstallThenFindRoundTrip) {
   EXPECT_TRUE(DiskModelStore(store_root_).find("hk1", expected_hash).has_value());
 }
 
+TEST_F(DiskModelStoreTest, ANativeModelIsItsFolder) {
+  put("bolt", "c1", "config.json", "{\"architectures\": []}");
+  put("bolt", "c1", "model.safetensors", "tensors");
+  put("bolt", "c1", "README.md", "card");
+
+  const InstalledModel model = store_.install("hk1", model_id("acme", "bolt", "c1"), hub_, 1000);
+
+  EXPECT_EQ(model.content_hash, content_hash({{"README.md", "card"},
+                                              {"config.json", "{\"architectures\": []}"},
+                                              {"model.safetensors", "tensors"}}));
+  EXPECT_EQ(model.model_path, model.directory);
+  EXPECT_EQ(read_file(model.directory + "/model.safetensors"), "tensors");
+  const std::optional<InstalledModel> found = store_.find("hk1", model.content_hash);
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->model_path, model.directory);
+
+  // The pair is required: weights without their config are bad files.
+  put("weights-only", "c1", "model.safetensors", "tensors");
+  EXPECT_EQ(
+      reason_of([&] { store_.install("hk2", model_id("acme", "weights-only", "c1"), hub_, 1000); }),
+      "bad-files");
+  EXPECT_TRUE(nothing_left("hk2"));
+}
+
 TEST_F(DiskModelStoreTest, FolderIsThePathSafeContentHash) {
   // Worked by hand with Python: base64(sha256(base64(sha256(b"weights-0")))).
   put("model", "c1", "model.pt", "weights-0");

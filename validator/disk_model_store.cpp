@@ -28,7 +28,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kTempFolder = ".tmp";
 constexpr const char* kTempPattern = "install-XXXXXX";
-constexpr const char* kModelFile = "model.pt";
+constexpr const char* kModelFile = "model.pt";  // TorchScript
+constexpr const char* kNativeFiles[] = {"config.json", "model.safetensors"};
 constexpr size_t kMaxHotkeyChars = 128;
 constexpr size_t kShownChars = 64;
 
@@ -68,6 +69,17 @@ void fsync_file(const std::string& path) {
   const int fsync_errno = errno;
   ::close(fd);
   if (synced != 0) throw std::runtime_error(path + ": cannot fsync: " + std::strerror(fsync_errno));
+}
+
+// What the engine evaluates in a model folder: its model.pt when there is
+// one, else the folder itself when it holds config.json and model.safetensors
+// (a native model); "" when neither.
+std::string model_entry_path(const std::string& directory) {
+  if (is_regular_file(directory + "/" + kModelFile)) return directory + "/" + kModelFile;
+  for (const char* name : kNativeFiles) {
+    if (!is_regular_file(directory + "/" + name)) return "";
+  }
+  return directory;
 }
 
 // The files of a downloaded model folder (relative path -> bytes), each file
@@ -162,7 +174,7 @@ std::string DiskModelStore::hash_folder_name(const std::string& content_hash) {
 InstalledModel DiskModelStore::installed_model(const std::string& hotkey,
                                                const std::string& content_hash) const {
   const std::string directory = root_ + "/" + hotkey + "/" + hash_folder_name(content_hash);
-  return {hotkey, content_hash, directory, directory + "/" + kModelFile};
+  return {hotkey, content_hash, directory, model_entry_path(directory)};
 }
 
 std::string DiskModelStore::make_temp_folder() {
@@ -202,9 +214,9 @@ InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const
                                                 const std::string& temp) {
   const std::string label = "repository " + quoted_for_message(id.repo_id(), kShownChars) +
                             " at commit " + quoted_for_message(id.commit, kShownChars);
-  if (!is_regular_file(temp + "/" + kModelFile)) {
-    throw ModelFetchError("bad-files",
-                          label + ": no regular file " + kModelFile + " at the top level");
+  if (model_entry_path(temp).empty()) {
+    throw ModelFetchError("bad-files", label + ": neither a regular file " + kModelFile +
+                                           " nor config.json + model.safetensors at the top level");
   }
   const std::string hash = content_hash(read_and_sync_tree(temp, label));
   if (!id.secure_hash.empty()) {
@@ -217,10 +229,10 @@ InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const
     }
   }
 
-  const InstalledModel model = installed_model(hotkey, hash);
   const std::string hotkey_folder = root_ + "/" + hotkey;
   std::lock_guard<std::mutex> lock(mutex_);
-  if (is_real_folder(model.directory)) return model;  // same content already installed
+  const InstalledModel existing = installed_model(hotkey, hash);
+  if (is_real_folder(existing.directory)) return existing;  // same content already installed
 
   const bool created = ::mkdir(hotkey_folder.c_str(), 0755) == 0;
   if (!created && errno != EEXIST) {
@@ -229,16 +241,16 @@ InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const
   if (!is_real_folder(hotkey_folder)) {
     throw std::runtime_error(hotkey_folder + ": not a folder (a link or a file)");
   }
-  if (::rename(temp.c_str(), model.directory.c_str()) != 0) {
+  if (::rename(temp.c_str(), existing.directory.c_str()) != 0) {
     const int rename_errno = errno;
     if (created) ::rmdir(hotkey_folder.c_str());
-    throw std::runtime_error(model.directory + ": cannot rename the download into place: " +
+    throw std::runtime_error(existing.directory + ": cannot rename the download into place: " +
                              std::strerror(rename_errno));
   }
   sync_directory(hotkey_folder);
   sync_directory(temp_root_);
   if (created) sync_directory(root_);
-  return model;
+  return installed_model(hotkey, hash);
 }
 
 std::optional<InstalledModel> DiskModelStore::find(const std::string& hotkey,
@@ -246,7 +258,7 @@ std::optional<InstalledModel> DiskModelStore::find(const std::string& hotkey,
   check_hotkey(hotkey);
   const InstalledModel model = installed_model(hotkey, content_hash);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!is_real_folder(model.directory) || !is_regular_file(model.model_path)) return std::nullopt;
+  if (!is_real_folder(model.directory) || model.model_path.empty()) return std::nullopt;
   return model;
 }
 

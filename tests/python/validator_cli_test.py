@@ -77,7 +77,7 @@ def main():
                     ["stepz"])
         check_error(report, binary, "eval: empty models folder",
                     ["eval", "--models", empty, "--seed", "1", "--out", os.path.join(tmp, "r.json")],
-                    [empty, "no .pt models"])
+                    [empty, "no models in the folder"])
         check_error(report, binary, "eval: negative budget",
                     ["eval", "--models", empty, "--seed", "1", "--gpu-memory-budget", "-1",
                      "--out", os.path.join(tmp, "r.json")], ["--gpu-memory-budget"])

@@ -1,10 +1,14 @@
-// Evaluates a round's candidate models on one task: each is inspected and
-// run by a pool of long-lived worker processes (`crucible worker`, a timeout
-// per model, a memory limit per worker, a memory budget across the models in
-// flight, admitted largest-first; the coordinator never opens an untrusted
-// archive) or in-process for trusted benchmarks; the forecasts of those that
-// succeed go through one loss pass. A model that is refused, throws,
-// crashes, hangs or returns a bad output fails alone, with +inf losses.
+// Evaluates a round's candidate models on one task. Two formats:
+// - TorchScript files (`*.pt`), inspected and run by a pool of long-lived
+//   worker processes (`crucible worker`, a timeout per model, a memory limit
+//   per worker, a memory budget across the models in flight, admitted
+//   largest-first; the coordinator never opens an untrusted archive), or
+//   in-process for trusted benchmarks;
+// - native folders (config.json + model.safetensors), inspected and run in
+//   this process, stacked by config (native_runner.h), at the same time.
+// Every forecast lands in one [U, S, H, Q] tensor on the round's device, and
+// one loss pass runs there. A model that is refused, throws, crashes, hangs
+// or returns a bad output fails alone, with +inf losses.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -26,12 +30,17 @@ struct CandidateModel {
 
 struct ModelRun {
   int64_t uid = 0;
-  std::string path;
-  std::string status = "failed";  // ok, refused, failed, timeout, crashed, bad-output
-  std::string reason;             // one line when not ok
-  double seconds = 0.0;           // wall time from handing the model to a worker to its reply
-  double load_seconds = 0.0;      // reading the archive (as the worker measured it)
-  double forward_seconds = 0.0;   // the model's own forecast calls
+  std::string path;                    // a TorchScript file or a native model folder
+  std::string format = "torchscript";  // or "native"
+  int group = -1;                      // native: the stacked group (same config) it ran in
+  std::string status = "failed";       // ok, refused, failed, timeout, crashed, bad-output
+  std::string reason;                  // one line when not ok
+  // TorchScript: wall time from handing the model to a worker to its reply,
+  // and the worker's own load and forecast times. Native: the model's share
+  // of its stacked chunk's times.
+  double seconds = 0.0;
+  double load_seconds = 0.0;
+  double forward_seconds = 0.0;
 };
 
 struct RunnerOptions {
@@ -50,7 +59,7 @@ struct RunnerOptions {
 
 struct RoundResult {
   std::vector<ModelRun> runs;  // in the order of the models
-  at::Tensor losses;           // float64 [U, S]: per-series CRPS; +inf rows for failed models
+  at::Tensor losses;           // float64 [U, S] on the round's device; +inf rows for failed models
   double loss_seconds = 0.0;
 };
 

@@ -1,7 +1,8 @@
 // The validator's on-disk store of miners' models: per hotkey, one folder per
 // model named by the model's content hash.
 //
-//   ROOT/<hotkey>/<path-safe content hash>/   model.pt and the model's other files
+//   ROOT/<hotkey>/<path-safe content hash>/   model.pt (TorchScript), or config.json +
+//                                             model.safetensors (native), and other files
 //   ROOT/.tmp/<random>/                       downloads in progress
 //
 // install() downloads into .tmp, verifies, then renames the folder into place:
@@ -26,7 +27,7 @@ struct InstalledModel {
   std::string hotkey;
   std::string content_hash;  // base64, as content_hash() returns it
   std::string directory;     // ROOT/<hotkey>/<path-safe content hash>
-  std::string model_path;    // directory + "/model.pt"
+  std::string model_path;    // directory + "/model.pt", or the directory for a native model
 };
 
 // Thread-safety: install() for different hotkeys, find() and
@@ -42,11 +43,12 @@ class DiskModelStore {
   DiskModelStore& operator=(const DiskModelStore&) = delete;
 
   // Downloads `id` from `hub` (at most `max_total_bytes`) and installs it for
-  // `hotkey`. Requires a regular file model.pt at the top level; when
+  // `hotkey`. Requires a regular file model.pt, or regular files config.json
+  // and model.safetensors, at the top level; when
   // id.secure_hash is non-empty, requires secure_hash(content hash, hotkey) to
   // equal it. Installing content already present is a no-op that returns it.
   // Throws ModelFetchError: "bad-files" for an invalid hotkey (see
-  // is_valid_hotkey), a missing model.pt or a file that is not a regular file
+  // is_valid_hotkey), neither model file at the top level, a file that is not a regular file
   // or folder; "hash-mismatch"; and whatever the hub throws. Throws
   // std::runtime_error naming the path when the local file system fails. On
   // any failure nothing of this install remains in the store.

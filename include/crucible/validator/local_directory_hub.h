@@ -1,7 +1,7 @@
 // A ModelHub over a local folder, for demos and tests. A repository
 // "namespace/name" at a commit is the folder
 //
-//   ROOT/<namespace>/<name>/<commit>/   model.pt, config.json, any subfolders
+//   ROOT/<namespace>/<name>/<commit>/   model.pt or config.json + model.safetensors, any subfolders
 //
 // The repository id and commit come from the chain, that is from miners, so
 // they are checked before any path is built: nothing outside ROOT is read.

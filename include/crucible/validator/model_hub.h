@@ -20,7 +20,7 @@ class ModelFetchError : public std::runtime_error {
   // (over the competition's byte cap, announced or while downloading),
   // "download-failed" (network, HTTP error, truncated body, timeout after
   // retries), "hash-mismatch" (content does not match the commitment),
-  // "bad-files" (no model.pt, an unsafe path, an unexpected file type).
+  // "bad-files" (an unsafe path, an unexpected file type).
   ModelFetchError(std::string reason, const std::string& message)
       : std::runtime_error(message), reason_(std::move(reason)) {}
   const std::string& reason() const { return reason_; }

@@ -1,0 +1,209 @@
+#include "crucible/engine/chronos_bolt.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <limits>
+
+#include "crucible/common/safetensors.h"
+
+namespace crucible {
+namespace {
+
+constexpr double kInstanceNormEpsilon = 1e-5;  // chronos' InstanceNorm default
+const float kNaN = std::numeric_limits<float>::quiet_NaN();
+
+// ResidualBlock (no layer norm): output(act(hidden(x))) + residual(x).
+at::Tensor residual_block(const StackedWeights& w, const std::string& prefix,
+                          const ChronosBoltConfig& config, const at::Tensor& x) {
+  const auto linear = [&](const at::Tensor& input, const std::string& layer) {
+    return stacked_linear(input, stacked_weight(w, prefix + layer + ".weight"),
+                          stacked_weight(w, prefix + layer + ".bias"));
+  };
+  const at::Tensor hidden = apply_activation(linear(x, "hidden_layer"), config.activation);
+  return linear(hidden, "output_layer") + linear(x, "residual_layer");
+}
+
+// Patch: left-pads the last axis with NaN to a multiple of the patch size,
+// then cuts it into windows of patch size at the patch stride: [..., T] ->
+// [..., N, patch size].
+at::Tensor patch(const at::Tensor& x, const ChronosBoltConfig& config) {
+  const int64_t size = config.input_patch_size, length = x.size(-1);
+  at::Tensor padded = x;
+  if (length % size != 0) {
+    std::vector<int64_t> pad_shape = x.sizes().vec();
+    pad_shape.back() = size - length % size;
+    padded = at::cat({at::full(pad_shape, kNaN, x.options()), x}, -1);
+  }
+  return padded.unfold(-1, size, config.input_patch_stride);
+}
+
+// The context as the pipeline builds it: each series' true input, left-padded
+// with NaN to the longest (cut to context_length), float32 [S, T] on the CPU.
+at::Tensor left_padded_contexts(const at::Tensor& inputs, const at::Tensor& input_lengths,
+                                int64_t context_length) {
+  const int64_t series = inputs.size(0);
+  const at::Tensor lengths = input_lengths.to(at::kLong).clamp(0, inputs.size(1));
+  const int64_t longest = series == 0 ? 0 : lengths.max().item<int64_t>();
+  const int64_t width = std::max<int64_t>(1, std::min(longest, context_length));
+  at::Tensor context = at::full({series, width}, kNaN, at::kFloat);
+  const auto source = inputs.to(at::kFloat).contiguous();
+  for (int64_t j = 0; j < series; ++j) {
+    const int64_t length = lengths[j].item<int64_t>();
+    const int64_t kept = std::min(length, width);
+    if (kept == 0) continue;
+    context[j].narrow(0, width - kept, kept).copy_(source[j].narrow(0, length - kept, kept));
+  }
+  return context;
+}
+
+// predict_quantiles' level selection, forecasts [..., Q_model] -> [..., Q]:
+// indexing when every task level is one of the model's, else torch.quantile
+// (linear) over the model's values with the first and last repeated at the
+// ends, which extends them flat past the model's outer levels.
+at::Tensor select_levels(const at::Tensor& forecasts, const std::vector<double>& model_levels,
+                         const std::vector<double>& levels) {
+  std::vector<int64_t> indices;
+  for (double level : levels) {
+    const auto found = std::find(model_levels.begin(), model_levels.end(), level);
+    if (found == model_levels.end()) break;
+    indices.push_back(found - model_levels.begin());
+  }
+  const at::Device device = forecasts.device();
+  if (indices.size() == levels.size()) {
+    return forecasts.index_select(-1, at::tensor(indices, at::kLong).to(device));
+  }
+  const int64_t last = forecasts.size(-1) - 1;
+  const at::Tensor augmented =
+      at::cat({forecasts.narrow(-1, 0, 1), forecasts, forecasts.narrow(-1, last, 1)}, -1);
+  const at::Tensor sorted = std::get<0>(augmented.sort(-1));
+  // torch.quantile: ranks = q * (n - 1) in the levels' dtype (float32 here).
+  std::vector<float> float_levels(levels.begin(), levels.end());
+  const at::Tensor ranks =
+      at::tensor(float_levels, at::kFloat) * static_cast<int64_t>(augmented.size(-1) - 1);
+  const at::Tensor below = ranks.to(at::kLong);
+  const at::Tensor weights = (ranks - below).to(device);
+  const at::Tensor above = ranks.ceil().to(at::kLong);
+  const at::Tensor values = at::lerp(sorted.index_select(-1, below.to(device)),
+                                     sorted.index_select(-1, above.to(device)), weights);
+  // A row holding NaN gives NaN at every level, as torch.quantile does.
+  return at::where(augmented.isnan().any(-1, /*keepdim=*/true),
+                   at::full({}, kNaN, values.options()), values);
+}
+
+}  // namespace
+
+ChronosBoltStack load_chronos_bolt_stack(const ChronosBoltConfig& config,
+                                         const std::vector<std::string>& folders,
+                                         const c10::Device& device) {
+  ChronosBoltStack stack;
+  stack.config = config;
+  stack.models = static_cast<int64_t>(folders.size());
+  std::vector<SafetensorsFile> files;
+  for (const std::string& folder : folders) {
+    files.push_back(SafetensorsFile::open(folder + "/model.safetensors"));
+  }
+  for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
+    std::vector<int64_t> stacked_shape = {stack.models};
+    stacked_shape.insert(stacked_shape.end(), shape.begin(), shape.end());
+    at::Tensor values = at::empty(stacked_shape, at::kFloat);
+    for (int64_t g = 0; g < stack.models; ++g) {
+      const SafetensorsEntry& entry = files[g].entry(name);
+      if (entry.shape != shape) {
+        throw SafetensorsError(files[g].path() + ": tensor '" + name + "' changed its shape");
+      }
+      files[g].read_float32(name, values[g].data_ptr<float>());
+    }
+    stack.weights[name] = values.to(device);
+  }
+  return stack;
+}
+
+at::Tensor chronos_bolt_forward(const ChronosBoltStack& stack, const at::Tensor& full_context) {
+  const ChronosBoltConfig& c = stack.config;
+  const StackedWeights& w = stack.weights;
+  const int64_t models = full_context.size(0), series = full_context.size(1);
+  at::Tensor context = full_context;
+  if (context.size(-1) > c.context_length) {
+    context = context.narrow(-1, context.size(-1) - c.context_length, c.context_length);
+  }
+  const at::Tensor observed = context.isnan().logical_not().to(at::kFloat);
+
+  // InstanceNorm: NaN-aware mean and standard deviation per series; a
+  // constant series is scaled by eps instead of 0 (chronos 1.5; 2.x uses
+  // |mean| + eps).
+  const at::Tensor loc = at::nan_to_num(at::nanmean(context, -1, /*keepdim=*/true), 0.0);
+  at::Tensor scale =
+      at::nan_to_num(at::nanmean((context - loc).square(), -1, /*keepdim=*/true).sqrt(), 1.0);
+  scale = at::where(scale == 0, at::full({}, kInstanceNormEpsilon, scale.options()), scale);
+  const at::Tensor scaled = (context - loc) / scale;
+
+  // Patches of values (0 where unobserved) beside their observed masks; a
+  // patch with nothing observed is masked out of attention.
+  const at::Tensor patched_mask = at::nan_to_num(patch(observed, c), 0.0);
+  const at::Tensor patched_values =
+      at::where(patched_mask > 0.0, patch(scaled, c), at::zeros({}, scaled.options()));
+  at::Tensor attention_mask = (patched_mask.sum(-1) > 0).to(at::kFloat);  // [G, S, N]
+  at::Tensor embeds =
+      residual_block(w, "input_patch_embedding.", c, at::cat({patched_values, patched_mask}, -1));
+  if (c.use_reg_token) {
+    const at::Tensor reg = stacked_weight(w, "shared.weight").select(1, 1);  // [G, d]
+    embeds = at::cat(
+        {embeds, reg.view({models, 1, 1, c.d_model}).expand({models, series, 1, c.d_model})}, 2);
+    attention_mask = at::cat({attention_mask, at::ones({models, series, 1}, scaled.options())}, -1);
+  }
+
+  const at::Tensor encoded = t5_encoder(w, c, embeds, attention_mask);
+  const at::Tensor decoded = t5_decoder_start_step(w, c, encoded, attention_mask);
+  const int64_t width = static_cast<int64_t>(c.quantiles.size()) * c.prediction_length;
+  const at::Tensor normalised =
+      residual_block(w, "output_patch_embedding.", c, decoded).view({models, series, width});
+  return (normalised * scale + loc)
+      .view({models, series, static_cast<int64_t>(c.quantiles.size()), c.prediction_length});
+}
+
+at::Tensor chronos_bolt_predict_quantiles(const ChronosBoltStack& stack, const at::Tensor& inputs,
+                                          const at::Tensor& input_lengths, int64_t horizon,
+                                          const std::vector<double>& levels,
+                                          std::chrono::steady_clock::time_point deadline) {
+  const ChronosBoltConfig& c = stack.config;
+  const at::Device device = stack.weights.begin()->second.device();
+  const int64_t series = inputs.size(0);
+  at::Tensor context = left_padded_contexts(inputs, input_lengths, c.context_length)
+                           .to(device)
+                           .unsqueeze(0)
+                           .expand({stack.models, series, -1});
+  // Forecast prediction_length steps at a time; while more are needed, the
+  // median forecast becomes context for the next forward.
+  std::vector<at::Tensor> steps;
+  for (int64_t covered = 0; covered < std::max<int64_t>(horizon, 1);
+       covered += c.prediction_length) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      throw ForecastDeadlineExceeded("the forecast ran past its time budget");
+    }
+    steps.push_back(chronos_bolt_forward(stack, context));
+    if (covered + c.prediction_length >= horizon) break;
+    context = at::cat({context, steps.back().select(2, c.median_index())}, -1);
+    if (context.size(-1) > c.context_length) {
+      context = context.narrow(-1, context.size(-1) - c.context_length, c.context_length);
+    }
+  }
+  const at::Tensor forecasts =
+      at::cat(steps, -1).narrow(-1, 0, horizon).transpose(2, 3);  // [G, S, H, Q_model]
+  return select_levels(forecasts, c.quantiles, levels).contiguous();
+}
+
+long long chronos_bolt_bytes_per_model(const ChronosBoltConfig& c, int64_t series) {
+  const long long patches =
+      (c.context_length + c.input_patch_size) / c.input_patch_stride + 2;  // with [REG]
+  const long long inner = c.num_heads * c.d_kv;
+  // Per series at the peak: position bias + scores + softmax, q/k/v/context,
+  // the residual stream with its norms, the feed-forward's hidden layer(s).
+  const long long floats_per_series = 3 * c.num_heads * patches * patches + 4 * patches * inner +
+                                      6 * patches * c.d_model + 3 * patches * c.d_ff +
+                                      4 * patches * c.input_patch_size;
+  const long long weights = 4LL * chronos_bolt_parameter_count(c);
+  return weights + 4LL * floats_per_series * series * 2;  // x2: allocator slack, temporaries
+}
+
+}  // namespace crucible

@@ -1,0 +1,187 @@
+#include "crucible/engine/native_model.h"
+
+#include <sys/stat.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "crucible/common/files.h"
+#include "crucible/common/quoted_text.h"
+#include "crucible/common/safetensors.h"
+
+namespace crucible {
+namespace {
+
+constexpr int64_t kMaxConfigBytes = 1 << 20;
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::ostringstream text;
+  text << "[";
+  for (size_t i = 0; i < shape.size(); ++i) text << (i ? ", " : "") << shape[i];
+  text << "]";
+  return text.str();
+}
+
+// The size of a regular file (following links), or -1 when there is none.
+int64_t regular_file_bytes(const std::string& path) {
+  struct stat info;
+  if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return -1;
+  return info.st_size;
+}
+
+// architectures[0] of config.json, or the refusal reason.
+std::string read_architecture(const std::string& text, std::string* reason) {
+  const nlohmann::json root = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (root.is_discarded() || !root.is_object()) {
+    *reason = "config.json: not a valid JSON object";
+    return "";
+  }
+  const auto found = root.find("architectures");
+  if (found == root.end() || !found->is_array() || found->empty() || !(*found)[0].is_string()) {
+    *reason = "config.json: architectures: must be a non-empty list of names";
+    return "";
+  }
+  return (*found)[0].get<std::string>();
+}
+
+// The tensors against the config: each required one present with its exact
+// shape, nothing unknown, the tied embedding copies equal to shared.weight.
+// Returns the refusal reason, or "".
+std::string check_tensor_names_and_shapes(const SafetensorsFile& file,
+                                          const ChronosBoltConfig& config) {
+  const auto expected = chronos_bolt_tensor_shapes(config);
+  for (const auto& [name, shape] : expected) {
+    if (!file.contains(name)) return "model.safetensors: tensor '" + name + "' is missing";
+    const std::vector<int64_t>& actual = file.entry(name).shape;
+    if (actual != shape) {
+      return "model.safetensors: tensor '" + name + "' has shape " + shape_text(actual) +
+             ", expected " + shape_text(shape);
+    }
+  }
+  for (const auto& [name, entry] : file.header().tensors) {
+    if (expected.count(name) != 0) continue;
+    if (!is_ignorable_chronos_bolt_tensor(name)) {
+      return "model.safetensors: unknown tensor " + quoted_for_message(name, 80);
+    }
+    if (name != "lm_head.weight" && entry.shape != expected.at("shared.weight")) {
+      return "model.safetensors: tensor '" + name + "' has shape " + shape_text(entry.shape) +
+             ", expected " + shape_text(expected.at("shared.weight"));
+    }
+  }
+  return "";
+}
+
+// Every weight the forward reads is finite, and a tied embedding copy (which
+// the reference would load into shared.weight) equals shared.weight.
+std::string check_tensor_values(const SafetensorsFile& file, const ChronosBoltConfig& config) {
+  for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
+    const std::vector<float> values = file.read_float32(name);
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (!std::isfinite(values[i])) {
+        return "model.safetensors: tensor '" + name + "' holds a non-finite value at index " +
+               std::to_string(i);
+      }
+    }
+  }
+  const std::vector<float> shared = file.read_float32("shared.weight");
+  for (const char* copy : {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}) {
+    if (!file.contains(copy)) continue;
+    const std::vector<float> values = file.read_float32(copy);
+    if (std::memcmp(values.data(), shared.data(), shared.size() * sizeof(float)) != 0) {
+      return std::string("model.safetensors: tensor '") + copy + "' differs from shared.weight";
+    }
+  }
+  return "";
+}
+
+void inspect_chronos_bolt(const std::string& folder, const std::string& config_text,
+                          const ModelLimits& limits, NativeModelInspection& result) {
+  try {
+    result.config = parse_chronos_bolt_config("config.json", config_text);
+  } catch (const NativeConfigError& e) {
+    result.reason = e.what();
+    return;
+  }
+  result.parameters = chronos_bolt_parameter_count(result.config);
+  if (result.parameters > limits.max_parameters) {
+    result.reason = "parameter count " + std::to_string(result.parameters) +
+                    " (implied by config.json) is over the limit " +
+                    std::to_string(limits.max_parameters);
+    return;
+  }
+  const std::string weights_path = folder + "/model.safetensors";
+  try {
+    const SafetensorsFile file = SafetensorsFile::open(weights_path);
+    for (const auto& [name, entry] : file.header().tensors) {
+      ++result.dtype_counts[dtype_name(entry.dtype)];
+    }
+    result.reason = check_tensor_names_and_shapes(file, result.config);
+    if (result.reason.empty()) result.reason = check_tensor_values(file, result.config);
+  } catch (const SafetensorsError& e) {
+    // The reader names the full path; the folder is known to the caller.
+    std::string message = e.what();
+    if (message.rfind(weights_path, 0) == 0) {
+      message = "model.safetensors" + message.substr(weights_path.size());
+    }
+    result.reason = message;
+  }
+  result.accepted = result.reason.empty();
+}
+
+}  // namespace
+
+const std::vector<std::string>& native_architectures() {
+  static const std::vector<std::string> names = {"ChronosBoltModelForForecasting"};
+  return names;
+}
+
+bool is_native_model_folder(const std::string& path) {
+  struct stat info;
+  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode) &&
+         regular_file_bytes(path + "/config.json") >= 0;
+}
+
+NativeModelInspection inspect_native_model(const std::string& folder, const ModelLimits& limits) {
+  NativeModelInspection result;
+  const int64_t config_bytes = regular_file_bytes(folder + "/config.json");
+  const int64_t weights_bytes = regular_file_bytes(folder + "/model.safetensors");
+  if (config_bytes < 0) {
+    result.reason = "config.json is missing";
+    return result;
+  }
+  if (weights_bytes < 0) {
+    result.reason = "model.safetensors is missing";
+    return result;
+  }
+  result.file_bytes = config_bytes + weights_bytes;
+  if (config_bytes > kMaxConfigBytes) {
+    result.reason = "config.json is " + std::to_string(config_bytes) + " bytes, over the " +
+                    std::to_string(kMaxConfigBytes) + "-byte limit";
+    return result;
+  }
+  if (result.file_bytes > limits.max_file_bytes) {
+    result.reason = "the model files are " + std::to_string(result.file_bytes) +
+                    " bytes, over the " + std::to_string(limits.max_file_bytes) + "-byte limit";
+    return result;
+  }
+  std::string config_text;
+  try {
+    config_text = read_file(folder + "/config.json");
+  } catch (const std::exception& e) {
+    result.reason = e.what();
+    return result;
+  }
+  result.architecture = read_architecture(config_text, &result.reason);
+  if (!result.reason.empty()) return result;
+  if (result.architecture != native_architectures()[0]) {
+    result.reason = "unsupported architecture " + quoted_for_message(result.architecture, 80) +
+                    " (supported: " + native_architectures()[0] + ")";
+    return result;
+  }
+  inspect_chronos_bolt(folder, config_text, limits, result);
+  return result;
+}
+
+}  // namespace crucible

@@ -1,0 +1,190 @@
+#include "crucible/engine/t5_stack.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+#include <stdexcept>
+
+namespace crucible {
+namespace {
+
+// Reshapes a weight [G, d] so it broadcasts over x [G, ..., d].
+at::Tensor per_model(const at::Tensor& weight, const at::Tensor& x) {
+  std::vector<int64_t> shape(x.dim(), 1);
+  shape.front() = weight.size(0);
+  shape.back() = weight.size(-1);
+  return weight.view(shape);
+}
+
+// T5Attention.forward without a cache: q from `queries`, k and v from `keys`
+// (both [G, S, T, d]), scores = q k^T (T5 does not scale by 1/sqrt(d_kv)),
+// plus the additive `bias` (position bias and mask), softmax, weighted values,
+// output projection -> [G, S, Tq, d].
+at::Tensor attention(const StackedWeights& w, const std::string& prefix,
+                     const ChronosBoltConfig& config, const at::Tensor& queries,
+                     const at::Tensor& keys, const at::Tensor& bias) {
+  const int64_t models = queries.size(0), series = queries.size(1);
+  const auto heads = [&](const at::Tensor& projected) {
+    // [G, S, T, H * d_kv] -> [G, S, H, T, d_kv]
+    return projected.view({models, series, projected.size(2), config.num_heads, config.d_kv})
+        .permute({0, 1, 3, 2, 4});
+  };
+  const at::Tensor q = heads(stacked_linear(queries, stacked_weight(w, prefix + "q.weight")));
+  const at::Tensor k = heads(stacked_linear(keys, stacked_weight(w, prefix + "k.weight")));
+  const at::Tensor v = heads(stacked_linear(keys, stacked_weight(w, prefix + "v.weight")));
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2));
+  scores.add_(bias);
+  const at::Tensor context = at::matmul(at::softmax(scores, -1), v);
+  const at::Tensor merged =
+      context.permute({0, 1, 3, 2, 4})
+          .reshape({models, series, queries.size(2), config.num_heads * config.d_kv});
+  return stacked_linear(merged, stacked_weight(w, prefix + "o.weight"));
+}
+
+// T5DenseActDense / T5DenseGatedActDense: wo(act(wi x)) or wo(act(wi_0 x) * wi_1 x).
+at::Tensor feed_forward(const StackedWeights& w, const std::string& prefix,
+                        const ChronosBoltConfig& config, const at::Tensor& x) {
+  at::Tensor hidden;
+  if (config.gated_feed_forward) {
+    hidden = apply_activation(stacked_linear(x, stacked_weight(w, prefix + "wi_0.weight")),
+                              config.activation) *
+             stacked_linear(x, stacked_weight(w, prefix + "wi_1.weight"));
+  } else {
+    hidden = apply_activation(stacked_linear(x, stacked_weight(w, prefix + "wi.weight")),
+                              config.activation);
+  }
+  return stacked_linear(hidden, stacked_weight(w, prefix + "wo.weight"));
+}
+
+// T5Attention.compute_bias: the first block's bucket table looked up for every
+// (query, key) pair -> [G, 1, H, Tq, Tk].
+at::Tensor position_bias(const StackedWeights& w, const std::string& table_name,
+                         const ChronosBoltConfig& config, int64_t query_length, int64_t key_length,
+                         bool bidirectional) {
+  const at::Tensor& table = stacked_weight(w, table_name);  // [G, buckets, H]
+  const at::Tensor buckets = t5_relative_position_buckets(query_length, key_length, bidirectional,
+                                                          config.relative_attention_num_buckets,
+                                                          config.relative_attention_max_distance)
+                                 .to(table.device());
+  return table.index_select(1, buckets.flatten())
+      .view({table.size(0), query_length, key_length, config.num_heads})
+      .permute({0, 3, 1, 2})
+      .unsqueeze(1);
+}
+
+}  // namespace
+
+const at::Tensor& stacked_weight(const StackedWeights& weights, const std::string& name) {
+  const auto found = weights.find(name);
+  if (found == weights.end()) throw std::logic_error("stacked weights lack " + name);
+  return found->second;
+}
+
+at::Tensor stacked_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+  std::vector<int64_t> out_shape = x.sizes().vec();
+  out_shape.back() = weight.size(1);
+  const at::Tensor flat = x.reshape({x.size(0), -1, x.size(-1)});
+  at::Tensor out = at::matmul(flat, weight.transpose(1, 2));
+  if (bias.defined()) out.add_(bias.unsqueeze(1));
+  return out.view(out_shape);
+}
+
+at::Tensor apply_activation(const at::Tensor& x, Activation activation) {
+  switch (activation) {
+    case Activation::kRelu:
+      return at::relu(x);
+    case Activation::kGelu:
+      return at::gelu(x);
+    case Activation::kGeluTanh: {
+      // NewGELUActivation: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+      const double c = std::sqrt(2.0 / M_PI);
+      return 0.5 * x * (1.0 + at::tanh(c * (x + 0.044715 * at::pow(x, 3.0))));
+    }
+  }
+  throw std::logic_error("unknown activation");
+}
+
+at::Tensor t5_rms_norm(const at::Tensor& x, const at::Tensor& weight, double epsilon) {
+  const at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  return per_model(weight, x) * (x * at::rsqrt(variance + epsilon));
+}
+
+at::Tensor t5_relative_position_buckets(int64_t query_length, int64_t key_length,
+                                        bool bidirectional, int64_t num_buckets,
+                                        int64_t max_distance) {
+  const at::Tensor query = at::arange(query_length, at::kLong).unsqueeze(1);
+  const at::Tensor key = at::arange(key_length, at::kLong).unsqueeze(0);
+  at::Tensor relative = key - query;
+  at::Tensor buckets = at::zeros_like(relative);
+  if (bidirectional) {
+    num_buckets /= 2;
+    buckets += (relative > 0).to(at::kLong) * num_buckets;
+    relative = relative.abs();
+  } else {
+    relative = -at::min(relative, at::zeros_like(relative));
+  }
+  // Half the buckets are exact distances; the rest grow logarithmically up to
+  // max_distance. Same float32 operations, in the same order, as the reference.
+  const int64_t max_exact = num_buckets / 2;
+  const at::Tensor is_small = relative < max_exact;
+  const at::Tensor scaled = at::log(relative.clamp_min(1).to(at::kFloat) / max_exact) /
+                            std::log(static_cast<double>(max_distance) / max_exact) *
+                            (num_buckets - max_exact);
+  const at::Tensor large = (max_exact + scaled.to(at::kLong)).clamp_max(num_buckets - 1);
+  return buckets + at::where(is_small, relative, large);
+}
+
+at::Tensor additive_attention_mask(const at::Tensor& mask) {
+  const float lowest = std::numeric_limits<float>::lowest();
+  return ((1.0 - mask) * lowest).unsqueeze(2).unsqueeze(2);
+}
+
+at::Tensor t5_encoder(const StackedWeights& w, const ChronosBoltConfig& config,
+                      const at::Tensor& embeds, const at::Tensor& mask) {
+  const int64_t length = embeds.size(2);
+  // The first block's position bias, plus the mask, is shared by every block.
+  const at::Tensor bias =
+      position_bias(w, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+                    config, length, length, /*bidirectional=*/true) +
+      additive_attention_mask(mask);
+  at::Tensor hidden = embeds;
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    const std::string block = "encoder.block." + std::to_string(i) + ".layer.";
+    const double eps = config.layer_norm_epsilon;
+    at::Tensor normed = t5_rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
+    hidden = hidden + attention(w, block + "0.SelfAttention.", config, normed, normed, bias);
+    normed = t5_rms_norm(hidden, stacked_weight(w, block + "1.layer_norm.weight"), eps);
+    hidden = hidden + feed_forward(w, block + "1.DenseReluDense.", config, normed);
+  }
+  return t5_rms_norm(hidden, stacked_weight(w, "encoder.final_layer_norm.weight"),
+                     config.layer_norm_epsilon);
+}
+
+at::Tensor t5_decoder_start_step(const StackedWeights& w, const ChronosBoltConfig& config,
+                                 const at::Tensor& encoder_states, const at::Tensor& mask) {
+  const int64_t models = encoder_states.size(0), series = encoder_states.size(1);
+  const at::Tensor start =
+      stacked_weight(w, "shared.weight").select(1, config.decoder_start_token_id);  // [G, d]
+  at::Tensor hidden = start.view({models, 1, 1, config.d_model}).expand({models, series, 1, -1});
+  // One decoder position: its causal self-attention sees only itself.
+  const at::Tensor self_bias = position_bias(
+      w, "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", config, 1, 1,
+      /*bidirectional=*/false);
+  const at::Tensor cross_bias = additive_attention_mask(mask);  // no position bias across
+  for (int64_t i = 0; i < config.num_decoder_layers; ++i) {
+    const std::string block = "decoder.block." + std::to_string(i) + ".layer.";
+    const double eps = config.layer_norm_epsilon;
+    at::Tensor normed = t5_rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
+    hidden = hidden + attention(w, block + "0.SelfAttention.", config, normed, normed, self_bias);
+    normed = t5_rms_norm(hidden, stacked_weight(w, block + "1.layer_norm.weight"), eps);
+    hidden = hidden +
+             attention(w, block + "1.EncDecAttention.", config, normed, encoder_states, cross_bias);
+    normed = t5_rms_norm(hidden, stacked_weight(w, block + "2.layer_norm.weight"), eps);
+    hidden = hidden + feed_forward(w, block + "2.DenseReluDense.", config, normed);
+  }
+  return t5_rms_norm(hidden, stacked_weight(w, "decoder.final_layer_norm.weight"),
+                     config.layer_norm_epsilon);
+}
+
+}  // namespace crucible

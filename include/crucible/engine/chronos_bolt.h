@@ -1,0 +1,67 @@
+// Chronos-Bolt forecasting, natively and stacked across models: G inspected
+// models with one config have their weights stacked on a model axis and run
+// as one forward over G x S series. Equal, to float rounding, to chronos'
+// ChronosBoltPipeline.predict_quantiles (chronos-forecasting 1.5, on
+// transformers 4.48's T5) for each model alone; a model's forecasts do not
+// depend on the other models in its stack.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <chrono>
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "crucible/engine/chronos_bolt_config.h"
+#include "crucible/engine/t5_stack.h"
+
+namespace crucible {
+
+// G same-config models on one device.
+struct ChronosBoltStack {
+  ChronosBoltConfig config;
+  int64_t models = 0;
+  StackedWeights weights;  // every tensor of chronos_bolt_tensor_shapes, [G, ...] float32
+};
+
+// Reads the weights of `folders` (each accepted by inspect_native_model with
+// this `config`) into one stack on `device`, widening F16 / BF16 to float32.
+// Throws SafetensorsError if a file changed since its inspection.
+ChronosBoltStack load_chronos_bolt_stack(const ChronosBoltConfig& config,
+                                         const std::vector<std::string>& folders,
+                                         const c10::Device& device);
+
+// ChronosBoltModelForForecasting.forward: context float32 [G, S, T] on the
+// stack's device (NaN = not observed; the last context_length steps are
+// used) -> quantile forecasts [G, S, Q_model, prediction_length] in the
+// context's scale.
+at::Tensor chronos_bolt_forward(const ChronosBoltStack& stack, const at::Tensor& context);
+
+// The predict loop ran past its deadline between two forwards.
+class ForecastDeadlineExceeded : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// ChronosBoltPipeline.predict_quantiles for every model of the stack.
+// `inputs` float32 [S, Tmax] (left-aligned, right-padded) with `input_lengths`
+// int64 [S], both on the CPU: each series' context is exactly its true input,
+// left-padded with NaN and cut to context_length. A horizon longer than the
+// model's prediction_length is unrolled as the reference does (the median
+// forecast appended to the context). `levels`: the task's sorted levels;
+// those the model lacks are interpolated as the reference does. Returns
+// float32 [G, S, horizon, levels.size()] on the stack's device. Throws
+// ForecastDeadlineExceeded when `deadline` passes between two forwards.
+at::Tensor chronos_bolt_predict_quantiles(
+    const ChronosBoltStack& stack, const at::Tensor& inputs, const at::Tensor& input_lengths,
+    int64_t horizon, const std::vector<double>& levels,
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+
+// Bytes a forward over `series` series is expected to hold at its peak per
+// model (weights and activations), for the memory budget that cuts stacks.
+long long chronos_bolt_bytes_per_model(const ChronosBoltConfig& config, int64_t series);
+
+}  // namespace crucible

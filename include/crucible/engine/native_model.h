@@ -1,0 +1,42 @@
+// Native candidate models: a Hugging Face folder (`config.json` +
+// `model.safetensors`) for an architecture the engine implements itself, so
+// no miner code ever runs. Inspection checks everything before a forward is
+// built: the architecture, the config's sizes and the parameter count it
+// implies, every tensor's presence, shape and dtype, no unknown tensors, and
+// that every weight is finite. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "crucible/engine/chronos_bolt_config.h"
+#include "crucible/engine/model_inspector.h"
+
+namespace crucible {
+
+// The architectures (config.json `architectures[0]`) the engine runs natively.
+const std::vector<std::string>& native_architectures();
+
+// True when `path` is a folder holding a `config.json`: a native candidate.
+bool is_native_model_folder(const std::string& path);
+
+struct NativeModelInspection {
+  bool accepted = false;
+  std::string reason;        // one line when refused, naming the file, key or tensor
+  std::string architecture;  // architectures[0], when it could be read
+  ChronosBoltConfig config;  // valid when accepted
+  int64_t file_bytes = 0;    // config.json + model.safetensors
+  int64_t parameters = 0;    // implied by the config (ignorable tensors not counted)
+  std::map<std::string, int64_t> dtype_counts;  // "F32" -> tensors stored in that dtype
+};
+
+// Never throws for a bad folder: anything wrong comes back with accepted =
+// false and the reason ("unsupported architecture X", "model.safetensors:
+// tensor 'x': ...", "parameter count N is over the limit M", ...). Sizes and
+// the parameter count are checked from config.json and the safetensors header
+// before any weight is read.
+NativeModelInspection inspect_native_model(const std::string& folder, const ModelLimits& limits);
+
+}  // namespace crucible

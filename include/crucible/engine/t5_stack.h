@@ -1,0 +1,60 @@
+// The T5 encoder-decoder blocks of Chronos-Bolt, as a stacked forward: every
+// weight carries a leading model axis G, every activation is [G, S, T, ...]
+// (G models x S series x T positions), and each linear layer is one batched
+// matmul over the model axis (cuBLAS batched GEMMs on CUDA). A single model is
+// the G = 1 case. Each function matches one piece of transformers' (4.48)
+// modeling_t5.py in eval mode (dropout off, float32), which the comments name.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "crucible/engine/chronos_bolt_config.h"
+
+namespace crucible {
+
+// G models' weights by their transformers names, each [G, <shape>] float32 on
+// one device.
+using StackedWeights = std::map<std::string, at::Tensor>;
+
+// The weight called `name`; throws std::logic_error when the stack lacks it
+// (inspection guarantees every tensor the config implies is there).
+const at::Tensor& stacked_weight(const StackedWeights& weights, const std::string& name);
+
+// nn.Linear per model: x [G, ..., in], weight [G, out, in], bias [G, out] or
+// undefined -> [G, ..., out].
+at::Tensor stacked_linear(const at::Tensor& x, const at::Tensor& weight,
+                          const at::Tensor& bias = at::Tensor());
+
+// ACT2FN[name]: relu, gelu_new (NewGELUActivation, the tanh form), gelu (erf).
+at::Tensor apply_activation(const at::Tensor& x, Activation activation);
+
+// T5LayerNorm (RMS norm, no mean, no bias): weight * x / sqrt(mean(x^2) + eps),
+// x [G, ..., d], weight [G, d].
+at::Tensor t5_rms_norm(const at::Tensor& x, const at::Tensor& weight, double epsilon);
+
+// T5Attention._relative_position_bucket of (key - query) for every pair,
+// int64 [query_length, key_length] on the CPU, computed with the same float32
+// tensor operations as the reference so the bucket edges agree.
+at::Tensor t5_relative_position_buckets(int64_t query_length, int64_t key_length,
+                                        bool bidirectional, int64_t num_buckets,
+                                        int64_t max_distance);
+
+// The additive mask T5 applies before the softmax: (1 - mask) * float32 min,
+// mask [G, S, T] (1 = attend) -> [G, S, 1, 1, T].
+at::Tensor additive_attention_mask(const at::Tensor& mask);
+
+// T5Stack as the encoder: embeds [G, S, T, d], mask [G, S, T] (1 = observed)
+// -> the final-layer-normed hidden states [G, S, T, d].
+at::Tensor t5_encoder(const StackedWeights& weights, const ChronosBoltConfig& config,
+                      const at::Tensor& embeds, const at::Tensor& mask);
+
+// T5Stack as the decoder over the one start token (decoder_start_token_id),
+// attending to encoder_states [G, S, T, d] under mask [G, S, T] -> [G, S, 1, d].
+at::Tensor t5_decoder_start_step(const StackedWeights& weights, const ChronosBoltConfig& config,
+                                 const at::Tensor& encoder_states, const at::Tensor& mask);
+
+}  // namespace crucible

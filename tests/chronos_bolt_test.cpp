@@ -1,0 +1,153 @@
+// The native Chronos-Bolt forward against golden forecasts of the official
+// pipeline (tests/golden/chronos_bolt, made by
+// tests/python/make_chronos_bolt_golden.py with chronos-forecasting 1.5.3),
+// and stacking: a model's forecasts in a stack equal its forecasts alone.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <iostream>
+
+#include "crucible/common/files.h"
+#include "crucible/common/npy.h"
+#include "crucible/common/safetensors.h"
+#include "crucible/engine/chronos_bolt.h"
+#include "crucible/engine/native_model.h"
+#include "crucible/engine/tensor_npy.h"
+
+namespace crucible {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::string kGolden = CRUCIBLE_GOLDEN_DIR "/chronos_bolt";
+
+at::Tensor load(const std::string& path) { return tensor_from_npy(read_npy(path)); }
+
+std::vector<std::string> golden_cases() {
+  std::vector<std::string> cases;
+  for (const auto& entry : fs::directory_iterator(kGolden)) {
+    if (entry.is_directory()) cases.push_back(entry.path().filename().string());
+  }
+  std::sort(cases.begin(), cases.end());
+  return cases;
+}
+
+struct GoldenCase {
+  std::string model;
+  ChronosBoltConfig config;
+  at::Tensor inputs, lengths, expected;
+  std::vector<double> levels;
+};
+
+GoldenCase read_case(const std::string& name) {
+  GoldenCase c;
+  const std::string dir = kGolden + "/" + name;
+  c.model = dir + "/model";
+  const NativeModelInspection inspection = inspect_native_model(c.model, ModelLimits{});
+  EXPECT_TRUE(inspection.accepted) << name << ": " << inspection.reason;
+  c.config = inspection.config;
+  c.inputs = load(dir + "/inputs.npy");
+  c.lengths = load(dir + "/input_lengths.npy");
+  c.expected = load(dir + "/expected.npy");
+  const at::Tensor levels = load(dir + "/quantiles.npy");
+  c.levels.assign(levels.data_ptr<double>(), levels.data_ptr<double>() + levels.numel());
+  return c;
+}
+
+at::Tensor predict(const GoldenCase& c, const std::vector<std::string>& folders) {
+  const ChronosBoltStack stack = load_chronos_bolt_stack(c.config, folders, at::kCPU);
+  return chronos_bolt_predict_quantiles(stack, c.inputs, c.lengths, c.expected.size(1), c.levels);
+}
+
+// The largest |a - b| / max(|b|, 1e-3 * the forecasts' scale) over all values.
+double max_relative_error(const at::Tensor& actual, const at::Tensor& expected) {
+  const at::Tensor floor = at::full({}, 1e-3 * expected.abs().max().item<double>(), at::kDouble);
+  const at::Tensor e = expected.to(at::kDouble);
+  return ((actual.to(at::kDouble) - e).abs() / at::maximum(e.abs(), floor)).max().item<double>();
+}
+
+class ChronosBoltGolden : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(ChronosBoltGolden, MatchesTheOfficialPipeline) {
+  const GoldenCase c = read_case(GetParam());
+  const at::Tensor forecasts = predict(c, {c.model});
+  ASSERT_EQ(forecasts.sizes(),
+            (std::vector<int64_t>{1, c.expected.size(0), c.expected.size(1), c.expected.size(2)}));
+  const double error = max_relative_error(forecasts[0], c.expected);
+  EXPECT_LT(error, 1e-4);
+  if (error >= 1e-4) {
+    const at::Tensor worst = ((forecasts[0] - c.expected).abs() > 1e-3).nonzero();
+    std::cout << "first mismatches (series, step, level):\n"
+              << worst.slice(0, 0, 5) << "\n"
+              << forecasts[0][worst[0][0]] << "\n"
+              << c.expected[worst[0][0]] << "\n";
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Cases, ChronosBoltGolden, ::testing::ValuesIn(golden_cases()),
+                         [](const auto& info) { return info.param; });
+
+// A copy of `model` with every weight scaled by `factor` (same config).
+std::string scaled_copy(const std::string& model, const std::string& dir, float factor) {
+  fs::create_directories(dir);
+  fs::copy_file(model + "/config.json", dir + "/config.json");
+  const SafetensorsFile file = SafetensorsFile::open(model + "/model.safetensors");
+  std::vector<SafetensorsTensorData> tensors;
+  for (const auto& [name, entry] : file.header().tensors) {
+    std::vector<float> values = file.read_float32(name);
+    for (float& v : values) v *= factor;
+    tensors.push_back({name, entry.shape, values});
+  }
+  write_safetensors(dir + "/model.safetensors", tensors);
+  return dir;
+}
+
+TEST(ChronosBoltStacking, StackedEqualsEachAloneAndRepeats) {
+  for (const std::string& name : {"relu_p8_noreg_q5_h25_levels9", "gelu_p16_reg_h24_offgrid"}) {
+    const GoldenCase c = read_case(name);
+    const TemporaryFolder temp("crucible-stack");
+    const std::vector<std::string> folders = {c.model,
+                                              scaled_copy(c.model, temp.path() + "/a", 0.9f),
+                                              scaled_copy(c.model, temp.path() + "/b", 1.1f)};
+    const at::Tensor stacked = predict(c, folders);
+    ASSERT_EQ(stacked.size(0), 3);
+    for (size_t g = 0; g < folders.size(); ++g) {
+      const at::Tensor alone = predict(c, {folders[g]})[0];
+      EXPECT_LT(max_relative_error(stacked[g], alone), 1e-6) << name << " model " << g;
+    }
+    // The scaled models are different models: their forecasts differ.
+    EXPECT_GT(max_relative_error(stacked[1], stacked[0]), 1e-3);
+    EXPECT_TRUE(at::equal(predict(c, folders), stacked)) << "repeated runs differ";
+  }
+}
+
+TEST(ChronosBoltStacking, AnOrderOfModelsDoesNotChangeAModel) {
+  const GoldenCase c = read_case("relu_p16_reg_h40_subset");
+  const TemporaryFolder temp("crucible-stack");
+  const std::string other = scaled_copy(c.model, temp.path() + "/a", 0.8f);
+  const at::Tensor first = predict(c, {c.model, other});
+  const at::Tensor second = predict(c, {other, c.model});
+  EXPECT_LT(max_relative_error(first[0], second[1]), 1e-6);
+  EXPECT_LT(max_relative_error(first[1], second[0]), 1e-6);
+  EXPECT_LT(max_relative_error(first[0], c.expected), 1e-4);
+}
+
+TEST(ChronosBoltBuckets, MatchTheT5Reference) {
+  // Bidirectional, 32 buckets, max distance 128: |d| < 8 exact, then
+  // 8 + floor(2 log2(|d| / 8)) up to 15, +16 for keys after the query. Values
+  // from transformers 4.48's T5Attention._relative_position_bucket.
+  const at::Tensor buckets = t5_relative_position_buckets(1, 200, true, 32, 128);
+  const std::vector<std::pair<int64_t, int64_t>> expected = {
+      {0, 0},   {1, 17},  {7, 23},  {8, 24},   {11, 24},  {12, 25}, {16, 26},
+      {23, 27}, {32, 28}, {64, 30}, {127, 31}, {128, 31}, {199, 31}};
+  for (const auto& [distance, bucket] : expected) {
+    EXPECT_EQ(buckets[0][distance].item<int64_t>(), bucket) << "distance " << distance;
+  }
+  const at::Tensor backwards = t5_relative_position_buckets(20, 1, true, 32, 128);
+  EXPECT_EQ(backwards[19][0].item<int64_t>(), 10);  // distance -19
+  EXPECT_EQ(backwards[3][0].item<int64_t>(), 3);    // distance -3
+}
+
+}  // namespace
+}  // namespace crucible
