@@ -163,34 +163,68 @@ at::Tensor chronos_bolt_forward(const ChronosBoltStack& stack, const at::Tensor&
 }
 
 at::Tensor chronos_bolt_predict_quantiles(const ChronosBoltStack& stack, const at::Tensor& inputs,
-                                          const at::Tensor& input_lengths, int64_t horizon,
-                                          const std::vector<double>& levels,
-                                          std::chrono::steady_clock::time_point deadline) {
+                                          const at::Tensor& input_lengths,
+                                          const QuantileForecastRequest& request) {
   const ChronosBoltConfig& c = stack.config;
   const at::Device device = stack.weights.begin()->second.device();
-  const int64_t series = inputs.size(0);
-  at::Tensor context = left_padded_contexts(inputs, input_lengths, c.context_length)
-                           .to(device)
-                           .unsqueeze(0)
-                           .expand({stack.models, series, -1});
-  // Forecast prediction_length steps at a time; while more are needed, the
-  // median forecast becomes context for the next forward.
-  std::vector<at::Tensor> steps;
-  for (int64_t covered = 0; covered < std::max<int64_t>(horizon, 1);
-       covered += c.prediction_length) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      throw ForecastDeadlineExceeded("the forecast ran past its time budget");
-    }
-    steps.push_back(chronos_bolt_forward(stack, context));
-    if (covered + c.prediction_length >= horizon) break;
-    context = at::cat({context, steps.back().select(2, c.median_index())}, -1);
-    if (context.size(-1) > c.context_length) {
-      context = context.narrow(-1, context.size(-1) - c.context_length, c.context_length);
+  const int64_t series = inputs.size(0), horizon = request.horizon;
+  const at::Tensor lengths = input_lengths.to(at::kLong).contiguous();
+  std::vector<int64_t> needed = request.needed_steps;
+  if (needed.empty()) needed.assign(series, horizon);
+  at::Tensor forecasts =
+      at::full({stack.models, series, horizon, static_cast<int64_t>(request.levels.size())}, kNaN,
+               at::TensorOptions().dtype(at::kFloat).device(device));
+
+  // Series sorted by input length, in equal groups: each group is padded
+  // only to its own longest context.
+  std::vector<int64_t> order(series);
+  for (int64_t j = 0; j < series; ++j) order[j] = j;
+  const int64_t* length = lengths.data_ptr<int64_t>();
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t a, int64_t b) { return length[a] < length[b]; });
+  const int64_t groups = (series + kMaxSeriesPerForward - 1) / kMaxSeriesPerForward;
+  for (int64_t k = 0; k < groups; ++k) {
+    std::vector<int64_t> rows(order.begin() + k * series / groups,
+                              order.begin() + (k + 1) * series / groups);
+    const at::Tensor first_rows = at::tensor(rows, at::kLong);
+    at::Tensor context = left_padded_contexts(inputs.index_select(0, first_rows),
+                                              lengths.index_select(0, first_rows), c.context_length)
+                             .to(device)
+                             .unsqueeze(0)
+                             .expand({stack.models, static_cast<int64_t>(rows.size()), -1});
+    // Forecast prediction_length steps at a time; while a series needs more,
+    // its median forecast becomes context for the next forward.
+    for (int64_t covered = 0;; covered += c.prediction_length) {
+      if (std::chrono::steady_clock::now() > request.deadline) {
+        throw ForecastDeadlineExceeded("the forecast ran past its time budget");
+      }
+      const at::Tensor step = chronos_bolt_forward(stack, context);  // [G, s, Q_model, P]
+      const int64_t kept = std::min(c.prediction_length, horizon - covered);
+      if (kept > 0) {
+        const at::Tensor levels =
+            select_levels(step.transpose(2, 3).narrow(2, 0, kept), c.quantiles, request.levels);
+        forecasts.narrow(2, covered, kept)
+            .index_copy_(1, at::tensor(rows, at::kLong).to(device), levels);
+      }
+      std::vector<int64_t> more;  // positions (in rows) of the series that need more steps
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (needed[rows[i]] > covered + c.prediction_length)
+          more.push_back(static_cast<int64_t>(i));
+      }
+      if (more.empty()) break;
+      const at::Tensor keep = at::tensor(more, at::kLong).to(device);
+      context = at::cat(
+          {context.index_select(1, keep), step.select(2, c.median_index()).index_select(1, keep)},
+          -1);
+      if (context.size(-1) > c.context_length) {
+        context = context.narrow(-1, context.size(-1) - c.context_length, c.context_length);
+      }
+      std::vector<int64_t> next;
+      for (int64_t i : more) next.push_back(rows[i]);
+      rows = next;
     }
   }
-  const at::Tensor forecasts =
-      at::cat(steps, -1).narrow(-1, 0, horizon).transpose(2, 3);  // [G, S, H, Q_model]
-  return select_levels(forecasts, c.quantiles, levels).contiguous();
+  return forecasts;
 }
 
 long long chronos_bolt_bytes_per_model(const ChronosBoltConfig& c, int64_t series) {
@@ -203,7 +237,8 @@ long long chronos_bolt_bytes_per_model(const ChronosBoltConfig& c, int64_t serie
                                       6 * patches * c.d_model + 3 * patches * c.d_ff +
                                       4 * patches * c.input_patch_size;
   const long long weights = 4LL * chronos_bolt_parameter_count(c);
-  return weights + 4LL * floats_per_series * series * 2;  // x2: allocator slack, temporaries
+  const long long per_forward = std::min<int64_t>(series, kMaxSeriesPerForward);
+  return weights + 4LL * floats_per_series * per_forward * 2;  // x2: allocator slack, temporaries
 }
 
 }  // namespace crucible

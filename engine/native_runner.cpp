@@ -56,15 +56,20 @@ void run_chunk(const GroupContext& group, const std::vector<size_t>& members) {
   std::string error;
   bool out_of_memory = false;
   try {
+    if (options.before_chunk) options.before_chunk(members.size());
     std::vector<std::string> folders;
     for (size_t i : members) folders.push_back(runs[i].path);
     const ChronosBoltStack stack =
         load_chronos_bolt_stack(*group.config, folders, group.forecasts->device());
     const double load_seconds = seconds_since(start);
     const auto forward_start = Clock::now();
+    QuantileForecastRequest request;
+    request.horizon = group.task->target_width;
+    request.levels = options.quantiles;
+    request.needed_steps = group.task->target_lengths;  // steps past a target are not scored
+    request.deadline = deadline;
     const at::Tensor values =
-        chronos_bolt_predict_quantiles(stack, group.inputs, group.input_lengths,
-                                       group.task->target_width, options.quantiles, deadline);
+        chronos_bolt_predict_quantiles(stack, group.inputs, group.input_lengths, request);
     std::vector<int64_t> rows(members.begin(), members.end());
     group.forecasts->index_copy_(0, at::tensor(rows, at::kLong).to(values.device()), values);
     const double forward_seconds = seconds_since(forward_start);

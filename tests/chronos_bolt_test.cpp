@@ -57,7 +57,10 @@ GoldenCase read_case(const std::string& name) {
 
 at::Tensor predict(const GoldenCase& c, const std::vector<std::string>& folders) {
   const ChronosBoltStack stack = load_chronos_bolt_stack(c.config, folders, at::kCPU);
-  return chronos_bolt_predict_quantiles(stack, c.inputs, c.lengths, c.expected.size(1), c.levels);
+  QuantileForecastRequest request;
+  request.horizon = c.expected.size(1);
+  request.levels = c.levels;
+  return chronos_bolt_predict_quantiles(stack, c.inputs, c.lengths, request);
 }
 
 // The largest |a - b| / max(|b|, 1e-3 * the forecasts' scale) over all values.

@@ -15,7 +15,7 @@
 
 #include "crucible/common/files.h"
 #include "crucible/common/safetensors.h"
-#include "test_files.h"
+#include "native_fixtures.h"
 
 namespace crucible {
 namespace {
@@ -29,9 +29,7 @@ class NativeModelTest : public ::testing::Test {
  protected:
   NativeModelTest() : temp_("crucible-native") {
     folder_ = temp_.path() + "/model";
-    fs::create_directories(folder_);
-    fs::copy_file(kModel + "/config.json", folder_ + "/config.json");
-    fs::copy_file(kModel + "/model.safetensors", folder_ + "/model.safetensors");
+    native_fixtures::copy_model(kModel, folder_);
   }
 
   NativeModelInspection inspect() const { return inspect_native_model(folder_, ModelLimits{}); }
@@ -43,37 +41,17 @@ class NativeModelTest : public ::testing::Test {
   }
 
   void edit_config(const std::function<void(json&)>& edit) const {
-    json config = json::parse(read_file(folder_ + "/config.json"));
-    edit(config);
-    write_file_atomically(folder_ + "/config.json", config.dump());
+    native_fixtures::edit_config(folder_, edit);
   }
 
   std::string weights() const { return read_file(folder_ + "/model.safetensors"); }
 
-  // Rewrites the safetensors header JSON (the data buffer kept as it is).
   void edit_header(const std::function<void(json&)>& edit) const {
-    const std::string bytes = weights();
-    uint64_t length = 0;
-    std::memcpy(&length, bytes.data(), 8);
-    json header = json::parse(bytes.substr(8, length));
-    edit(header);
-    const std::string text = header.dump();
-    const uint64_t new_length = text.size();
-    std::string image(reinterpret_cast<const char*>(&new_length), 8);
-    write_file_atomically(folder_ + "/model.safetensors", image + text + bytes.substr(8 + length));
+    native_fixtures::edit_header(folder_, edit);
   }
 
-  // Rewrites the weights through the writer, applying `edit` to each tensor.
   void edit_tensors(const std::function<void(SafetensorsTensorData&)>& edit) const {
-    std::vector<SafetensorsTensorData> tensors;
-    {
-      const SafetensorsFile file = SafetensorsFile::open(folder_ + "/model.safetensors");
-      for (const auto& [name, entry] : file.header().tensors) {
-        tensors.push_back({name, entry.shape, file.read_float32(name)});
-      }
-    }
-    for (SafetensorsTensorData& tensor : tensors) edit(tensor);
-    write_safetensors(folder_ + "/model.safetensors", tensors);
+    native_fixtures::edit_tensors(folder_, edit);
   }
 
   TemporaryFolder temp_;
@@ -236,15 +214,9 @@ TEST_F(NativeModelTest, RefusesATiedCopyThatDiffersFromTheSharedEmbedding) {
     if (t.name == "shared.weight") copy = t.values;
   });
   copy[0] += 1.0f;
-  std::vector<SafetensorsTensorData> tensors;
-  {
-    const SafetensorsFile file = SafetensorsFile::open(folder_ + "/model.safetensors");
-    for (const auto& [name, entry] : file.header().tensors) {
-      tensors.push_back({name, entry.shape, file.read_float32(name)});
-    }
-  }
-  tensors.push_back({"encoder.embed_tokens.weight", {2, 32}, copy});
-  write_safetensors(folder_ + "/model.safetensors", tensors);
+  native_fixtures::edit_tensor_list(folder_, [&](std::vector<SafetensorsTensorData>& tensors) {
+    tensors.push_back({"encoder.embed_tokens.weight", {2, 32}, copy});
+  });
   expect_refused("tensor 'encoder.embed_tokens.weight' differs from shared.weight");
 }
 

@@ -46,22 +46,37 @@ class ForecastDeadlineExceeded : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What to forecast for a task's series.
+struct QuantileForecastRequest {
+  int64_t horizon = 0;                // H: forecast steps 0 .. H-1
+  std::vector<double> levels;         // the task's sorted quantile levels
+  std::vector<int64_t> needed_steps;  // per series, <= H (its target length); empty = H for all
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+};
+
 // ChronosBoltPipeline.predict_quantiles for every model of the stack.
 // `inputs` float32 [S, Tmax] (left-aligned, right-padded) with `input_lengths`
 // int64 [S], both on the CPU: each series' context is exactly its true input,
 // left-padded with NaN and cut to context_length. A horizon longer than the
 // model's prediction_length is unrolled as the reference does (the median
-// forecast appended to the context). `levels`: the task's sorted levels;
-// those the model lacks are interpolated as the reference does. Returns
-// float32 [G, S, horizon, levels.size()] on the stack's device. Throws
-// ForecastDeadlineExceeded when `deadline` passes between two forwards.
-at::Tensor chronos_bolt_predict_quantiles(
-    const ChronosBoltStack& stack, const at::Tensor& inputs, const at::Tensor& input_lengths,
-    int64_t horizon, const std::vector<double>& levels,
-    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max());
+// forecast appended to the context), each series only as far as its needed
+// steps. Levels the model lacks are interpolated as the reference does.
+// Returns float32 [G, S, H, levels] on the stack's device; the steps of a
+// series past its needed steps are NaN. Series are forecast in groups of
+// similar input length (a function of the task alone, so a model's forecasts
+// do not depend on the other models of the stack). Throws
+// ForecastDeadlineExceeded when the deadline passes between two forwards.
+at::Tensor chronos_bolt_predict_quantiles(const ChronosBoltStack& stack, const at::Tensor& inputs,
+                                          const at::Tensor& input_lengths,
+                                          const QuantileForecastRequest& request);
 
-// Bytes a forward over `series` series is expected to hold at its peak per
-// model (weights and activations), for the memory budget that cuts stacks.
+// The most series one forward takes (per model); a task's series are split
+// into equal groups of at most this many, sorted by input length.
+constexpr int64_t kMaxSeriesPerForward = 32;
+
+// Bytes a model is expected to hold at its peak while its stack forecasts
+// `series` series (its weights and one forward's activations), for the memory
+// budget that cuts stacks into chunks.
 long long chronos_bolt_bytes_per_model(const ChronosBoltConfig& config, int64_t series);
 
 }  // namespace crucible

@@ -10,6 +10,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <chrono>
+#include <functional>
 #include <vector>
 
 #include "crucible/engine/model_inspector.h"
@@ -25,6 +26,9 @@ struct NativeRunOptions {
   double timeout_seconds = 120.0;  // per model: a chunk of g models gets g times this
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   long long memory_budget_bytes = 0;  // > 0: bounds the models stacked in one chunk
+  // Called with a chunk's model count before its weights load; tests throw
+  // from it to stand in for a device running out of memory. Empty otherwise.
+  std::function<void(size_t models)> before_chunk;
 };
 
 // Evaluates runs[i] for every i in `indices` (each path a native model
