@@ -7,8 +7,10 @@
 
 #include "commands.h"
 #include "crucible/engine/device.h"
+#include "openblas_core.h"
 
 int main(int argc, char** argv) {
+  crucible::reexec_if_openblas_misdetected_cpu(argv);
   CLI::App app{"crucible: GPU evaluation engine for forecasting-model competitions"};
   app.require_subcommand(1);
   // CLI11 reads config files for the main app only; subcommands take their

@@ -8,3 +8,4 @@ build=${1:-build}
 /usr/bin/python3 benchmarks/python_reference.py --job loss --max-series 2048
 /usr/bin/python3 benchmarks/python_reference.py --job score
 bash "$(dirname "$0")/round_benchmark.sh" "$build"
+bash "$(dirname "$0")/native_benchmark.sh" "$build" 8 128

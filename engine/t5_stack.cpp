@@ -42,6 +42,33 @@ at::Tensor attention(const StackedWeights& w, const std::string& prefix,
   return stacked_linear(merged, stacked_weight(w, prefix + "o.weight"));
 }
 
+// T5Attention as cross-attention from the decoder's one position, computed
+// without projecting every encoder position: with per-head weights Wk_h, Wv_h
+// ([d_kv, d]) and encoder states E ([T, d]),
+//   q_h . (E Wk_h^T)^T = (q_h Wk_h) E^T   and   p_h (E Wv_h^T) = (p_h E) Wv_h^T,
+// so the cost is O(T d) per head instead of O(T d d_kv). Equal to the
+// reference up to float rounding. query [G, S, 1, d], encoder [G, S, T, d],
+// bias [G, S, 1, 1, T] -> [G, S, 1, d].
+at::Tensor single_query_cross_attention(const StackedWeights& w, const std::string& prefix,
+                                        const ChronosBoltConfig& config, const at::Tensor& query,
+                                        const at::Tensor& encoder, const at::Tensor& bias) {
+  const int64_t models = query.size(0), series = query.size(1), heads = config.num_heads;
+  const auto per_head = [&](const std::string& name) {  // [G, H * d_kv, d] -> [G, H, d_kv, d]
+    return stacked_weight(w, prefix + name).view({models, heads, config.d_kv, config.d_model});
+  };
+  const at::Tensor q = stacked_linear(query, stacked_weight(w, prefix + "q.weight"))
+                           .view({models, series, heads, 1, config.d_kv});
+  const at::Tensor q_keys = at::matmul(q, per_head("k.weight").unsqueeze(1));  // [G, S, H, 1, d]
+  at::Tensor scores =
+      at::matmul(q_keys.squeeze(3), encoder.transpose(-1, -2)).unsqueeze(3);  // [G, S, H, 1, T]
+  scores.add_(bias);
+  const at::Tensor mixed = at::matmul(at::softmax(scores, -1).squeeze(3), encoder);  // [G, S, H, d]
+  const at::Tensor values =
+      at::matmul(mixed.unsqueeze(3), per_head("v.weight").transpose(-1, -2).unsqueeze(1));
+  return stacked_linear(values.reshape({models, series, 1, heads * config.d_kv}),
+                        stacked_weight(w, prefix + "o.weight"));
+}
+
 // T5DenseActDense / T5DenseGatedActDense: wo(act(wi x)) or wo(act(wi_0 x) * wi_1 x).
 at::Tensor feed_forward(const StackedWeights& w, const std::string& prefix,
                         const ChronosBoltConfig& config, const at::Tensor& x) {
@@ -178,8 +205,8 @@ at::Tensor t5_decoder_start_step(const StackedWeights& w, const ChronosBoltConfi
     at::Tensor normed = t5_rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
     hidden = hidden + attention(w, block + "0.SelfAttention.", config, normed, normed, self_bias);
     normed = t5_rms_norm(hidden, stacked_weight(w, block + "1.layer_norm.weight"), eps);
-    hidden = hidden +
-             attention(w, block + "1.EncDecAttention.", config, normed, encoder_states, cross_bias);
+    hidden = hidden + single_query_cross_attention(w, block + "1.EncDecAttention.", config, normed,
+                                                   encoder_states, cross_bias);
     normed = t5_rms_norm(hidden, stacked_weight(w, block + "2.layer_norm.weight"), eps);
     hidden = hidden + feed_forward(w, block + "2.DenseReluDense.", config, normed);
   }

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ libtorch-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libopenblas0-openmp python3 python3-numpy python3-scipy
-  python3-pip)
+  python3-pip python3-venv python3-torch)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -25,3 +25,9 @@ if ! /usr/bin/python3 -c 'import properscoring' 2>/dev/null; then
   /usr/bin/python3 -m pip install -q --break-system-packages --no-deps properscoring \
     >/dev/null 2>&1 || echo "note: properscoring not installed; CRPS tests use the numpy oracle"
 fi
+
+# amazon's chronos-forecasting in a venv (.venv-chronos): the live comparison
+# of the native Chronos-Bolt forward and the native benchmark use it; both are
+# skipped with a printed reason when it cannot be made.
+bash "$(dirname "$0")/make-chronos-venv.sh" >/dev/null ||
+  echo "note: chronos venv not made; the live Chronos-Bolt comparison is skipped"

@@ -12,6 +12,7 @@
 #include "crucible/common/npy.h"
 #include "crucible/common/safetensors.h"
 #include "crucible/engine/chronos_bolt.h"
+#include "crucible/engine/device.h"
 #include "crucible/engine/native_model.h"
 #include "crucible/engine/tensor_npy.h"
 
@@ -134,6 +135,27 @@ TEST(ChronosBoltStacking, AnOrderOfModelsDoesNotChangeAModel) {
   EXPECT_LT(max_relative_error(first[0], second[1]), 1e-6);
   EXPECT_LT(max_relative_error(first[1], second[0]), 1e-6);
   EXPECT_LT(max_relative_error(first[0], c.expected), 1e-4);
+}
+
+TEST(ChronosBoltGpu, StackedForwardOnCudaMatchesTheCpu) {
+  if (!cuda_usable()) GTEST_SKIP() << "no CUDA device";
+  for (const std::string& name : golden_cases()) {
+    const GoldenCase c = read_case(name);
+    const TemporaryFolder temp("crucible-stack");
+    const std::vector<std::string> folders = {c.model,
+                                              scaled_copy(c.model, temp.path() + "/a", 0.9f)};
+    QuantileForecastRequest request;
+    request.horizon = c.expected.size(1);
+    request.levels = c.levels;
+    const at::Tensor cpu = chronos_bolt_predict_quantiles(
+        load_chronos_bolt_stack(c.config, folders, at::kCPU), c.inputs, c.lengths, request);
+    const at::Tensor cuda = chronos_bolt_predict_quantiles(
+        load_chronos_bolt_stack(c.config, folders, c10::Device("cuda")), c.inputs, c.lengths,
+        request);
+    EXPECT_EQ(cuda.device().type(), c10::kCUDA);
+    EXPECT_LT(max_relative_error(cuda.cpu(), cpu), 1e-4) << name;
+    EXPECT_LT(max_relative_error(cuda.cpu()[0], c.expected), 1e-4) << name;
+  }
 }
 
 TEST(ChronosBoltBuckets, MatchTheT5Reference) {

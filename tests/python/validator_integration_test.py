@@ -70,7 +70,7 @@ class Setup:
         subprocess.run([crucible, "models", "make-baselines", "--out", models], check=True,
                        stdout=subprocess.DEVNULL)
         self.bytes = {}
-        for name in os.listdir(models):
+        for name in (n for n in os.listdir(models) if n.endswith(".pt")):
             with open(os.path.join(models, name), "rb") as f:
                 self.bytes[name[:-3].split("_", 1)[1]] = f.read()
         self.neurons = [{"uid": 0, "hotkey": "validator0", "stake": 100.0,
