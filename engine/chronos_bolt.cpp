@@ -91,7 +91,45 @@ at::Tensor select_levels(const at::Tensor& forecasts, const std::vector<double>&
                    at::full({}, kNaN, values.options()), values);
 }
 
+// The encoder positions a forward over `width` context steps has: patches of
+// the (cut, left-padded) context, and the [REG] token.
+int64_t encoder_positions(const ChronosBoltConfig& c, int64_t width) {
+  const int64_t size = c.input_patch_size;
+  const int64_t padded = (std::min(width, c.context_length) + size - 1) / size * size;
+  return (padded - size) / c.input_patch_stride + 1 + (c.use_reg_token ? 1 : 0);
+}
+
+void count_forward(const ChronosBoltConfig& c, const at::Tensor& context, ForecastWork& work) {
+  const int64_t series_steps = context.size(0) * context.size(1);
+  const int64_t positions = encoder_positions(c, context.size(-1));
+  ++work.forwards;
+  work.series_steps += series_steps;
+  work.positions += series_steps * positions;
+  work.position_pairs += series_steps * positions * positions;
+}
+
 }  // namespace
+
+double chronos_bolt_flops(const ChronosBoltConfig& c, const ForecastWork& work) {
+  const double d = c.d_model, ff = c.d_ff, inner = c.num_heads * c.d_kv;
+  const double patch = 2.0 * c.input_patch_size;
+  const double out = static_cast<double>(c.quantiles.size()) * c.prediction_length;
+  const double ff_matrices = c.gated_feed_forward ? 3 : 2;
+  // Per encoder position: the input block, then per layer q, k, v, o and the feed-forward.
+  const double per_position =
+      patch * ff + ff * d + patch * d + c.num_layers * (4 * d * inner + ff_matrices * d * ff);
+  // Per position pair: q k^T and the weighted values, per encoder layer.
+  const double per_pair = c.num_layers * 2 * inner;
+  // Per series and forward: the decoder (self-attention, q and o of the
+  // cross-attention, per-head key and value mixing, feed-forward) and the output block.
+  const double per_series =
+      c.num_decoder_layers * (8 * d * inner + ff_matrices * d * ff) + d * ff + ff * out + d * out;
+  // Per position and decoder layer: the reassociated cross-attention reads
+  // each encoder state twice per head.
+  const double per_position_decoder = c.num_decoder_layers * 2 * c.num_heads * d;
+  return 2.0 * (work.positions * (per_position + per_position_decoder) +
+                work.position_pairs * per_pair + work.series_steps * per_series);
+}
 
 ChronosBoltStack load_chronos_bolt_stack(const ChronosBoltConfig& config,
                                          const std::vector<std::string>& folders,
@@ -199,6 +237,7 @@ at::Tensor chronos_bolt_predict_quantiles(const ChronosBoltStack& stack, const a
         throw ForecastDeadlineExceeded("the forecast ran past its time budget");
       }
       const at::Tensor step = chronos_bolt_forward(stack, context);  // [G, s, Q_model, P]
+      if (request.work != nullptr) count_forward(c, context, *request.work);
       const int64_t kept = std::min(c.prediction_length, horizon - covered);
       if (kept > 0) {
         const at::Tensor levels =

@@ -46,12 +46,24 @@ class ForecastDeadlineExceeded : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The work a prediction did, counted as it runs: for its FLOP count.
+struct ForecastWork {
+  int64_t forwards = 0;        // calls of the stacked forward
+  int64_t series_steps = 0;    // sum over forwards of models x series
+  int64_t positions = 0;       // ... of models x series x encoder positions
+  int64_t position_pairs = 0;  // ... of models x series x positions^2
+};
+
+// Multiply-adds x 2 of the forwards counted in `work` (matrix products only).
+double chronos_bolt_flops(const ChronosBoltConfig& config, const ForecastWork& work);
+
 // What to forecast for a task's series.
 struct QuantileForecastRequest {
   int64_t horizon = 0;                // H: forecast steps 0 .. H-1
   std::vector<double> levels;         // the task's sorted quantile levels
   std::vector<int64_t> needed_steps;  // per series, <= H (its target length); empty = H for all
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  ForecastWork* work = nullptr;  // when set, the forwards are counted into it
 };
 
 // ChronosBoltPipeline.predict_quantiles for every model of the stack.
