@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "cli_error.h"
+#include "cli_options.h"
 #include "commands.h"
 #include "crucible/common/files.h"
 #include "crucible/engine/device.h"
@@ -16,6 +18,7 @@
 #include "crucible/engine/native_model.h"
 #include "crucible/engine/quantile_levels.h"
 #include "crucible/engine/synthetic_gp_torch.h"
+#include "crucible/engine/worker_pool.h"
 #include "crucible/validator/rewards.h"
 
 namespace crucible {
@@ -32,7 +35,70 @@ struct EvalOptions {
   int jobs = 2;
   long long memory_limit_mib = 0;
   long long memory_budget_mib = 0;
+  const CLI::Option* series_option = nullptr;  // to tell whether --series / --length were given
+  const CLI::Option* length_option = nullptr;
 };
+
+// Throws CliError naming the files of any uid that two candidates share.
+void check_distinct_uids(const std::vector<CandidateModel>& models) {
+  std::map<int64_t, std::string> first;
+  for (const CandidateModel& m : models) {
+    const auto [found, added] = first.emplace(m.uid, m.path);
+    if (!added) {
+      throw CliError("uid " + std::to_string(m.uid) + " is shared by " + found->second + " and " +
+                     m.path + " (uid = the first number in the name)");
+    }
+  }
+}
+
+// Checks that need no model to run: the output folder, a memory limit a
+// worker can start under, --series / --length only for a synthetic task.
+void check_options(const EvalOptions& o) {
+  const fs::path out_dir = fs::absolute(o.out).parent_path();
+  std::error_code error;
+  if (!fs::is_directory(out_dir, error)) {
+    throw CliError("--out: " + out_dir.string() + ": no such folder");
+  }
+  check_worker_memory_limit(o.memory_limit_mib);
+  if (o.memory_budget_mib < 0) throw CliError("--gpu-memory-budget: expected MiB >= 0");
+  if (!o.data_dir.empty() && (o.series_option->count() > 0 || o.length_option->count() > 0)) {
+    throw CliError(
+        "--series and --length shape the synthetic task; with --data the task folder "
+        "sets them (drop them, or drop --data)");
+  }
+}
+
+// One line when the task pads its inputs and some model could not know
+// where each series ends (a 3-argument forecast).
+void print_padding_hint(const TaskData& task, const std::vector<ModelRun>& runs) {
+  int64_t padded = 0;
+  for (int64_t length : task.input_lengths) padded += length < task.input_width ? 1 : 0;
+  std::string uids;
+  int count = 0;
+  for (const ModelRun& r : runs) {
+    if (r.status != "ok" || r.takes_lengths) continue;
+    uids += (count++ ? ", " : "") + std::to_string(r.uid);
+  }
+  if (padded == 0 || count == 0) return;
+  std::printf(
+      "hint: %lld of %lld series are right-padded with 0 to %lld steps, and %s %s not "
+      "take forecast's 4th `lengths` argument, so %s cannot tell padding from data "
+      "(docs/models.md)\n",
+      static_cast<long long>(padded), static_cast<long long>(task.num_series),
+      static_cast<long long>(task.input_width), ((count > 1 ? "uids " : "uid ") + uids).c_str(),
+      count > 1 ? "do" : "does", count > 1 ? "they" : "it");
+}
+
+// A round in which every model failed the same way (two or more models,
+// "failed" or "crashed", one reason) points at the machine, not the models.
+void check_not_all_failed_alike(const std::vector<ModelRun>& runs) {
+  if (runs.size() < 2) return;
+  for (const ModelRun& r : runs) {
+    if ((r.status != "failed" && r.status != "crashed") || r.reason != runs.front().reason) return;
+  }
+  throw CliError("every model failed the same way (" + runs.front().status + ": " +
+                 runs.front().reason + "); result.json was written");
+}
 
 // The candidates in the folder, sorted: every *.pt file (TorchScript) and
 // every subfolder holding a config.json (native); uid = the first number in
@@ -67,9 +133,8 @@ void run_eval(const EvalOptions& o) {
   runner.isolate = o.isolation == "process";
   runner.parallel_workers = std::max(1, o.jobs);
   runner.timeout_seconds = o.timeout;
+  check_options(o);
   runner.memory_limit_bytes = o.memory_limit_mib << 20;
-  if (o.memory_limit_mib < 0) throw CliError("--memory-limit-mib: expected a size >= 0");
-  if (o.memory_budget_mib < 0) throw CliError("--gpu-memory-budget: expected MiB >= 0");
   runner.quantiles =
       o.quantiles.empty()
           ? default_quantile_levels()
@@ -78,6 +143,7 @@ void run_eval(const EvalOptions& o) {
   runner.device = device.str();
   runner.memory_budget_bytes = o.memory_budget_mib << 20;
   const std::vector<CandidateModel> models = list_models(o.models_dir);
+  check_distinct_uids(models);
 
   const TemporaryFolder temp("crucible-eval");
   std::string task_dir = o.data_dir;
@@ -112,7 +178,7 @@ void run_eval(const EvalOptions& o) {
   std::sort(order.begin(), order.end(),
             [&](size_t a, size_t b) { return scores.composite[a] > scores.composite[b]; });
   std::printf("%6s %-28s %-10s %12s %9s %9s %8s %8s\n", "uid", "model", "status", "mean loss",
-              "win rate", "composite", "weight", "seconds");
+              "win rate", "composite", "weight*", "seconds");
   for (size_t i : order) {
     const ModelRun& r = round.runs[i];
     const at::Tensor row = losses_cpu[static_cast<int64_t>(i)];
@@ -140,7 +206,12 @@ void run_eval(const EvalOptions& o) {
                                  {"total", r.seconds}}}});
     result["models"].push_back(entry);
   }
+  print_padding_hint(task, round.runs);
+  std::printf(
+      "* weight: the softmax of this round's composites alone (what these models would "
+      "share if this round were all); a validator's weights come from its EMA over rounds\n");
   write_file_atomically(o.out, result.dump(1) + "\n");
+  check_not_all_failed_alike(round.runs);
 }
 
 }  // namespace
@@ -152,13 +223,17 @@ CommandRun add_eval_command(CLI::App& app) {
                   "folder of models: TorchScript *.pt files and native folders "
                   "(config.json + model.safetensors)")
       ->required();
-  cmd->add_option("--length", o->task.length, "series length L")->capture_default_str();
-  cmd->add_option("--series", o->task.num_series, "series S")->capture_default_str();
-  cmd->add_option("--seed", o->task.seed, "round seed")->required();
+  o->length_option = cmd->add_option("--length", o->task.length, "series length L (synthetic task)")
+                         ->capture_default_str();
+  o->series_option = cmd->add_option("--series", o->task.num_series, "series S (synthetic task)")
+                         ->capture_default_str();
+  add_seed_option(cmd, o->task.seed, "round seed")->required();
   cmd->add_option("--quantiles", o->quantiles, "quantile levels (default 0.1,...,0.9)");
   cmd->add_option("--data", o->data_dir, "a task folder from crucible synth instead");
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
-  cmd->add_option("--timeout-per-model", o->timeout, "seconds")->capture_default_str();
+  cmd->add_option("--timeout-per-model", o->timeout, "seconds")
+      ->check(positive_number())
+      ->capture_default_str();
   cmd->add_option("--isolation", o->isolation, "process or none (trusted models only)")
       ->check(CLI::IsMember({"process", "none"}))
       ->capture_default_str();

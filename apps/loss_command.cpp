@@ -54,6 +54,11 @@ at::Tensor read_lengths(const std::string& path, const at::Tensor& targets) {
 
 void run_loss(const LossOptions& o) {
   const LossMetric metric = with_context("--metric", [&] { return parse_loss_metric(o.metric); });
+  if (metric == LossMetric::kCrps && !o.quantiles.empty()) {
+    throw CliError(
+        "--quantiles: crps scores the forecast values as an ensemble and takes no levels; "
+        "the levels are for pinball, wql, mae and mse");
+  }
   const std::vector<double> levels =
       o.quantiles.empty()
           ? default_quantile_levels()
@@ -86,7 +91,7 @@ CommandRun add_loss_command(CLI::App& app) {
       ->required();
   cmd->add_option("--lengths", options->lengths, "int64 or int32 [S] target lengths (default H)");
   cmd->add_option("--quantiles", options->quantiles,
-                  "comma-separated quantile levels in (0, 1) (default 0.1,...,0.9)");
+                  "comma-separated quantile levels in (0, 1) (default 0.1,...,0.9); not with crps");
   cmd->add_option("--device", options->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--out", options->out, "float64 [S] or [U, S] losses (.npy)")->required();
   return [options] { run_loss(*options); };

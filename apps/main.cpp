@@ -1,22 +1,55 @@
-// The `crucible` command line: one binary, one subcommand per job.
+// The `crucible` command line: one binary, one subcommand per job. Every
+// error is one line, "crucible <subcommand>: <reason>" (or "crucible:
+// <reason>" before a subcommand is known), with a non-zero exit.
 #include <CLI/CLI.hpp>
-
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "commands.h"
 #include "crucible/engine/device.h"
 #include "openblas_core.h"
+#include "toml_config.h"
+#include "version.h"
+
+namespace {
+
+// "crucible eval" when a subcommand was parsed, else "crucible".
+std::string error_prefix(const CLI::App& app) {
+  const std::vector<CLI::App*> parsed = app.get_subcommands();
+  return parsed.empty() ? "crucible" : "crucible " + parsed.front()->get_name();
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   crucible::reexec_if_openblas_misdetected_cpu(argv);
   CLI::App app{"crucible: GPU evaluation engine for forecasting-model competitions"};
   app.require_subcommand(1);
-  // CLI11 reads config files for the main app only; subcommands take their
-  // options from a section named after them, e.g. [validator].
-  app.set_config("--config", "", "TOML file: options under [<subcommand>], key = value");
+  app.fallthrough();  // --config may follow the subcommand
+  app.config_formatter(std::make_shared<crucible::TomlConfig>(&app));
+  app.set_config("--config", "",
+                 "TOML file of options: [<subcommand>] tables, or bare keys for the subcommand "
+                 "run; flags win")
+      ->check(CLI::Validator(
+          [](std::string& path) {
+            std::FILE* file = std::fopen(path.c_str(), "r");
+            if (file == nullptr) return path + ": cannot open: " + std::strerror(errno);
+            std::fclose(file);
+            return std::string();
+          },
+          "FILE"));
   app.allow_config_extras(CLI::config_extras_mode::error);
+  app.add_flag_callback(
+      "--version",
+      [] {
+        std::printf("%s\n", crucible::version_text().c_str());
+        throw CLI::Success();
+      },
+      "Print the version, git commit, LibTorch version and CUDA support, then exit");
   const std::map<std::string, crucible::CommandRun> commands = {
       {"loss", crucible::add_loss_command(app)},
       {"score", crucible::add_score_command(app)},
@@ -26,14 +59,28 @@ int main(int argc, char** argv) {
       {"eval", crucible::add_eval_command(app)},
       {"validator", crucible::add_validator_command(app)},
   };
+  std::string names;
+  for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {
+    if (command->get_name() == "worker") continue;  // internal
+    names += (names.empty() ? "" : ", ") + command->get_name();
+    command->footer("Options can also come from --config FILE.toml (a [" + command->get_name() +
+                    "] table, or bare keys); flags win.\n");
+  }
+  if (argc > 1 && argv[1][0] != '-' && commands.count(argv[1]) == 0) {
+    std::fprintf(stderr, "crucible: unknown subcommand \"%s\" (subcommands: %s; see --help)\n",
+                 argv[1], names.c_str());
+    return 2;
+  }
   try {
     app.parse(argc, argv);
+  } catch (const CLI::Success& e) {
+    return app.exit(e);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "crucible: %s (see --help)\n", e.what());
+    std::fprintf(stderr, "%s: %s (see --help)\n", error_prefix(app).c_str(), e.what());
     return 2;
   }
   const std::string name = app.get_subcommands().front()->get_name();

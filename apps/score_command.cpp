@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli_error.h"
+#include "cli_options.h"
 #include "commands.h"
 #include "crucible/common/files.h"
 #include "crucible/common/npy.h"
@@ -96,7 +97,7 @@ CommandRun add_score_command(CLI::App& app) {
   cmd->add_option("--losses", options->losses, "float32/float64 [U, S] loss matrix (.npy)")
       ->required();
   cmd->add_option("--uids", options->uids, "int64 [U] uids, one per row (default 0..U-1)");
-  cmd->add_option("--seed", options->seed, "round seed for the bootstrap")->required();
+  add_seed_option(cmd, options->seed, "round seed for the bootstrap")->required();
   cmd->add_option("--bootstrap-samples", options->bootstrap_samples, "bootstrap replicates")
       ->capture_default_str();
   cmd->add_option("--ci-alpha", options->ci_alpha, "two-sided CI level")->capture_default_str();

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli_error.h"
+#include "cli_options.h"
 #include "commands.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/real_datasets.h"
@@ -57,7 +58,7 @@ CommandRun add_synth_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("synth", "Generate a task's data for a seed");
   cmd->add_option("--length", o->gp.length, "series length L")->capture_default_str();
   cmd->add_option("--series", o->gp.num_series, "number of series S")->capture_default_str();
-  cmd->add_option("--seed", o->gp.seed, "round seed")->required();
+  add_seed_option(cmd, o->gp.seed, "round seed")->required();
   cmd->add_option("--samples-per-kernel", o->gp.samples_per_kernel, "series sharing one kernel")
       ->capture_default_str();
   cmd->add_option("--min-input-frac", o->gp.min_input_fraction, "smallest input fraction")

@@ -1,10 +1,12 @@
 // `crucible validator`: the long-running validator. Wires the chain, the
 // model hub and store, the state, the background services (model manager,
-// weight setter, status endpoint) and the step loop; SIGINT / SIGTERM stop it
-// after the step in progress, with the state saved.
+// weight setter, status endpoint) and the step loop. One validator per state
+// directory (StateDirLock). A first SIGINT / SIGTERM stops it after the step
+// in progress, with the state saved; a second one kills the step's worker
+// processes and exits at once with 128 + the signal, the saved state staying
+// the last completed step's.
 #include <spdlog/spdlog.h>
 
-#include <atomic>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -14,14 +16,19 @@
 #include <utility>
 
 #include "cli_error.h"
+#include "cli_options.h"
 #include "commands.h"
+#include "crucible/validator/child_processes.h"
 #include "crucible/validator/disk_model_store.h"
 #include "crucible/validator/engine_round_evaluator.h"
 #include "crucible/validator/local_chain.h"
 #include "crucible/validator/local_directory_hub.h"
+#include "crucible/validator/log.h"
 #include "crucible/validator/model_manager.h"
+#include "crucible/validator/state_dir_lock.h"
 #include "crucible/validator/state_store.h"
 #include "crucible/validator/status_server.h"
+#include "crucible/validator/stop_signals.h"
 #include "crucible/validator/validator.h"
 #include "crucible/validator/weight_setter.h"
 #ifdef CRUCIBLE_HAVE_CURL
@@ -31,9 +38,21 @@
 namespace crucible {
 namespace {
 
-std::atomic<bool> stop_requested{false};
+void log_line(LogLevel level, const std::string& line) {
+  switch (level) {
+    case LogLevel::kDebug:
+      spdlog::debug("{}", line);
+      break;
+    case LogLevel::kInfo:
+      spdlog::info("{}", line);
+      break;
+    case LogLevel::kWarn:
+      spdlog::warn("{}", line);
+      break;
+  }
+}
 
-extern "C" void request_stop(int) { stop_requested = true; }
+const char* signal_name(int signal) { return signal == SIGINT ? "SIGINT" : "SIGTERM"; }
 
 struct ValidatorCliOptions {
   std::string chain, hub, hub_endpoint, schedule, log_level = "info";
@@ -70,7 +89,7 @@ std::unique_ptr<ModelHub> open_hub(const ValidatorCliOptions& o) {
   http.endpoint = o.hub_endpoint;
   const char* token = std::getenv("HF_TOKEN");
   http.token = token ? token : "";
-  http.log = [](const std::string& line) { spdlog::warn("hub: {}", line); };
+  http.log = [](const std::string& line) { spdlog::warn("{}", line); };  // "hub: ..."
   return std::make_unique<HttpHub>(http);
 #else
   throw CliError("--hub-endpoint: this build has no HTTP hub (libcurl was not found)");
@@ -92,15 +111,20 @@ void run_validator(ValidatorCliOptions o) {
   if (o.engine.step_timeout_seconds < 0 || o.memory_limit_mib < 0 || o.memory_budget_mib < 0) {
     throw CliError("--step-timeout, --memory-limit-mib and --gpu-memory-budget must be >= 0");
   }
-  spdlog::info("crucible validator: netuid {}, wallet {}/{}, state {}",
-               o.netuid.empty() ? "(from the chain)" : o.netuid,
-               o.wallet_name.empty() ? "-" : o.wallet_name,
-               o.wallet_hotkey.empty() ? "-" : o.wallet_hotkey, o.state_dir);
   const CompetitionSchedule schedule = o.schedule.empty() ? CompetitionSchedule::builtin_default()
                                                           : CompetitionSchedule::load(o.schedule);
   std::shared_ptr<Chain> chain = open_chain(o.chain);
-  chain->metagraph();  // a chain that cannot be read at the start is a configuration error
+  // A chain that cannot be read at the start is a configuration error.
+  const int64_t netuid = chain->metagraph().netuid;
   std::unique_ptr<ModelHub> hub = open_hub(o);
+  const StateDirLock lock(o.state_dir);  // before anything reads or writes the state
+  spdlog::info("crucible validator: netuid {} ({}), wallet {}/{}, state {}", netuid, o.chain,
+               o.wallet_name.empty() ? "-" : o.wallet_name,
+               o.wallet_hotkey.empty() ? "-" : o.wallet_hotkey, o.state_dir);
+  if (!o.netuid.empty() && o.netuid != std::to_string(netuid)) {
+    spdlog::warn("--netuid {} differs from the chain's netuid {}; the chain's is used", o.netuid,
+                 netuid);
+  }
   DiskModelStore store(o.state_dir + "/models");
   ValidatorState state;
   StateStore state_store(o.state_dir + "/state");
@@ -109,10 +133,45 @@ void run_validator(ValidatorCliOptions o) {
   spdlog::info("state: {}", loaded.fresh ? "fresh start" : "resumed from " + loaded.generation);
 
   o.engine.isolate = o.isolation == "process";
+  check_worker_memory_limit(o.memory_limit_mib);
   o.engine.memory_limit_bytes = o.memory_limit_mib << 20;
   o.engine.memory_budget_bytes = o.memory_budget_mib << 20;
   EngineRoundEvaluator evaluator(o.engine);
   ValidatorMetrics metrics;
+  o.manager.exclude_uids.insert(o.exclude_uids.begin(), o.exclude_uids.end());
+  if (!o.manager.exclude_uids.empty()) {
+    std::string uids;
+    for (Uid uid : o.manager.exclude_uids) uids += (uids.empty() ? "" : ", ") + std::to_string(uid);
+    spdlog::info("excluded uids (never evaluated nor weighted): {}", uids);
+  }
+  ModelManager manager(chain, *hub, store, state, schedule, o.manager, log_line, &metrics);
+  o.loop.state_dir = o.state_dir;
+  Validator validator(chain, manager, evaluator, schedule, state, state_store, metrics, o.loop,
+                      log_line);
+
+  // Before any thread or worker process starts, so they inherit the blocked signals.
+  const StopSignals signals(
+      [&validator](int signal) {
+        const std::string step = validator.step_in_progress();
+        if (step.empty()) {
+          spdlog::info("stop requested ({}): no step in progress, stopping", signal_name(signal));
+        } else {
+          spdlog::info(
+              "stop requested ({}): waiting for {} to finish; a second SIGINT or SIGTERM "
+              "aborts it",
+              signal_name(signal), step);
+        }
+      },
+      [&validator](int signal) {
+        const std::string step = validator.step_in_progress();
+        const size_t killed = signal_child_processes(SIGKILL);
+        spdlog::warn(
+            "second stop signal ({}): aborted {}, killed {} worker process{}; exiting "
+            "with the state of the last completed step",
+            signal_name(signal), step.empty() ? "the shutdown" : step, killed,
+            killed == 1 ? "" : "es");
+        spdlog::default_logger()->flush();
+      });
   std::unique_ptr<StatusServer> status;
   if (!o.no_http) {
     StatusServerOptions server;
@@ -120,15 +179,6 @@ void run_validator(ValidatorCliOptions o) {
     status = std::make_unique<StatusServer>(metrics, server);
     spdlog::info("status: http://127.0.0.1:{}/metrics", status->port());
   }
-  const auto log = [](const std::string& line) { spdlog::info("{}", line); };
-  o.manager.exclude_uids.insert(o.exclude_uids.begin(), o.exclude_uids.end());
-  ModelManager manager(chain, *hub, store, state, schedule, o.manager, log, &metrics);
-  o.loop.state_dir = o.state_dir;
-  Validator validator(chain, manager, evaluator, schedule, state, state_store, metrics, o.loop,
-                      log);
-
-  std::signal(SIGINT, request_stop);
-  std::signal(SIGTERM, request_stop);
   manager.start();
   WeightSetter::Options setter_options;
   setter_options.interval_seconds = o.weights_interval;
@@ -137,7 +187,7 @@ void run_validator(ValidatorCliOptions o) {
       chain, [&validator] { return validator.current_weights(); }, setter_options,
       [](const std::string& line) { spdlog::info("weights: {}", line); });
   metrics.set_started(true);
-  const int64_t steps = validator.run(stop_requested);
+  const int64_t steps = validator.run(signals.requested());
   setter.stop();
   manager.stop();
   spdlog::info("stopped after {} evaluated steps", steps);

@@ -2,10 +2,12 @@
 // runner (see worker_pool.h for the protocol). It loads the task once, says
 // "ready", then for each request line "<model path>\t<output .npy path>"
 // inspects and runs that model, writes its forecasts (float32 [S, H, Q]) and
-// replies with one line: "ok <load seconds> <forward seconds>", or
-// "refused: ...", "bad-output: ..." or "failed: ..." with the reason. The
-// protocol has its own copy of stdout; the process's stdout goes to stderr,
-// so nothing a model prints can forge a reply.
+// replies with one line: "ok <load seconds> <forward seconds> <L>[ <note>]"
+// (L is 1 when the model takes the input lengths, else 0; the note when some
+// forecast values are not finite), or "refused: ...",
+// "bad-output: ..." or "failed: ..." with the reason. The protocol has its own
+// copy of stdout; the process's stdout goes to stderr, so nothing a model
+// prints can forge a reply.
 #include <unistd.h>
 
 #include <cstdio>
@@ -46,9 +48,9 @@ std::string evaluate(const std::string& request, const TaskData& task,
     const ForecastRun forecasts = run_model_forecasts(model, inspection, task, levels, device);
     write_npy(out, npy_from_tensor(forecasts.values));
     char timing[64];
-    std::snprintf(timing, sizeof timing, "ok %.6f %.6f", forecasts.load_seconds,
-                  forecasts.forward_seconds);
-    return timing;
+    std::snprintf(timing, sizeof timing, "ok %.6f %.6f %d", forecasts.load_seconds,
+                  forecasts.forward_seconds, inspection.takes_lengths ? 1 : 0);
+    return forecasts.note.empty() ? timing : timing + (" " + first_line(forecasts.note));
   } catch (const BadModelOutput& e) {
     return "bad-output: " + first_line(e.what());
   } catch (const std::exception& e) {

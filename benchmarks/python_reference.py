@@ -79,7 +79,7 @@ def score_inputs(rng, models, series):
 
 
 def win_rates(m):
-    """Column loop, vectorised compare within a column (SCORING.md 4.1)."""
+    """Column loop, vectorised compare within a column (docs/scoring.md 4.1)."""
     models, series = m.shape
     rate_sum = np.zeros(models)
     defined = np.zeros(models)
@@ -121,7 +121,7 @@ def bounds(m, replicates, alpha, seed, bootstrap):
 
 
 def gap_sep_composite(win, lo, hi):
-    """SCORING.md 4.3-4.5, vectorised."""
+    """docs/scoring.md 4.3-4.5, vectorised."""
     terms = hi[:, None] - lo[None, :]
     np.fill_diagonal(terms, np.nan)
     count = (~np.isnan(terms)).sum(axis=1)

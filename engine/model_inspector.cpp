@@ -48,14 +48,14 @@ std::string check_signature(const c10::FunctionSchema& schema, bool* takes_lengt
   return text.str();
 }
 
-// The custom-class (torch.classes) values held as module attributes.
-std::string find_custom_class(const torch::jit::Module& module) {
+// One problem per custom-class (torch.classes) value held as a module attribute.
+void find_custom_classes(const torch::jit::Module& module, std::vector<std::string>& problems) {
   for (const auto& attribute : module.named_attributes(/*recurse=*/true)) {
     if (attribute.value.isCustomClass()) {
-      return "attribute " + attribute.name + " is a custom class, which is not allowed";
+      problems.push_back("attribute " + attribute.name +
+                         " is a custom class, which is not allowed");
     }
   }
-  return "";
 }
 
 ModelInspection refused(ModelInspection inspection, const std::string& reason) {
@@ -98,31 +98,34 @@ ModelInspection inspect_model(const std::string& path, const ModelLimits& limits
       count_ops(graph->block(), result.op_counts);
     }
   }
+  // Every problem is reported, not only the first.
+  std::vector<std::string> problems;
   for (const auto& [op, count] : result.op_counts) {
     if (!is_allowed_op(op)) result.refused_ops.push_back(op);
   }
-
   if (!result.refused_ops.empty()) {
     std::string ops;
     for (const std::string& op : result.refused_ops) ops += (ops.empty() ? "" : ", ") + op;
-    return refused(result, "uses ops that are not allowed: " + ops);
+    problems.push_back("uses ops that are not allowed: " + ops);
   }
-  if (const std::string custom = find_custom_class(module); !custom.empty()) {
-    return refused(result, custom);
-  }
+  find_custom_classes(module, problems);
   if (result.parameters > limits.max_parameters) {
-    return refused(result, std::to_string(result.parameters) + " parameters, over the limit of " +
-                               std::to_string(limits.max_parameters));
+    problems.push_back(std::to_string(result.parameters) + " parameters, over the limit of " +
+                       std::to_string(limits.max_parameters));
   }
   const auto entry = module.find_method("forecast") ? module.find_method("forecast")
                                                     : module.find_method("forward");
-  if (!entry) return refused(result, "has neither a forecast nor a forward method");
-  result.entry_method = entry->name();
-  if (const std::string bad = check_signature(entry->function().getSchema(), &result.takes_lengths);
-      !bad.empty()) {
-    return refused(result, bad);
+  if (!entry) {
+    problems.push_back("has neither a forecast nor a forward method");
+  } else {
+    result.entry_method = entry->name();
+    const std::string bad = check_signature(entry->function().getSchema(), &result.takes_lengths);
+    if (!bad.empty()) problems.push_back(bad);
   }
-  result.accepted = true;
+  for (const std::string& problem : problems) {
+    result.reason += (result.reason.empty() ? "" : "; ") + problem;
+  }
+  result.accepted = problems.empty();
   return result;
 }
 

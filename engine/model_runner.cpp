@@ -35,11 +35,17 @@ at::Tensor task_tensor(const std::vector<float>& values, int64_t rows, int64_t c
   return at::from_blob(const_cast<float*>(values.data()), {rows, cols}, at::kFloat).clone();
 }
 
-// A worker's reply: "ok <load> <forward>", or "<status>: <reason>".
+// A worker's reply: "ok <load> <forward>[ <note>]" (the note becomes the
+// reason), or "<status>: <reason>".
 void read_reply(const std::string& reply, ModelRun& run) {
   if (reply.rfind("ok ", 0) == 0) {
     run.status = "ok";
-    std::sscanf(reply.c_str() + 3, "%lf %lf", &run.load_seconds, &run.forward_seconds);
+    int end = 0, takes_lengths = 0;
+    std::sscanf(reply.c_str() + 3, "%lf %lf %d%n", &run.load_seconds, &run.forward_seconds,
+                &takes_lengths, &end);
+    run.takes_lengths = takes_lengths == 1;
+    const size_t note = reply.find_first_not_of(' ', 3 + end);
+    if (end > 0 && note != std::string::npos) run.reason = reply.substr(note);
     return;
   }
   for (const char* status : {"refused", "bad-output", "failed"}) {
@@ -164,6 +170,8 @@ void run_in_process(const TaskData& task, const RunnerOptions& options, std::vec
       runs[i].load_seconds = out.load_seconds;
       runs[i].forward_seconds = out.forward_seconds;
       runs[i].status = "ok";
+      runs[i].reason = out.note;
+      runs[i].takes_lengths = inspection.takes_lengths;
     } catch (const BadModelOutput& e) {
       runs[i].status = "bad-output";
       runs[i].reason = e.what();

@@ -118,6 +118,7 @@ void run_native_models(const std::vector<size_t>& indices, const TaskData& task,
   std::vector<ChronosBoltConfig> configs;
   for (size_t i : indices) {
     runs[i].format = "native";
+    runs[i].takes_lengths = true;  // each series' context is exactly its input
     const NativeModelInspection inspection = inspect_native_model(runs[i].path, options.limits);
     if (!inspection.accepted) {
       runs[i].status = "refused";

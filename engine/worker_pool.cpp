@@ -317,4 +317,15 @@ std::vector<JobOutcome> run_jobs(const std::vector<std::string>& worker_command,
   return pool.run();
 }
 
+long long minimum_worker_memory_limit_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  long long kib = 0;
+  while (status >> key) {
+    if (key == "VmSize:" && status >> kib) return (kib << 10) + (512LL << 20);
+    status.ignore(1 << 16, '\n');
+  }
+  return 0;
+}
+
 }  // namespace crucible

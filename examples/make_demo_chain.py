@@ -8,7 +8,7 @@ model.safetensors; the baselines of `crucible models make-baselines`) becomes
 a repository demo/<name> at a commit named after its content, plus one broken
 model (a file that is not a TorchScript archive). The chain has uid 0,
 a validator, and one miner per model committed to it for competition 0, with
-the secure hash of SCORING.md section 7, so the validator verifies every
+the secure hash of docs/scoring.md section 7, so the validator verifies every
 download. The block is frozen (seconds_per_block 0).
 """
 import base64
@@ -23,7 +23,7 @@ def sha256_b64(data):
 
 
 def content_hash(files):
-    """files: {relative path: bytes}; SCORING.md section 7."""
+    """files: {relative path: bytes}; docs/scoring.md section 7."""
     return sha256_b64("".join(sha256_b64(files[p]) for p in sorted(files)).encode())
 
 

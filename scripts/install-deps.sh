@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ libtorch-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libcli11-dev libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libopenblas0-openmp python3 python3-numpy python3-scipy
+  libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libopenblas0-openmp python3 python3-numpy python3-scipy
   python3-pip python3-venv python3-torch)
 
 missing=()

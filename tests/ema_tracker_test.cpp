@@ -1,4 +1,4 @@
-// EMA updates, resets and resizing with worked numbers (SCORING.md section 5).
+// EMA updates, resets and resizing with worked numbers (docs/scoring.md section 5).
 #include "crucible/validator/ema_tracker.h"
 
 #include <gtest/gtest.h>

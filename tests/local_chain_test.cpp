@@ -3,7 +3,9 @@
 // seed_block and block_seed.
 #include "crucible/validator/local_chain.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -21,7 +23,7 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 constexpr const char* kThreeNeurons = R"({"netuid": 1, "block": 1000, "seconds_per_block": 12,
-  "neurons": [
+  "time": 100, "neurons": [
     {"uid": 2, "hotkey": "hk2", "stake": 0, "validator_permit": false},
     {"uid": 0, "hotkey": "hk0", "stake": 10.5, "validator_permit": true},
     {"uid": 1, "hotkey": "hk1", "stake": 3, "validator_permit": false}]})";
@@ -81,7 +83,7 @@ std::string three_neurons_with(const json& patch) {
 TEST_F(LocalChainTest, BlockAdvancesWithTheClockAndRestartsOnANewBlockValue) {
   write("metagraph.json", kThreeNeurons);
   LocalChain local = chain();
-  EXPECT_EQ(local.current_block(), 1000);  // the clock starts at now = 100
+  EXPECT_EQ(local.current_block(), 1000);  // block 1000 at "time" 100, now = 100
   now_ = 111.9;
   EXPECT_EQ(local.current_block(), 1000);
   now_ = 112;
@@ -90,11 +92,56 @@ TEST_F(LocalChainTest, BlockAdvancesWithTheClockAndRestartsOnANewBlockValue) {
   EXPECT_EQ(local.current_block(), 1005);
   EXPECT_EQ(local.metagraph().block, 1005);
 
-  write("metagraph.json", three_neurons_with({{"block", 2000}}));
+  write("metagraph.json", three_neurons_with({{"block", 2000}, {"time", 200}}));
   now_ = 200;
   EXPECT_EQ(local.current_block(), 2000);
   now_ = 200 + 24;
   EXPECT_EQ(local.current_block(), 2002);
+}
+
+// A restarted validator reads the directory anew: its block must go on from
+// the time stored there, not from when the new process read the file.
+TEST_F(LocalChainTest, ARestartedChainNeverReportsASmallerBlock) {
+  write("metagraph.json", kThreeNeurons);  // block 1000 at "time" 100
+  Block before_restart = 0;
+  {
+    LocalChain first = chain();
+    EXPECT_EQ(first.current_block(), 1000);  // now = 100
+    now_ = 100 + 12 * 10 + 5;
+    before_restart = first.current_block();
+    EXPECT_EQ(before_restart, 1010);
+  }
+  LocalChain second = chain();
+  EXPECT_GE(second.current_block(), before_restart);
+  EXPECT_EQ(second.metagraph().block, 1010);
+}
+
+// Without "time" the block counts from the file's modification time.
+TEST_F(LocalChainTest, WithoutATimeTheBlockCountsFromTheFilesModificationTime) {
+  write("metagraph.json", three_neurons_with({{"time", nullptr}}));  // a merge patch: removed
+  const timespec modified[2] = {{500, 0}, {500, 0}};                 // atime, mtime
+  ASSERT_EQ(::utimensat(AT_FDCWD, (dir_ + "/metagraph.json").c_str(), modified, 0), 0);
+  now_ = 500 + 12 * 3;
+  LocalChain first = chain();
+  EXPECT_EQ(first.current_block(), 1003);
+  now_ = 500 + 12 * 7;
+  EXPECT_EQ(first.current_block(), 1007);
+  EXPECT_EQ(chain().current_block(), 1007);  // a restart goes on
+}
+
+TEST_F(LocalChainTest, TheBlockNeverGoesBackWhenTheClockDoes) {
+  write("metagraph.json", kThreeNeurons);
+  LocalChain local = chain();
+  now_ = 100 + 12 * 4;
+  EXPECT_EQ(local.current_block(), 1004);
+  now_ = 100;  // the wall clock stepped back
+  EXPECT_EQ(local.current_block(), 1004);
+  EXPECT_EQ(local.metagraph().block, 1004);
+}
+
+TEST_F(LocalChainTest, ABadTimeIsRefusedNamingTheField) {
+  EXPECT_EQ(metagraph_error(three_neurons_with({{"time", -1}})),
+            dir_ + "/metagraph.json: $.time: expected a finite number >= 0, got -1");
 }
 
 TEST_F(LocalChainTest, FractionalSecondsPerBlock) {

@@ -1,4 +1,4 @@
-// Hand-worked cases for the per-step loss math (SCORING.md section 3).
+// Hand-worked cases for the per-step loss math (docs/scoring.md section 3).
 #include "crucible/cuda/loss_math.h"
 
 #include <gtest/gtest.h>

@@ -1,4 +1,4 @@
-// Tests for model commitments and content hashes (SCORING.md section 7).
+// Tests for model commitments and content hashes (docs/scoring.md section 7).
 #include "crucible/validator/model_id.h"
 
 #include <gtest/gtest.h>

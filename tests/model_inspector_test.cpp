@@ -145,6 +145,60 @@ TEST_F(ModelInspectorTest, RefusesFilesThatAreNotArchives) {
   }
 }
 
+TEST_F(ModelInspectorTest, AcceptsTheInPlaceBranchesOfLayers) {
+  // TorchScript's nn.ReLU, nn.Dropout, nn.SiLU, ... hold an `if inplace:`
+  // branch that calls the in-place op, inspected even when never taken.
+  const ModelInspection r = inspect_model(save("inplace", R"(
+def forecast(self, inputs: Tensor, prediction_length: int, quantiles: List[float]) -> Tensor:
+    x = inputs.clone()
+    if prediction_length < 0:
+        x = torch.relu_(x)
+        x = torch.dropout_(x, 0.1, False)
+        x = torch.silu_(x)
+        x = torch.leaky_relu_(x, 0.01)
+        x = torch.elu_(x, 1.0, 1, 1)
+        x = torch.hardtanh_(x, -1.0, 1.0)
+        x = torch.sigmoid_(x)
+        x = torch.tanh_(x)
+        x = torch.exp_(x)
+    return x[:, -prediction_length:, :].unsqueeze(-1).repeat(1, 1, 1, len(quantiles))
+)"),
+                                          ModelLimits{});
+  EXPECT_TRUE(r.accepted) << r.reason;
+  EXPECT_EQ(r.op_counts.at("aten::relu_"), 1);
+}
+
+TEST_F(ModelInspectorTest, ReportsEveryProblem) {
+  ModelLimits small;
+  small.max_parameters = 100;
+  const ModelInspection r = inspect_model(save("many_problems", R"(
+def forecast(self, inputs: Tensor) -> Tensor:
+    print("leak")
+    return torch.from_file("/etc/passwd", False, 16)
+)",
+                                               1000),
+                                          small);
+  EXPECT_FALSE(r.accepted);
+  for (const char* problem : {"aten::from_file", "prim::Print",
+                              "1000 parameters, over the limit of 100", "does not match"}) {
+    EXPECT_NE(r.reason.find(problem), std::string::npos) << problem << " not in: " << r.reason;
+  }
+  EXPECT_EQ(r.refused_ops, (std::vector<std::string>{"aten::from_file", "prim::Print"}));
+  EXPECT_EQ(r.reason.find('\n'), std::string::npos) << r.reason;
+}
+
+TEST(OpAllowlist, InPlaceVariantsAndTheTransformerLayer) {
+  for (const char* op :
+       {"aten::relu_", "aten::dropout_", "aten::silu_", "aten::leaky_relu_", "aten::elu_",
+        "aten::hardtanh_", "aten::gelu_", "aten::sigmoid_", "aten::tanh_", "aten::exp_",
+        "aten::_native_multi_head_attention", "aten::_transformer_encoder_layer_fwd",
+        "aten::is_grad_enabled", "prim::is_nested", "prim::requires_grad"}) {
+    EXPECT_TRUE(is_allowed_op(op)) << op;
+  }
+  EXPECT_FALSE(is_allowed_op("aten::set_"));
+  EXPECT_FALSE(is_allowed_op("aten::_unsafe_view"));
+}
+
 TEST(OpAllowlist, PureMathInFilesOut) {
   EXPECT_TRUE(is_allowed_op("aten::matmul"));
   EXPECT_TRUE(is_allowed_op("prim::If"));

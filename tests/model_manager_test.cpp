@@ -1,12 +1,15 @@
 // The model manager over a local chain and a local hub: what it installs,
-// what it records as failed (and why), what it queues, and cleanup.
+// what it records as failed (and why) and logs, what it queues, and cleanup.
 #include "crucible/validator/model_manager.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "crucible/validator/local_chain.h"
 #include "crucible/validator/local_directory_hub.h"
@@ -20,14 +23,22 @@ namespace fs = std::filesystem;
 class ModelManagerTest : public ::testing::Test {
  protected:
   ModelManagerTest()
-      : chain_(std::make_shared<LocalChain>(fixture_.chain_dir(), LocalChain::steady_now_seconds,
+      : chain_(std::make_shared<LocalChain>(fixture_.chain_dir(), LocalChain::wall_now_seconds,
                                             LocalChainOptions{0.0, 5, 0.01})),
         hub_(fixture_.hub_dir()),
         store_(fixture_.store_dir()),
         schedule_(CompetitionSchedule::builtin_default()) {}
 
   ModelManager manager(ModelManagerOptions options = {}) {
-    return ModelManager(chain_, hub_, store_, state_, schedule_, options, {}, &metrics_);
+    return ModelManager(chain_, hub_, store_, state_, schedule_, options, log_, &metrics_);
+  }
+
+  // The log lines so far at `level`, and forgets them.
+  std::vector<std::string> take_log(LogLevel level) {
+    std::lock_guard<std::mutex> lock(log_mutex_);
+    std::vector<std::string> lines = std::move(log_lines_[level]);
+    log_lines_.erase(level);
+    return lines;
   }
 
   std::string failure(const std::string& hotkey) {
@@ -43,6 +54,12 @@ class ModelManagerTest : public ::testing::Test {
   CompetitionSchedule schedule_;
   ValidatorState state_;
   ValidatorMetrics metrics_;
+  std::mutex log_mutex_;
+  std::map<LogLevel, std::vector<std::string>> log_lines_;
+  Log log_ = [this](LogLevel level, const std::string& line) {
+    std::lock_guard<std::mutex> lock(log_mutex_);
+    log_lines_[level].push_back(line);
+  };
 };
 
 TEST_F(ModelManagerTest, InstallsGoodModelsAndRecordsWhyOthersFailed) {
@@ -67,7 +84,7 @@ TEST_F(ModelManagerTest, InstallsGoodModelsAndRecordsWhyOthersFailed) {
   ModelManagerOptions options;
   options.exclude_uids = {7};
   ModelManager models = manager(options);
-  EXPECT_EQ(models.sync_all(), 1u);
+  EXPECT_EQ(models.sync_all().changed, 1u);
 
   EXPECT_EQ(state_.pending(0), std::vector<Uid>{1});
   const auto installed = models.installed_model("good");
@@ -90,13 +107,85 @@ TEST_F(ModelManagerTest, InstallsGoodModelsAndRecordsWhyOthersFailed) {
       << text;
 }
 
+// Three miners that all fail: each failure is logged once per change (also
+// once more by a restarted manager, whose tracker already holds it), and the
+// walk reports what it found.
+TEST_F(ModelManagerTest, EachFailureIsLoggedOncePerChangeAndTheWalkIsSummarised) {
+  fixture_.publish("other", "c1", "OTHER");
+  fixture_.add_neuron("validator", true);  // uid 0
+  fixture_.add_neuron("silent");           // 1: no commitment
+  fixture_.add_neuron("forger");           // 2: secure hash of other bytes
+  fixture_.add_neuron("ghost");            // 3: repository missing
+  fixture_.add_neuron("excluded");         // 4
+  fixture_.commit("forger", ValidatorFixture::commitment("other", "c1", "forger", "GOOD"), 12);
+  fixture_.commit("ghost", ValidatorFixture::commitment("gone", "c1", "ghost", "X"), 14);
+  ModelManagerOptions options;
+  options.retry_seconds = 0;  // every walk looks at every miner again
+  options.exclude_uids = {4};
+
+  const auto starts_with = [](const std::string& line, const std::string& prefix) {
+    return line.rfind(prefix, 0) == 0;
+  };
+  for (int process = 0; process < 2; ++process) {  // the second: a restart
+    ModelManager models = manager(options);
+    const SyncReport report = models.sync_all();
+    EXPECT_EQ(report.miners, 3u);
+    EXPECT_EQ(report.excluded, 1u);
+    EXPECT_EQ(report.installed, 0u);
+    EXPECT_EQ(report.changed, 0u);
+    EXPECT_EQ(report.failures,
+              (std::map<std::string, size_t>{
+                  {"hash-mismatch", 1}, {"missing-commitment", 1}, {"not-found", 1}}));
+    EXPECT_EQ(report.summary(),
+              "3 miners, 0 models installed, 3 failed (hash-mismatch 1, missing-commitment 1, "
+              "not-found 1), 1 excluded");
+    const std::vector<std::string> warnings = take_log(LogLevel::kWarn);
+    ASSERT_EQ(warnings.size(), 2u) << process;
+    EXPECT_TRUE(starts_with(warnings[0], "uid 2: hash-mismatch: ")) << warnings[0];
+    EXPECT_TRUE(starts_with(warnings[1], "uid 3: not-found: ")) << warnings[1];
+    EXPECT_EQ(take_log(LogLevel::kDebug),
+              std::vector<std::string>{"uid 1: missing-commitment: no model committed"});
+
+    models.sync_all();  // nothing changed: nothing logged
+    EXPECT_TRUE(take_log(LogLevel::kWarn).empty());
+    EXPECT_TRUE(take_log(LogLevel::kDebug).empty());
+  }
+  {
+    ModelManager models = manager(options);
+    models.sync_all();
+    take_log(LogLevel::kWarn);
+    take_log(LogLevel::kDebug);
+    fixture_.commit("silent", "garbled", 20);  // a changed failure is logged again
+    models.sync_all();
+    const std::vector<std::string> warnings = take_log(LogLevel::kWarn);
+    ASSERT_EQ(warnings.size(), 1u);
+    EXPECT_TRUE(starts_with(warnings[0], "uid 1: bad-commitment: ")) << warnings[0];
+  }
+
+  // The thread's first walk ends with the summary.
+  ModelManagerOptions threaded = options;
+  threaded.sync_interval_seconds = 3600;
+  threaded.cleanup_interval_seconds = 3600;
+  ModelManager models = manager(threaded);
+  models.start();
+  std::vector<std::string> info;
+  for (int i = 0; i < 500 && info.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    info = take_log(LogLevel::kInfo);
+  }
+  models.stop();
+  EXPECT_EQ(info, std::vector<std::string>{
+                      "first model sync: 3 miners, 0 models installed, 3 failed (bad-commitment 1, "
+                      "hash-mismatch 1, not-found 1), 1 excluded"});
+}
+
 TEST_F(ModelManagerTest, AChangedCommitmentReinstallsResetsTheEmaAndRequeues) {
   fixture_.publish("m", "c1", "FIRST");
   fixture_.publish("m", "c2", "SECOND");
   fixture_.add_neuron("miner");
   fixture_.commit("miner", ValidatorFixture::commitment("m", "c1", "miner", "FIRST"), 10);
   ModelManager models = manager();
-  ASSERT_EQ(models.sync_all(), 1u);
+  ASSERT_EQ(models.sync_all().changed, 1u);
   const std::string first_dir = models.installed_model("miner")->directory;
   state_.take_pending(0);
   state_.with_trackers([](ModelTracker&, CompetitionEmaTracker& ema) {
@@ -104,11 +193,11 @@ TEST_F(ModelManagerTest, AChangedCommitmentReinstallsResetsTheEmaAndRequeues) {
     return 0;
   });
 
-  EXPECT_EQ(models.sync_all(), 0u);  // unchanged: nothing downloaded, nothing queued
+  EXPECT_EQ(models.sync_all().changed, 0u);  // unchanged: nothing downloaded, nothing queued
   EXPECT_TRUE(state_.pending(0).empty());
 
   fixture_.commit("miner", ValidatorFixture::commitment("m", "c2", "miner", "SECOND"), 20);
-  EXPECT_EQ(models.sync_all(), 1u);
+  EXPECT_EQ(models.sync_all().changed, 1u);
   EXPECT_EQ(read_file(models.installed_model("miner")->model_path), "SECOND");
   EXPECT_EQ(state_.pending(0), std::vector<Uid>{0});
   const auto ema =

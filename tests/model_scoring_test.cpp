@@ -1,5 +1,5 @@
 // score_models(): win rate by hand, bootstrap properties, determinism,
-// permutation invariance and the degenerate cases of SCORING.md section 4.
+// permutation invariance and the degenerate cases of docs/scoring.md section 4.
 #include "crucible/engine/model_scoring.h"
 
 #include <ATen/ATen.h>

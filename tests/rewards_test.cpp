@@ -1,5 +1,5 @@
 // Scores to weights, subnet aggregation, the keep rule and the optional rules
-// (SCORING.md sections 5 and 6), worked by hand.
+// (docs/scoring.md sections 5 and 6), worked by hand.
 #include "crucible/validator/rewards.h"
 
 #include <gtest/gtest.h>

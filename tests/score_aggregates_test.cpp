@@ -1,4 +1,4 @@
-// Gap, separation and composite worked by hand (SCORING.md section 4, 3-5).
+// Gap, separation and composite worked by hand (docs/scoring.md section 4, 3-5).
 #include "crucible/engine/score_aggregates.h"
 
 #include <gtest/gtest.h>

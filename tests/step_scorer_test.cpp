@@ -1,4 +1,4 @@
-// A whole step of SCORING.md section 5 with worked numbers.
+// A whole step of docs/scoring.md section 5 with worked numbers.
 #include "crucible/validator/step_scorer.h"
 
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // The synthetic GP dataset: determinism, the split rule and padding, and
-// statistical checks that would catch a broken kernel (SCORING.md section 1).
+// statistical checks that would catch a broken kernel (docs/scoring.md section 1).
 #include "crucible/engine/synthetic_gp_torch.h"
 
 #include <ATen/ATen.h>

@@ -1,6 +1,6 @@
 // A local chain, a local hub and a store in a temporary folder, for the
 // model manager and step loop tests: miners are added with their model bytes
-// and committed as SCORING.md section 7 says.
+// and committed as docs/scoring.md section 7 says.
 #pragma once
 
 #include <unistd.h>

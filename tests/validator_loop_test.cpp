@@ -1,6 +1,6 @@
 // The step loop with a scripted evaluator: what a step evaluates, scores,
-// saves and logs, and that a restarted validator continues from the last
-// completed step.
+// saves and logs, that a restarted validator continues from the last
+// completed step, and that excluded uids are never evaluated nor weighted.
 #include "crucible/validator/validator.h"
 
 #include <gtest/gtest.h>
@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <thread>
@@ -27,6 +28,7 @@ class ScriptedEvaluator : public RoundEvaluator {
   std::vector<RoundModelResult> evaluate(const CompetitionConfig&, uint64_t seed,
                                          const std::vector<RoundModel>& models) override {
     seeds.push_back(seed);
+    if (during) during();
     std::vector<RoundModelResult> results;
     for (const RoundModel& m : models) {
       RoundModelResult r;
@@ -46,6 +48,7 @@ class ScriptedEvaluator : public RoundEvaluator {
     return results;
   }
   std::vector<uint64_t> seeds;
+  std::function<void()> during;  // runs inside evaluate()
 };
 
 std::vector<nlohmann::json> metrics_lines(const std::string& state_dir) {
@@ -67,7 +70,7 @@ class ThrowingEvaluator : public RoundEvaluator {
 class ValidatorLoopTest : public ::testing::Test {
  protected:
   ValidatorLoopTest()
-      : chain_(std::make_shared<LocalChain>(fixture_.chain_dir(), LocalChain::steady_now_seconds,
+      : chain_(std::make_shared<LocalChain>(fixture_.chain_dir(), LocalChain::wall_now_seconds,
                                             LocalChainOptions{0.0, 5, 0.01})),
         hub_(fixture_.hub_dir()),
         store_(fixture_.store_dir()),
@@ -87,9 +90,9 @@ class ValidatorLoopTest : public ::testing::Test {
 
   // One validator "process": state loaded from the state folder, models synced once.
   struct Run {
-    explicit Run(ValidatorLoopTest& t)
+    explicit Run(ValidatorLoopTest& t, ModelManagerOptions manager_options = {})
         : state_store(t.fixture_.state_dir() + "/state"),
-          models(t.chain_, t.hub_, t.store_, state, t.schedule_, {}, {}, &metrics),
+          models(t.chain_, t.hub_, t.store_, state, t.schedule_, manager_options, {}, &metrics),
           validator(t.chain_, models, t.evaluator_, t.schedule_, state, state_store, metrics,
                     ValidatorOptions{t.fixture_.state_dir()}, {}) {
       state_store.load(state);
@@ -167,7 +170,8 @@ TEST_F(ValidatorLoopTest, AFailingStepIsLoggedMarksUnhealthyAndTheLoopGoesOn) {
   ValidatorOptions options{fixture_.state_dir()};
   options.idle_poll_seconds = 0.01;
   Validator validator(chain_, run.models, throwing, schedule_, run.state, run.state_store,
-                      run.metrics, options, [&](const std::string& line) { log.push_back(line); });
+                      run.metrics, options,
+                      [&](LogLevel, const std::string& line) { log.push_back(line); });
   std::atomic<bool> stop{false};
   std::thread stopper([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -218,6 +222,70 @@ TEST_F(ValidatorLoopTest, AModelMissingFromTheStoreFailsWithTheTrackersReason) {
   EXPECT_EQ(b["uid"], 2);
   EXPECT_EQ(b["status"], "not-installed");
   EXPECT_EQ(b["weight"], 0.0);
+}
+
+// A restart with uid 1 excluded, after a step that queued and weighted it:
+// the saved state still holds it, but it is neither evaluated nor weighted.
+TEST_F(ValidatorLoopTest, AnExcludedUidIsNeitherEvaluatedNorWeightedWhateverTheStateHolds) {
+  {
+    Run first(*this);
+    ASSERT_TRUE(first.validator.step());
+    first.state.add_pending(0, 1);
+    first.state_store.save(first.state);
+  }
+  ModelManagerOptions options;
+  options.exclude_uids = {1};
+  Run second(*this, options);
+  ASSERT_EQ(second.state.pending(0), std::vector<Uid>{1});  // as saved
+  const auto before = second.validator.current_weights();
+  ASSERT_TRUE(before.has_value());
+  EXPECT_EQ(before->weights[1], 0.0);
+  EXPECT_NEAR(before->weights[2], 1.0, 1e-12);
+
+  ASSERT_TRUE(second.validator.step());
+  const nlohmann::json line = metrics_lines(fixture_.state_dir()).back();
+  for (const nlohmann::json& m : line["models"]) EXPECT_NE(m["uid"], 1) << line.dump();
+  EXPECT_EQ(line["subnet_weights"][1], 0.0);
+  EXPECT_EQ(second.validator.current_weights()->weights[1], 0.0);
+  for (CompetitionId c : {0}) {
+    for (Uid uid : second.state.active(c)) EXPECT_NE(uid, 1);
+    for (Uid uid : second.state.pending(c)) EXPECT_NE(uid, 1);
+  }
+  const auto ema = second.state.with_trackers(
+      [](ModelTracker&, CompetitionEmaTracker& ema) { return ema.ema(0, 1); });
+  EXPECT_FALSE(ema.has_value());
+}
+
+TEST_F(ValidatorLoopTest, TheStepInProgressIsDescribedWhileItRuns) {
+  Run run(*this);
+  EXPECT_EQ(run.validator.step_in_progress(), "");
+  std::string during;
+  evaluator_.during = [&] { during = run.validator.step_in_progress(); };
+  ASSERT_TRUE(run.validator.step());
+  EXPECT_EQ(during, "step 1 (competition 0, 3 models, running for 0 s)");
+  EXPECT_EQ(run.validator.step_in_progress(), "");
+}
+
+TEST_F(ValidatorLoopTest, IdlingIsLoggedOnceAtDebug) {
+  Run run(*this);
+  run.state.take_pending(0);
+  run.state.replace_active(0, {});
+  std::vector<std::pair<LogLevel, std::string>> log;
+  ValidatorOptions options{fixture_.state_dir()};
+  options.idle_poll_seconds = 0.01;
+  Validator validator(
+      chain_, run.models, evaluator_, schedule_, run.state, run.state_store, run.metrics, options,
+      [&](LogLevel level, const std::string& line) { log.emplace_back(level, line); });
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop = true;
+  });
+  EXPECT_EQ(validator.run(stop), 0);
+  stopper.join();
+  ASSERT_EQ(log.size(), 1u);
+  EXPECT_EQ(log[0].first, LogLevel::kDebug);
+  EXPECT_EQ(log[0].second, "idle: no model queued for evaluation; polling every 0.01 s");
 }
 
 }  // namespace

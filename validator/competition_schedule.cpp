@@ -1,4 +1,4 @@
-// Parsing, checking and writing the competition schedule (SCORING.md sections
+// Parsing, checking and writing the competition schedule (docs/scoring.md sections
 // 1 and 5). Every rejection is a ConfigError with the one-line message
 // "<source>: <json path>: <reason>", the path written like
 // $.schedule[0].competitions[1].tasks[0].quantiles[2].

@@ -4,6 +4,7 @@
 #include "crucible/validator/local_chain.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cmath>
@@ -133,10 +134,7 @@ double unix_now_seconds() {
 
 }  // namespace
 
-double LocalChain::steady_now_seconds() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
+double LocalChain::wall_now_seconds() { return unix_now_seconds(); }
 
 LocalChain::LocalChain(std::string directory, NowSeconds now_seconds, Options options)
     : directory_(std::move(directory)), now_seconds_(std::move(now_seconds)), options_(options) {}
@@ -151,6 +149,7 @@ LocalChain::MetagraphFile LocalChain::parse_metagraph(const std::string& text,
   metagraph.netuid = top.integer("netuid", 0);
   metagraph.block = top.integer("block", 0);
   metagraph.seconds_per_block = top.non_negative_number("seconds_per_block");
+  if (document.contains("time")) metagraph.time = top.non_negative_number("time");
   const json& neurons = top.field("neurons", "an array");
   if (!neurons.is_array()) fail(path, "$.neurons", "expected an array, got " + describe(neurons));
 
@@ -243,19 +242,28 @@ const Document& LocalChain::refresh(Cached<Document>& cache, const std::string& 
 }
 
 const LocalChain::MetagraphFile& LocalChain::refresh_metagraph() {
-  const MetagraphFile& metagraph = refresh(metagraph_, kMetagraphFile, false, &parse_metagraph);
-  if (!clock_started_ || metagraph.block != clock_block_) {
-    clock_started_ = true;
-    clock_block_ = metagraph.block;
-    clock_start_seconds_ = now_seconds_();
+  refresh(metagraph_, kMetagraphFile, false, &parse_metagraph);
+  MetagraphFile& metagraph = *metagraph_.good;  // refresh() returned it or threw
+  if (metagraph.time < 0) {
+    // Read after the file: a file replaced in between gives a later time,
+    // so a block too low for a moment, never one too high.
+    struct stat status {};
+    if (::stat(path(kMetagraphFile).c_str(), &status) == 0) {
+      metagraph.time = static_cast<double>(status.st_mtim.tv_sec) +
+                       static_cast<double>(status.st_mtim.tv_nsec) * 1e-9;
+    }
   }
   return metagraph;
 }
 
-Block LocalChain::block_now(const MetagraphFile& metagraph) const {
-  if (metagraph.seconds_per_block <= 0) return clock_block_;
-  const double elapsed = std::max(0.0, now_seconds_() - clock_start_seconds_);
-  return clock_block_ + static_cast<Block>(std::floor(elapsed / metagraph.seconds_per_block));
+Block LocalChain::block_now(const MetagraphFile& metagraph) {
+  Block block = metagraph.block;
+  if (metagraph.seconds_per_block > 0 && metagraph.time >= 0) {
+    const double elapsed = std::max(0.0, now_seconds_() - metagraph.time);
+    block += static_cast<Block>(std::floor(elapsed / metagraph.seconds_per_block));
+  }
+  highest_block_ = std::max(highest_block_, block);
+  return highest_block_;
 }
 
 Block LocalChain::current_block() {

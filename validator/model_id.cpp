@@ -1,4 +1,4 @@
-// Model commitments and content hashes (SCORING.md section 7).
+// Model commitments and content hashes (docs/scoring.md section 7).
 //
 // Parsing decisions beyond the header's rules:
 //  - A commitment with MORE than four ':'-separated fields is rejected like one

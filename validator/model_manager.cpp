@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <numeric>
 
 #include "crucible/validator/model_id.h"
 
@@ -20,7 +21,30 @@ const CompetitionConfig* find_competition(const std::vector<CompetitionConfig>& 
   return nullptr;
 }
 
+// "download-failed: hub: ..." -> "download-failed".
+std::string failure_reason(const std::string& failure) {
+  return failure.substr(0, failure.find(':'));
+}
+
 }  // namespace
+
+std::string SyncReport::summary() const {
+  const size_t failed = std::accumulate(
+      failures.begin(), failures.end(), size_t{0},
+      [](size_t sum, const std::pair<const std::string, size_t>& f) { return sum + f.second; });
+  const auto count = [](size_t n, const char* noun) {
+    return std::to_string(n) + " " + noun + (n == 1 ? "" : "s");
+  };
+  std::string text = count(miners, "miner") + ", " + count(installed, "model") + " installed, " +
+                     std::to_string(failed) + " failed";
+  std::string reasons;
+  for (const auto& [reason, n] : failures) {
+    reasons += (reasons.empty() ? "" : ", ") + reason + " " + std::to_string(n);
+  }
+  if (!reasons.empty()) text += " (" + reasons + ")";
+  if (excluded > 0) text += ", " + std::to_string(excluded) + " excluded";
+  return text;
+}
 
 ModelManager::ModelManager(std::shared_ptr<Chain> chain, ModelHub& hub, DiskModelStore& store,
                            ValidatorState& state, const CompetitionSchedule& schedule,
@@ -31,7 +55,7 @@ ModelManager::ModelManager(std::shared_ptr<Chain> chain, ModelHub& hub, DiskMode
       state_(state),
       schedule_(schedule),
       options_(std::move(options)),
-      log_(log ? std::move(log) : [](const std::string&) {}),
+      log_(log ? std::move(log) : [](LogLevel, const std::string&) {}),
       metrics_(metrics) {}
 
 ModelManager::~ModelManager() { stop(); }
@@ -58,23 +82,35 @@ bool ModelManager::wait(double seconds) {
   return !stopping_;
 }
 
-size_t ModelManager::sync_all() {
+SyncReport ModelManager::sync_all() {
   const Block block = chain_->current_block();
   const Metagraph metagraph = chain_->metagraph();
   const std::map<std::string, Commitment> commitments = chain_->commitments();
-  size_t changed = 0;
+  SyncReport report;
   for (const Neuron& neuron : metagraph.neurons) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       if (stopping_) break;
     }
-    if (neuron.validator_permit || options_.exclude_uids.count(neuron.uid)) continue;
+    if (neuron.validator_permit) continue;
+    if (options_.exclude_uids.count(neuron.uid)) {
+      ++report.excluded;
+      continue;
+    }
     const auto c = commitments.find(neuron.hotkey);
     const std::optional<Commitment> commitment =
         c == commitments.end() ? std::nullopt : std::optional<Commitment>(c->second);
-    changed += sync_miner(neuron, commitment, block, now_seconds());
+    report.changed += sync_miner(neuron, commitment, block, now_seconds());
+    ++report.miners;
+    const std::optional<ModelMetadata> model = state_.with_trackers(
+        [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(neuron.hotkey); });
+    if (model && !model->content_hash.empty()) {
+      ++report.installed;
+    } else if (model && !model->failure.empty()) {
+      ++report.failures[failure_reason(model->failure)];
+    }
   }
-  return changed;
+  return report;
 }
 
 bool ModelManager::sync_miner(const Neuron& neuron, const std::optional<Commitment>& commitment,
@@ -135,9 +171,11 @@ bool ModelManager::sync_miner(const Neuron& neuron, const std::optional<Commitme
     return 0;
   });
   state_.add_pending(id.competition_id, neuron.uid);
+  logged_failure_.erase(neuron.uid);
   if (is_new) {
-    log_("uid " + std::to_string(neuron.uid) + ": installed " + id.repo_id() + "@" + id.commit +
-         " for competition " + std::to_string(id.competition_id));
+    log_(LogLevel::kInfo, "uid " + std::to_string(neuron.uid) + ": installed " + id.repo_id() +
+                              "@" + id.commit + " for competition " +
+                              std::to_string(id.competition_id));
   }
   return is_new;
 }
@@ -147,19 +185,20 @@ void ModelManager::record_failure(const Neuron& neuron, const ModelMetadata& mod
   ModelMetadata failed = model;
   failed.content_hash.clear();
   failed.failure = reason + ": " + detail;
-  const bool first_time =
-      state_.with_trackers([&](ModelTracker& models, CompetitionEmaTracker& ema) {
-        const std::optional<ModelMetadata> known = models.model(neuron.hotkey);
-        const bool changed = !known || !(*known == failed);
-        if (known && !known->content_hash.empty()) ema.reset_uid(neuron.uid);  // its model is gone
-        models.set_model(neuron.hotkey, failed);
-        return changed;
-      });
-  if (!first_time) return;
+  state_.with_trackers([&](ModelTracker& models, CompetitionEmaTracker& ema) {
+    const std::optional<ModelMetadata> known = models.model(neuron.hotkey);
+    if (known && !known->content_hash.empty()) ema.reset_uid(neuron.uid);  // its model is gone
+    models.set_model(neuron.hotkey, failed);
+    return 0;
+  });
+  // Once per change in this process: a failure saved before a restart is
+  // logged again once, and an unchanged one on later walks not at all.
+  std::string& logged = logged_failure_[neuron.uid];
+  if (logged == failed.failure) return;
+  logged = failed.failure;
   if (metrics_ != nullptr) metrics_->add_failure(reason);
-  if (reason != "missing-commitment") {
-    log_("uid " + std::to_string(neuron.uid) + ": " + failed.failure);
-  }
+  log_(reason == "missing-commitment" ? LogLevel::kDebug : LogLevel::kWarn,
+       "uid " + std::to_string(neuron.uid) + ": " + failed.failure);
 }
 
 size_t ModelManager::cleanup() {
@@ -185,15 +224,20 @@ std::optional<InstalledModel> ModelManager::installed_model(const std::string& h
 
 void ModelManager::sync_loop() {
   double last_scan = -1e300;
+  bool summarized = false;
   do {
     try {
-      sync_all();
+      const SyncReport report = sync_all();
+      if (!summarized) {
+        log_(LogLevel::kInfo, "first model sync: " + report.summary());
+        summarized = true;
+      }
       if (now_seconds() - last_scan >= options_.top_miner_scan_seconds) {
         last_scan = now_seconds();
         queue_top_miners();
       }
     } catch (const std::exception& e) {
-      log_(std::string("model sync: ") + e.what());
+      log_(LogLevel::kWarn, std::string("model sync: ") + e.what());
     }
   } while (wait(options_.sync_interval_seconds));
 }
@@ -228,9 +272,11 @@ void ModelManager::cleanup_loop() {
   while (wait(options_.cleanup_interval_seconds)) {
     try {
       const size_t removed = cleanup();
-      if (removed > 0) log_("cleanup: removed " + std::to_string(removed) + " unused models");
+      if (removed > 0) {
+        log_(LogLevel::kInfo, "cleanup: removed " + std::to_string(removed) + " unused models");
+      }
     } catch (const std::exception& e) {
-      log_(std::string("cleanup: ") + e.what());
+      log_(LogLevel::kWarn, std::string("cleanup: ") + e.what());
     }
   }
 }

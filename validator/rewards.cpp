@@ -1,16 +1,16 @@
-// From per-uid scores to weights and the keep rule (SCORING.md section 5), and
+// From per-uid scores to weights and the keep rule (docs/scoring.md section 5), and
 // the optional anti-gaming rules (section 6).
 //
 // Decisions pinned down here:
 // - Rewarded set ("support"): uids with a finite score > 0. kSoftmaxAllNeurons
 //   uses every uid instead, with each score's value taken as 0 when it is
-//   negative, NaN or infinite (SCORING.md: negative and NaN count as 0), so
+//   negative, NaN or infinite (docs/scoring.md: negative and NaN count as 0), so
 //   every uid enters the softmax and the result is never all 0 for n > 0.
 // - softmax: exp((v - max) / T) over the support. Subtracting the maximum first
 //   keeps every exponent <= 0, so huge scores (1e308) cannot overflow; +inf
 //   scores are not rewarded at all.
 // - linear: proportional to the (positive) scores of the support. The "uniform
-//   if all zero" case of SCORING.md cannot arise: the support has no zeros and an
+//   if all zero" case of docs/scoring.md cannot arise: the support has no zeros and an
 //   empty support gives all 0, as rewards.h says.
 // - ranked decay: support sorted by score descending, ties by lower uid first;
 //   weight decay^rank with rank 0 the best.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -84,12 +85,13 @@ Validator::Validator(std::shared_ptr<Chain> chain, ModelManager& models, RoundEv
       store_(store),
       metrics_(metrics),
       options_(std::move(options)),
-      log_(log ? std::move(log) : [](const std::string&) {}) {
+      log_(log ? std::move(log) : [](LogLevel, const std::string&) {}) {
   step_ = last_logged_step(metrics_path(options_.state_dir));
 }
 
 int64_t Validator::run(const std::atomic<bool>& stop) {
   int64_t evaluated_steps = 0;
+  bool idle = false;
   while (!stop && (options_.max_steps <= 0 || evaluated_steps < options_.max_steps)) {
     bool evaluated = false;
     try {
@@ -97,11 +99,19 @@ int64_t Validator::run(const std::atomic<bool>& stop) {
       metrics_.set_healthy(true);
     } catch (const std::exception& e) {
       metrics_.set_healthy(false);  // /healthz answers 503 until a step succeeds again
-      log_(std::string("step failed: ") + e.what());
+      log_(LogLevel::kWarn, std::string("step failed: ") + e.what());
     }
     if (evaluated) {
       ++evaluated_steps;
+      idle = false;
       continue;
+    }
+    if (!idle) {
+      char every[32];
+      std::snprintf(every, sizeof every, "%g", options_.idle_poll_seconds);
+      log_(LogLevel::kDebug,
+           std::string("idle: no model queued for evaluation; polling every ") + every + " s");
+      idle = true;
     }
     const Clock::time_point until =
         Clock::now() + std::chrono::duration_cast<Clock::duration>(
@@ -127,10 +137,54 @@ void Validator::apply_metagraph(const Metagraph& metagraph,
         models.retain_hotkeys(present);
         return reset;
       });
-  for (Uid uid : changed) log_("uid " + std::to_string(uid) + ": new hotkey, its EMA restarts");
+  for (Uid uid : changed) {
+    log_(LogLevel::kInfo, "uid " + std::to_string(uid) + ": new hotkey, its EMA restarts");
+  }
   std::set<CompetitionId> ids;
   for (const CompetitionConfig& c : active) ids.insert(c.id);
   state_.retain_competitions(ids);
+  drop_excluded_uids();
+}
+
+// A state saved before a uid was excluded may still queue or weight it.
+void Validator::drop_excluded_uids() {
+  for (Uid uid : models_.excluded_uids()) {
+    const bool queued = state_.unqueue(uid);
+    const bool scored = state_.with_trackers([&](ModelTracker&, CompetitionEmaTracker& ema) {
+      bool any = false;
+      for (CompetitionId c : ema.competitions()) {
+        any |= ema.ema(c, uid).has_value();
+        std::vector<double> weights = ema.weights(c);
+        const size_t index = static_cast<size_t>(uid);
+        if (uid >= 0 && index < weights.size() && weights[index] != 0.0) {
+          weights[index] = 0.0;
+          ema.set_weights(c, std::move(weights));
+          any = true;
+        }
+      }
+      ema.reset_uid(uid);
+      return any;
+    });
+    if (queued || scored) {
+      log_(LogLevel::kInfo, "uid " + std::to_string(uid) +
+                                ": excluded; dropped from the saved queues, EMA and weights");
+    }
+  }
+}
+
+void Validator::set_progress(std::optional<StepProgress> progress) {
+  std::lock_guard<std::mutex> lock(progress_mutex_);
+  progress_ = progress;
+}
+
+std::string Validator::step_in_progress() const {
+  std::lock_guard<std::mutex> lock(progress_mutex_);
+  if (!progress_) return "";
+  const double seconds = std::chrono::duration<double>(Clock::now() - progress_->start).count();
+  return "step " + std::to_string(progress_->step) + " (competition " +
+         std::to_string(progress_->competition) + ", " + std::to_string(progress_->models) +
+         (progress_->models == 1 ? " model" : " models") + ", running for " +
+         std::to_string(static_cast<int64_t>(seconds)) + " s)";
 }
 
 bool Validator::step() {
@@ -153,7 +207,9 @@ bool Validator::step() {
   const size_t num_neurons = metagraph.neurons.size();
   std::vector<Uid> present;
   for (Uid uid : uids) {
-    if (uid >= 0 && static_cast<size_t>(uid) < num_neurons) present.push_back(uid);
+    if (uid >= 0 && static_cast<size_t>(uid) < num_neurons && !models_.excluded_uids().count(uid)) {
+      present.push_back(uid);
+    }
   }
   if (present.empty()) return false;
 
@@ -172,6 +228,11 @@ bool Validator::step() {
     const std::optional<InstalledModel> installed = models_.installed_model(hotkey);
     if (installed) round_models.push_back({uid, installed->model_path});
   }
+  set_progress(StepProgress{report.step, competition->id, round_models.size(), start});
+  struct ClearProgress {
+    Validator& validator;
+    ~ClearProgress() { validator.set_progress(std::nullopt); }
+  } clear_progress{*this};
   const std::vector<RoundModelResult> evaluated =
       evaluator_.evaluate(*competition, report.seed, round_models);
 
@@ -228,7 +289,7 @@ bool Validator::step() {
   report.subnet_weights = outcome.subnet_weights;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   append_line(metrics_path(options_.state_dir), step_metrics_line(report));
-  log_(format_step_table(report));
+  log_(LogLevel::kInfo, format_step_table(report));
   metrics_.record_step(step_, block, report.seconds, results.size());
   metrics_.set_weights(block, outcome.subnet_weights);
   metrics_.set_queue_sizes(state_.pending_count(), state_.active_count());
@@ -245,6 +306,13 @@ std::optional<WeightsSubmission> Validator::current_weights() {
     }
     return 0;
   });
+  for (CompetitionContribution& c : contributions) {
+    for (Uid uid : models_.excluded_uids()) {
+      if (uid >= 0 && static_cast<size_t>(uid) < c.weights.size()) {
+        c.weights[static_cast<size_t>(uid)] = 0.0;
+      }
+    }
+  }
   const std::vector<double> weights =
       subnet_weights(contributions, num_neurons, options_.subnet_weight_threshold);
   double total = 0.0;

@@ -31,6 +31,13 @@ void ValidatorState::replace_active(CompetitionId competition, const std::vector
   queues_[competition].active = std::set<Uid>(kept.begin(), kept.end());
 }
 
+bool ValidatorState::unqueue(Uid uid) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  bool queued = false;
+  for (auto& [id, q] : queues_) queued |= (q.active.erase(uid) + q.pending.erase(uid)) > 0;
+  return queued;
+}
+
 void ValidatorState::retain_competitions(const std::set<CompetitionId>& active) {
   std::lock_guard<std::mutex> lock(mutex_);
   for (auto q = queues_.begin(); q != queues_.end();) {

@@ -1,6 +1,6 @@
 """Live check of `crucible eval` on native Chronos-Bolt models against amazon's
 chronos-forecasting: two seeded random small models, a synth task, and the
-per-series CRPS of the official pipeline's forecasts (numpy, SCORING.md
+per-series CRPS of the official pipeline's forecasts (numpy, docs/scoring.md
 section 3) compared with result.json to 1e-4 relative + 1e-6 absolute.
 
     python3 tests/python/chronos_bolt_live_test.py CRUCIBLE_BINARY VENV_DIR

@@ -1,6 +1,6 @@
 """Writes tests/golden/crps_golden.npz: CRPS inputs and the per-series CRPS that
 properscoring (an implementation independent of both crucible and
-oracle.crps_numpy) gives for them after the SCORING.md section 3 sanitising. Run once by hand; the npz is committed and
+oracle.crps_numpy) gives for them after the docs/scoring.md section 3 sanitising. Run once by hand; the npz is committed and
 loss_oracle_test.py checks the engine against it.
 
 For each case NAME the archive holds NAME_targets float32 [S, H] (raw, with

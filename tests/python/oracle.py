@@ -1,6 +1,6 @@
 """Independent numpy references for `crucible loss` and `crucible score`.
 
-Written from SCORING.md sections 3 and 4: every formula is the plain
+Written from docs/scoring.md sections 3 and 4: every formula is the plain
 definition (CRPS with the explicit O(Q^2) pairwise term, win rates by direct
 comparison), not the engine's faster equivalents. Two details follow the
 engine so that comparisons can be exact: the win-rate mean sums the columns
@@ -131,7 +131,7 @@ def properscoring_crps(targets, forecasts, lengths=None):
 # ---------------------------------------------------------------- scores ----
 
 def win_rate(losses):
-    """Overall win rate per model (SCORING.md 4.1). Rates are averaged by a plain
+    """Overall win rate per model (docs/scoring.md 4.1). Rates are averaged by a plain
     left-to-right sum over the columns, so the result is exact for a given order."""
     m = np.asarray(losses, dtype=np.float64)
     models, series = m.shape

@@ -10,7 +10,8 @@ serves badly (HTTP 500, truncated body, body over the size cap, wrong bytes,
 nothing in the store; honest models are scored; a changed commitment restarts
 that uid's EMA; after SIGKILL the restarted validator continues the step count,
 the EMA, the queues and the tracker from the last saved state; weights.jsonl is
-one well-formed JSON object per line.
+one well-formed JSON object per line; the hub's retries and a final
+download-failed are warnings, each line with one "hub: " prefix.
 """
 import json
 import os
@@ -148,6 +149,14 @@ def run(setup, endpoint, report):
     first = setup.validator(endpoint, 2)
     output, _ = first.communicate(timeout=300)
     report.check("first run exits 0", first.returncode == 0, output[-2000:])
+    report.check("no doubled hub: prefix", "hub: hub:" not in output,
+                 [l for l in output.splitlines() if "hub: hub:" in l][:3])
+    retries = [l for l in output.splitlines() if "error500" in l and "retrying" in l]
+    final = [l for l in output.splitlines() if "uid 4: download-failed: hub: ns/error500" in l]
+    report.check("download retries are warnings", retries and
+                 all("[warning]" in l for l in retries), retries[:3])
+    report.check("the final download-failed is logged once, as a warning",
+                 len(final) == 1 and "[warning]" in final[0], final)
     lines = read_lines(metrics)
     report.check("two steps logged", [l["step"] for l in lines] == [1, 2], lines)
     statuses = {m["uid"]: m["status"] for m in lines[-1]["models"]} if lines else {}

@@ -1,5 +1,5 @@
 // Per-time-step loss math shared by the CPU loop (engine/series_losses_cpu.cpp) and the
-// fused CUDA kernel (cuda/series_loss_kernel.cu). SCORING.md section 3.
+// fused CUDA kernel (cuda/series_loss_kernel.cu). docs/scoring.md section 3.
 //
 // A series loss is sum_t numerator(t) / denominator, t < n. For every metric
 // but WQL the denominator is n; WQL divides by sum_t |y_t|. step_loss() returns

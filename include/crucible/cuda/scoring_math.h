@@ -1,5 +1,5 @@
 // Per-element scoring math shared by the CPU path (engine/model_scoring_cpu.cpp) and
-// the CUDA kernels (cuda/scoring_kernels.cu). SCORING.md section 4.
+// the CUDA kernels (cuda/scoring_kernels.cu). docs/scoring.md section 4.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // Honest baseline forecasters as TorchScript archives that follow the model
-// contract (SCORING.md section 2, with the lengths argument): naive, seasonal
+// contract (docs/scoring.md section 2, with the lengths argument): naive, seasonal
 // naive, mean, drift, a linear autoregression fitted on the fly, and a small
 // transformer with fixed random weights. The demo's and the benchmarks'
 // models; built from TorchScript source, so no Python is needed.

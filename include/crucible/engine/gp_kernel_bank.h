@@ -1,4 +1,4 @@
-// The kernel bank of the synthetic GP dataset (SCORING.md section 1): twelve
+// The kernel bank of the synthetic GP dataset (docs/scoring.md section 1): twelve
 // kernel families with hyper-parameters drawn from log-uniform ranges, random
 // compositions of 2 to 6 of them with + and x, and their Gram matrices on
 // x = linspace(0, 1, L). Plain C++; gp_gram_torch.h builds the same matrices

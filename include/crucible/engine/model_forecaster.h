@@ -1,5 +1,5 @@
 // Runs one loaded candidate model over a task's inputs, in batches, and checks
-// what it returns (SCORING.md section 2). Used inside a worker process (see
+// what it returns (docs/scoring.md section 2). Used inside a worker process (see
 // `crucible worker`), so a model that crashes or hangs takes only that
 // process down.
 #pragma once
@@ -27,6 +27,7 @@ struct ForecastRun {
   at::Tensor values;
   double load_seconds = 0.0;     // reading the archive onto the device
   double forward_seconds = 0.0;  // the model's own calls, with the copies of its outputs
+  std::string note;  // "N of M forecast values were not finite (scored as +-1e9)", else empty
 };
 
 struct ForecastRequest {
@@ -38,8 +39,11 @@ struct ForecastRequest {
 // Loads `model_path` (accepted by `inspection`) onto `device` in eval and
 // inference mode, calls inspection.entry_method (with the lengths when it
 // declares them) on inputs [S, T] (right-padded) with input_lengths [S],
-// and returns the forecasts with their timings. Throws BadModelOutput for a
-// wrong shape, dtype or size, std::runtime_error for anything the model throws.
+// and returns the forecasts with their timings. Every call gets its own copy of
+// the inputs and lengths. Throws BadModelOutput for a wrong shape, dtype or
+// size, and std::runtime_error with a one-line reason for anything else: the
+// model's own exception or the failing op's error, without the interpreter's
+// traceback.
 ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
                                 const at::Tensor& inputs, const at::Tensor& input_lengths,
                                 const ForecastRequest& request, const c10::Device& device);

@@ -1,9 +1,10 @@
 // Checks a candidate model file before anything runs it (issue: candidate
 // models, "Loading"): file size, TorchScript archive, parameter count, the
-// entry method and its signature (SCORING.md section 2), and every op of every
+// entry method and its signature (docs/scoring.md section 2), and every op of every
 // method's graph (inlined, all nested blocks) against an allowlist of pure
 // tensor math and control flow. Anything that touches files, processes, the
-// network, raw storage or custom classes is refused, with the op's name.
+// network, raw storage or custom classes is refused, with the op's name. A
+// refusal lists every problem found, not only the first.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +21,7 @@ struct ModelLimits {
 
 struct ModelInspection {
   bool accepted = false;
-  std::string reason;  // one line when refused
+  std::string reason;  // one line when refused: every problem, separated by "; "
   int64_t file_bytes = 0;
   int64_t parameters = 0;
   std::vector<std::string> methods;          // "module.method(schema)" of every method
@@ -36,5 +37,8 @@ ModelInspection inspect_model(const std::string& path, const ModelLimits& limits
 
 // True when a qualified op name ("aten::add") is on the allowlist.
 bool is_allowed_op(const std::string& qualified_name);
+
+// Every op on the allowlist, qualified ("aten::add"), sorted and distinct.
+std::vector<std::string> allowed_ops();
 
 }  // namespace crucible

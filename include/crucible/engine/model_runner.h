@@ -34,7 +34,10 @@ struct ModelRun {
   std::string format = "torchscript";  // or "native"
   int group = -1;                      // native: the stacked group (same config) it ran in
   std::string status = "failed";       // ok, refused, failed, timeout, crashed, bad-output
-  std::string reason;                  // one line when not ok
+  std::string reason;  // one line: why, when not ok; a note on an ok run (non-finite values)
+  // The model receives each series' input length (a 4-argument forecast, or
+  // native); else it sees right-padded inputs without knowing where data ends.
+  bool takes_lengths = false;
   // TorchScript: wall time from handing the model to a worker to its reply,
   // and the worker's own load and forecast times. Native: the model's share
   // of its stacked chunk's times.

@@ -1,5 +1,5 @@
 // From a loss matrix to per-model scores: win rate, seeded bootstrap CI, gap,
-// separation and composite (SCORING.md section 4). Runs where the losses live;
+// separation and composite (docs/scoring.md section 4). Runs where the losses live;
 // CPU and CUDA give bit-identical results, in any row order.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Quantile levels of a task: validated, sorted, deduplicated (SCORING.md s.1).
+// Quantile levels of a task: validated, sorted, deduplicated (docs/scoring.md s.1).
 #pragma once
 
 #include <string>

@@ -1,5 +1,5 @@
 // The small per-model reductions after the win rate and the bootstrap:
-// aggregate gap, separation score, composite (SCORING.md section 4, steps 3-5).
+// aggregate gap, separation score, composite (docs/scoring.md section 4, steps 3-5).
 // Plain C++: the validator can use them without LibTorch.
 #pragma once
 

@@ -1,4 +1,4 @@
-// Per-series losses for every (model, series) pair: SCORING.md section 3.
+// Per-series losses for every (model, series) pair: docs/scoring.md section 3.
 // One API on at::Tensor; it runs where the forecasts live (CPU reference loop,
 // or the fused CUDA kernel), and both give the same values.
 #pragma once

@@ -1,4 +1,4 @@
-// The synthetic dataset of SCORING.md section 1: series sampled from Gaussian
+// The synthetic dataset of docs/scoring.md section 1: series sampled from Gaussian
 // process priors whose kernel is a random sum/product of 2 to 6 kernels from a
 // bank of twelve families, split into input and target. A pure function of the
 // seed and the options. This is the CPU generator, plain C++ with LAPACK and

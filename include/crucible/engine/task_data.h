@@ -1,4 +1,4 @@
-// The data of one evaluation task (SCORING.md section 1): per series, an input
+// The data of one evaluation task (docs/scoring.md section 1): per series, an input
 // (context) and a target, each left-aligned and right-padded with 0 to the
 // longest in the task, with the true lengths kept. Host memory, no LibTorch:
 // the runner moves it to the device once per round.

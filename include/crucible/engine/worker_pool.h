@@ -65,4 +65,10 @@ std::vector<JobOutcome> run_jobs(const std::vector<std::string>& worker_command,
 // The path of the running executable (/proc/self/exe).
 std::string current_executable();
 
+// The smallest per-worker memory limit (RLIMIT_AS) a worker can start under
+// on this machine, estimated from the calling process, which is the same
+// binary with the same libraries and threads: its address space now plus
+// 512 MiB for the task and a model. 0 when /proc/self/status cannot be read.
+long long minimum_worker_memory_limit_bytes();
+
 }  // namespace crucible

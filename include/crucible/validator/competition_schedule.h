@@ -1,5 +1,5 @@
 // Competitions, their tasks and the schedule that says which are active at a
-// block (SCORING.md sections 1 and 5). Loaded from JSON with strict checks.
+// block (docs/scoring.md sections 1 and 5). Loaded from JSON with strict checks.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -26,7 +26,7 @@ struct TaskConfig {
 
 enum class RewardStrategy { kSoftmax, kLinear, kRankedDecay, kSoftmaxAllNeurons };
 
-// How EMA scores become a competition's weights (SCORING.md section 5).
+// How EMA scores become a competition's weights (docs/scoring.md section 5).
 struct RewardConfig {
   RewardStrategy strategy = RewardStrategy::kSoftmax;
   double temperature = 0.1;        // softmax: exp(ema / temperature), > 0

@@ -1,5 +1,5 @@
 // Per-competition exponential moving averages of the uids' step scores, the
-// uid <-> hotkey map, and the competition weight vectors (SCORING.md s.5).
+// uid <-> hotkey map, and the competition weight vectors (docs/scoring.md s.5).
 // Not thread-safe: ValidatorState serialises access.
 #pragma once
 

@@ -4,10 +4,13 @@
 // by hand.
 //
 //   DIR/metagraph.json    {"netuid": 1, "block": 1000, "seconds_per_block": 12,
+//                          "time": 1700000000.0,
 //                          "neurons": [{"uid": 0, "hotkey": "5F..", "stake": 10.0,
 //                                       "validator_permit": false,
 //                                       "weights": [0.0, 0.7, ...]}, ...]}
-//                         ("weights", optional: what that validator last set, by uid)
+//                         ("time", optional: the unix time at which "block" was
+//                          current, by default the file's modification time;
+//                          "weights", optional: what that validator last set, by uid)
 //   DIR/commitments.json  {"<hotkey>": {"commitment": "ns/name:commit:hash:0",
 //                                       "block": 990}, ...}   (optional)
 //   DIR/weights.jsonl     one line per set_weights: {"block", "time", "uids",
@@ -41,21 +44,24 @@ struct LocalChainOptions {
 
 class LocalChain : public Chain {
  public:
-  // Seconds on a monotonic clock; injected so tests control time.
+  // The wall clock in unix seconds (it is compared with the time stored in
+  // metagraph.json); injected so tests control time.
   using NowSeconds = std::function<double()>;
 
   using Options = LocalChainOptions;
 
-  // The steady clock in seconds: the default NowSeconds.
-  static double steady_now_seconds();
+  // The system clock in unix seconds: the default NowSeconds.
+  static double wall_now_seconds();
 
   // Reads nothing yet: files are read on first use.
-  explicit LocalChain(std::string directory, NowSeconds now_seconds = steady_now_seconds,
+  explicit LocalChain(std::string directory, NowSeconds now_seconds = wall_now_seconds,
                       Options options = Options());
 
-  // The "block" of metagraph.json plus one per `seconds_per_block` elapsed on
-  // the clock since this LocalChain first read that block value (a changed
-  // value restarts the count; seconds_per_block 0 freezes the block).
+  // The "block" of metagraph.json plus one per `seconds_per_block` elapsed
+  // since its "time" (default: the file's modification time), so every
+  // LocalChain over the directory, before and after a restart, counts the
+  // same (seconds_per_block 0 freezes the block). Never less than a block
+  // this LocalChain returned before, e.g. when the wall clock steps back.
   Block current_block() override;
 
   // The first 8 bytes (big-endian) of SHA-256 of
@@ -88,6 +94,7 @@ class LocalChain : public Chain {
     int64_t netuid = 0;
     Block block = 0;
     double seconds_per_block = 0;
+    double time = -1;  // unix seconds at which `block` was current; -1 = not given
     std::vector<Neuron> neurons;
   };
   using CommitmentsFile = std::map<std::string, Commitment>;
@@ -106,11 +113,12 @@ class LocalChain : public Chain {
   const Document& refresh(Cached<Document>& cache, const std::string& file, bool may_be_missing,
                           Document (*parse)(const std::string& text, const std::string& path));
 
-  // Refreshes metagraph.json and restarts the block clock when its block
-  // value changed. Requires mutex_.
+  // Refreshes metagraph.json, filling a missing "time" with the file's
+  // modification time. Requires mutex_.
   const MetagraphFile& refresh_metagraph();
-  // The block `metagraph` (the cached copy) stands at now. Requires mutex_.
-  Block block_now(const MetagraphFile& metagraph) const;
+  // The block `metagraph` (the cached copy) stands at now, at least
+  // highest_block_ (which it raises). Requires mutex_.
+  Block block_now(const MetagraphFile& metagraph);
 
   static MetagraphFile parse_metagraph(const std::string& text, const std::string& path);
   static CommitmentsFile parse_commitments(const std::string& text, const std::string& path);
@@ -124,9 +132,7 @@ class LocalChain : public Chain {
   mutable std::mutex mutex_;  // guards the members from here to weights_mutex_
   Cached<MetagraphFile> metagraph_;
   Cached<CommitmentsFile> commitments_;
-  bool clock_started_ = false;
-  Block clock_block_ = 0;           // the block value the clock counts from
-  double clock_start_seconds_ = 0;  // when that value was first read
+  Block highest_block_ = 0;  // the highest block returned so far
   std::string last_error_;
   std::string last_error_file_;
 

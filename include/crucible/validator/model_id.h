@@ -1,4 +1,4 @@
-// The chain-side identity of a model (SCORING.md section 7): the commitment
+// The chain-side identity of a model (docs/scoring.md section 7): the commitment
 // string `namespace/name:commit:secure_hash:competition_id`, and the content
 // and secure hashes that tie a download to a commitment.
 #pragma once

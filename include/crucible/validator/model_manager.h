@@ -2,7 +2,9 @@
 // metagraph's miners, reads their commitments, downloads a changed model into
 // the store, records it in the tracker (or the reason it failed) and queues
 // its uid for its competition; a second thread removes models no longer
-// tracked. A miner that fails is recorded and skipped; the walk goes on.
+// tracked. A miner that fails is recorded and skipped; the walk goes on. Each
+// miner's failure is logged once per change (a missing commitment at debug,
+// the others at warn), and the first walk ends with a summary line.
 #pragma once
 
 #include <condition_variable>
@@ -18,6 +20,7 @@
 #include "crucible/validator/chain.h"
 #include "crucible/validator/competition_schedule.h"
 #include "crucible/validator/disk_model_store.h"
+#include "crucible/validator/log.h"
 #include "crucible/validator/model_hub.h"
 #include "crucible/validator/validator_metrics.h"
 #include "crucible/validator/validator_state.h"
@@ -33,10 +36,21 @@ struct ModelManagerOptions {
   std::set<Uid> exclude_uids;             // never synced nor evaluated
 };
 
+// What one walk over the miners found.
+struct SyncReport {
+  size_t miners = 0;                       // neurons without a validator permit, not excluded
+  size_t excluded = 0;                     // miners skipped by exclude_uids
+  size_t installed = 0;                    // miners whose current model is installed
+  size_t changed = 0;                      // models installed or changed by this walk
+  std::map<std::string, size_t> failures;  // miners without a model, by reason
+
+  // "8 miners, 3 models installed, 5 failed (download-failed 2, not-found 3)"
+  // (", 1 excluded" when some were).
+  std::string summary() const;
+};
+
 class ModelManager {
  public:
-  using Log = std::function<void(const std::string& line)>;
-
   // Everything is borrowed and must outlive the manager. `metrics` may be null.
   ModelManager(std::shared_ptr<Chain> chain, ModelHub& hub, DiskModelStore& store,
                ValidatorState& state, const CompetitionSchedule& schedule,
@@ -49,9 +63,9 @@ class ModelManager {
   void stop();
 
   // One walk over the miners (what the sync thread does each interval).
-  // Returns the number of models installed or changed. Throws ChainError
-  // when the chain cannot be read (the thread logs it and tries again).
-  size_t sync_all();
+  // Throws ChainError when the chain cannot be read (the thread logs it and
+  // tries again).
+  SyncReport sync_all();
 
   // Queues, for its competition, the miner each of the `top_validators`
   // highest-stake validators weights most (from the metagraph's weight rows),
@@ -64,6 +78,9 @@ class ModelManager {
 
   // The installed model of the hotkey's current commitment, if any.
   std::optional<InstalledModel> installed_model(const std::string& hotkey) const;
+
+  // The uids never synced nor evaluated (options.exclude_uids).
+  const std::set<Uid>& excluded_uids() const { return options_.exclude_uids; }
 
  private:
   // Syncs one miner; true when its model is new or changed.
@@ -84,7 +101,10 @@ class ModelManager {
   Log log_;
   ValidatorMetrics* metrics_;
 
-  std::map<Uid, double> last_attempt_;  // the sync thread's own, per uid: when it was last synced
+  // The sync thread's own, per uid: when it was last synced, and the failure
+  // this process last logged for it (cleared when a model is installed).
+  std::map<Uid, double> last_attempt_;
+  std::map<Uid, std::string> logged_failure_;
 
   std::mutex install_mutex_;  // an install and its tracker record vs a cleanup
   std::mutex mutex_;          // stopping_

@@ -1,4 +1,4 @@
-// From per-uid scores to weights, and which models stay queued: SCORING.md
+// From per-uid scores to weights, and which models stay queued: docs/scoring.md
 // section 5 and the optional rules of section 6. Pure functions, no I/O.
 #pragma once
 

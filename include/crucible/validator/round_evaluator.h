@@ -1,6 +1,6 @@
 // What the validator asks of the engine each step: evaluate the queued
 // models of one competition on the data of a round seed and score them
-// (SCORING.md sections 1-4). An interface so the validator core stays
+// (docs/scoring.md sections 1-4). An interface so the validator core stays
 // torch-free and its tests can use a scripted evaluator; the engine's
 // implementation is EngineRoundEvaluator.
 #pragma once

@@ -1,4 +1,4 @@
-// The end of a validator step, SCORING.md section 5 in one place: the step's
+// The end of a validator step, docs/scoring.md section 5 in one place: the step's
 // per-uid results -> optional anti-gaming rules -> EMA -> tracker records ->
 // competition weights -> subnet weights -> the uids kept for the next step.
 // No I/O: the caller logs, saves the state and sets weights.

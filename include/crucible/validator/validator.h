@@ -3,18 +3,22 @@
 // their installed models on the round seed's data (RoundEvaluator), scores
 // the step (score_step), saves the state, then prints the step's table and
 // appends one line to <state-dir>/metrics.jsonl. Background services (model
-// manager, weight setter, status server) are started by the caller.
+// manager, weight setter, status server) are started by the caller. The
+// model manager's excluded uids are never evaluated nor weighted, whatever
+// the saved state holds.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "crucible/validator/chain.h"
 #include "crucible/validator/competition_schedule.h"
+#include "crucible/validator/log.h"
 #include "crucible/validator/model_manager.h"
 #include "crucible/validator/round_evaluator.h"
 #include "crucible/validator/state_store.h"
@@ -34,8 +38,6 @@ struct ValidatorOptions {
 
 class Validator {
  public:
-  using Log = std::function<void(const std::string& line)>;
-
   // Everything is borrowed and must outlive the validator.
   Validator(std::shared_ptr<Chain> chain, ModelManager& models, RoundEvaluator& evaluator,
             const CompetitionSchedule& schedule, ValidatorState& state, StateStore& store,
@@ -54,8 +56,21 @@ class Validator {
   // while no competition has weights.
   std::optional<WeightsSubmission> current_weights();
 
+  // The step evaluating models now, e.g. "step 4 (competition 0, 3 models,
+  // running for 12 s)"; empty when none. Thread-safe (for a stop request).
+  std::string step_in_progress() const;
+
  private:
+  struct StepProgress {
+    int64_t step = 0;
+    CompetitionId competition = 0;
+    size_t models = 0;
+    std::chrono::steady_clock::time_point start;
+  };
+
   void apply_metagraph(const Metagraph& metagraph, const std::vector<CompetitionConfig>& active);
+  void drop_excluded_uids();
+  void set_progress(std::optional<StepProgress> progress);
 
   std::shared_ptr<Chain> chain_;
   ModelManager& models_;
@@ -68,6 +83,9 @@ class Validator {
   Log log_;
   int64_t step_ = 0;  // steps that evaluated a model, over restarts (from metrics.jsonl)
   size_t round_robin_ = 0;
+
+  mutable std::mutex progress_mutex_;  // guards progress_
+  std::optional<StepProgress> progress_;
 };
 
 }  // namespace crucible

@@ -39,6 +39,9 @@ class ValidatorState {
   // After a step: the active uids become `kept`.
   void replace_active(CompetitionId competition, const std::vector<Uid>& kept);
 
+  // Removes `uid` from every queue, active and pending; true when it was queued.
+  bool unqueue(Uid uid);
+
   // Drops the queues and EMA of every competition not in `active`.
   void retain_competitions(const std::set<CompetitionId>& active);
 
