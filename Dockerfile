@@ -1,9 +1,146 @@
-# CPU image of crucible built from Debian's packages (LibTorch 1.13 CPU).
-# The CUDA image (LibTorch with CUDA on an nvidia/cuda base) comes with the
-# validator work; the build below is the same, CUDA is auto-detected by CMake.
-FROM debian:bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends make sudo && rm -rf /var/lib/apt/lists/*
+# syntax=docker/dockerfile:1
+# crucible images (docs/docker.md):
+#   docker build -t crucible:cuda .              GPU image (the last stage, `runtime`)
+#   docker build -t crucible:cpu --target cpu .  CPU-only image (Debian 12 packages)
+# The GPU image builds crucible with CUDA against the LibTorch of the PyTorch
+# cu130 wheel (as scripts/device-build-and-test.sh does on the GPU machine)
+# and ships only the binary, the libraries it loads, and the bridge's venv.
+# Base images are pinned by tag; pin by digest (`image:tag@sha256:...`) through
+# these build arguments for byte-for-byte rebuilds.
+ARG CUDA_DEVEL_IMAGE=nvidia/cuda:13.0.1-cudnn-devel-ubuntu24.04
+ARG CUDA_RUNTIME_IMAGE=nvidia/cuda:13.0.1-runtime-ubuntu24.04
+ARG CPU_IMAGE=debian:bookworm
+
+# ---------------------------------------------------------------------------
+# build: crucible with CUDA kernels, linked against the wheel's LibTorch.
+FROM ${CUDA_DEVEL_IMAGE} AS build
+ARG TORCH_VERSION=2.11.*
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cu130
+ARG CUDA_ARCHITECTURES="80;89;90"
+ARG CMAKE_VERSION=4.4.*
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends \
+      ninja-build g++ python3 python3-venv \
+      nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev \
+      libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libopenblas-openmp-dev \
+ && rm -rf /var/lib/apt/lists/*
+# LibTorch (CUDA 13) from the PyTorch wheel; its CUDA libraries come as
+# nvidia-* wheels next to it in site-packages.
+# CMake from PyPI: CUDA 13 moved the CCCL headers (include/cccl), which CMake
+# adds to CUDA targets from 3.31.9 on; Ubuntu 24.04 has 3.28.
+RUN python3 -m venv /opt/torch \
+ && /opt/torch/bin/pip install --no-cache-dir "torch==${TORCH_VERSION}" --index-url "${TORCH_INDEX_URL}" \
+ && /opt/torch/bin/pip install --no-cache-dir "cmake==${CMAKE_VERSION}"
+ENV PATH=/opt/torch/bin:${PATH}
+WORKDIR /src
+COPY CMakeLists.txt CMakePresets.json ./
+COPY include/ include/
+COPY common/ common/
+COPY cuda/ cuda/
+COPY engine/ engine/
+COPY validator/ validator/
+COPY apps/ apps/
+# No .git in the context (.dockerignore): `crucible --version` reports commit "unknown".
+RUN torch_prefix=$(/opt/torch/bin/python -c 'import torch; print(torch.utils.cmake_prefix_path)') \
+ && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_PREFIX_PATH="${torch_prefix}" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHITECTURES}" \
+      -DCRUCIBLE_ENABLE_CUDA=ON -DCRUCIBLE_BUILD_TESTS=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF \
+      -DBLA_VENDOR=OpenBLAS \
+ && cmake --build build --target crucible -j "$(nproc)"
+# Stage what the runtime image needs under /stage, at the same absolute paths
+# (the binary's RUNPATH names the wheel's torch/lib; the wheel's libraries
+# find the nvidia-* ones relative to themselves):
+#   /usr/local/bin/crucible
+#   /opt/torch/.../site-packages/{torch/lib, nvidia, every other package the binary loads from}
+#   /opt/crucible/lib: the Ubuntu libraries it loads (spdlog, fmt, OpenBLAS, libcurl, ...),
+#     except glibc, libstdc++/libgcc and the CUDA runtime, which the runtime base has.
+RUN site=$(/opt/torch/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+ && bin=build/apps/crucible \
+ && mkdir -p /stage/usr/local/bin /stage/opt/crucible/lib "/stage${site}/torch" \
+ && cp "${bin}" /stage/usr/local/bin/crucible \
+ && cp -a "${site}/torch/lib" "/stage${site}/torch/lib" \
+ && { echo nvidia; ldd "${bin}" | awk -v s="${site}/" '$3 ~ "^"s {sub("^"s, "", $3); split($3, p, "/"); print p[1]}'; } \
+    | sort -u | grep -vx torch | while read -r pkg; do \
+        if [ -d "${site}/${pkg}" ]; then cp -a "${site}/${pkg}" "/stage${site}/${pkg}"; fi; done \
+ && ldd "${bin}" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | while read -r lib; do \
+      case "${lib}" in \
+        "${site}"/*|/usr/local/cuda*|*/libc.so.*|*/libm.so.*|*/libpthread.so.*|*/libdl.so.*|*/librt.so.*|*/ld-linux*|*/libstdc++.so.*|*/libgcc_s.so.*) ;; \
+        *) cp -L "${lib}" /stage/opt/crucible/lib/ ;; \
+      esac; done \
+ && if ldd "${bin}" | grep 'not found' | grep -v 'libcuda\.so'; then echo "unresolved libraries" >&2; exit 1; fi
+
+# ---------------------------------------------------------------------------
+# bridge-venv: the Python bridge's pinned dependencies, built on the runtime
+# base so the venv's interpreter path is the runtime image's.
+FROM ${CUDA_RUNTIME_IMAGE} AS bridge-venv
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv \
+ && rm -rf /var/lib/apt/lists/*
+COPY bridge/requirements.txt /tmp/bridge-requirements.txt
+RUN python3 -m venv /opt/bridge-venv \
+ && /opt/bridge-venv/bin/pip install --no-cache-dir -r /tmp/bridge-requirements.txt
+
+# ---------------------------------------------------------------------------
+# cpu: CPU-only image, built as `make build` does on Debian 12 (Debian's
+# LibTorch, scripts/install-deps.sh). docker build --target cpu .
+FROM ${CPU_IMAGE} AS cpu
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends make ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/crucible
 COPY . .
-RUN make build && ln -s /opt/crucible/build/apps/crucible /usr/local/bin/crucible
+RUN make build CMAKE_FLAGS="-DCRUCIBLE_ENABLE_CUDA=OFF -DCRUCIBLE_BUILD_TESTS=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF" \
+ && rm -rf /var/lib/apt/lists/* .venv-chronos \
+ && ln -s /opt/crucible/build/apps/crucible /usr/local/bin/crucible \
+ && python3 -m venv /opt/bridge-venv \
+ && /opt/bridge-venv/bin/pip install --no-cache-dir -r bridge/requirements.txt \
+ && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin crucible \
+ && mkdir -p /data/chain /data/state \
+ && chown -R crucible:crucible /data
+ENV PYTHONPATH=/opt/crucible/bridge
+USER 10001:10001
+WORKDIR /data
+VOLUME ["/data"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+  CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:9184/healthz"]
 ENTRYPOINT ["crucible"]
+CMD ["validator", "--chain", "local:/data/chain", "--state-dir", "/data/state", "--hub-endpoint", "https://huggingface.co", "--device", "cpu"]
+
+# ---------------------------------------------------------------------------
+# runtime (default target): the CUDA runtime base, the binary, the libraries
+# it loads, and the bridge (`/opt/bridge-venv/bin/python -m crucible_bridge`).
+FROM ${CUDA_RUNTIME_IMAGE} AS runtime
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates curl python3 \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /stage/ /
+COPY --from=bridge-venv /opt/bridge-venv /opt/bridge-venv
+COPY bridge/ /opt/crucible/bridge/
+# The copied Ubuntu libraries go on the loader path; the image fails to build
+# when a library is missing (libcuda comes from the host's driver at run time).
+RUN echo /opt/crucible/lib > /etc/ld.so.conf.d/crucible.conf \
+ && ldconfig \
+ && if ldd /usr/local/bin/crucible | grep 'not found' | grep -v 'libcuda\.so'; then exit 1; fi \
+ && crucible --version \
+ && useradd --uid 10001 --user-group --create-home --shell /usr/sbin/nologin crucible \
+ && mkdir -p /data/chain /data/state \
+ && chown -R crucible:crucible /data
+ENV PYTHONPATH=/opt/crucible/bridge
+USER 10001:10001
+WORKDIR /data
+# /data/chain: the local chain the bridge mirrors; /data/state: the validator's
+# state directory (its installed models are in /data/state/models).
+VOLUME ["/data"]
+# The status endpoint listens on 127.0.0.1:9184 inside the container.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
+  CMD ["curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:9184/healthz"]
+ENTRYPOINT ["crucible"]
+CMD ["validator", "--chain", "local:/data/chain", "--state-dir", "/data/state", "--hub-endpoint", "https://huggingface.co"]

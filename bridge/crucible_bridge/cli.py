@@ -1,0 +1,124 @@
+"""python -m crucible_bridge: keep a crucible --chain local:DIR in sync with a subtensor."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+import time
+
+from .sync import sync_once
+from .weights import WeightsSubmitter
+
+log = logging.getLogger("crucible_bridge")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    env = os.environ.get
+    p = argparse.ArgumentParser(
+        prog="python -m crucible_bridge",
+        description="Mirror a subtensor into crucible's local chain directory and "
+                    "submit the validator's weights.jsonl entries.")
+    p.add_argument("--netuid", type=int, required=True)
+    p.add_argument("--chain-dir", required=True,
+                   help="the DIR of `crucible validator --chain local:DIR`")
+    p.add_argument("--subtensor.network", dest="network",
+                   default=env("BT_SUBTENSOR_NETWORK", "finney"),
+                   help="finney, test, local, archive or a ws(s):// URL "
+                        "(env BT_SUBTENSOR_NETWORK; default finney)")
+    p.add_argument("--subtensor.chain_endpoint", dest="chain_endpoint",
+                   default=env("BT_SUBTENSOR_CHAIN_ENDPOINT"),
+                   help="ws(s):// endpoint; wins over --subtensor.network "
+                        "(env BT_SUBTENSOR_CHAIN_ENDPOINT)")
+    p.add_argument("--wallet.name", dest="wallet_name", default=env("BT_WALLET_NAME"),
+                   help="wallet for set-weights (env BT_WALLET_NAME); "
+                        "without one the bridge only mirrors the chain")
+    p.add_argument("--wallet.hotkey", dest="wallet_hotkey",
+                   default=env("BT_WALLET_HOTKEY", "default"), help="env BT_WALLET_HOTKEY")
+    p.add_argument("--wallet.path", dest="wallet_path",
+                   default=env("BT_WALLET_PATH", "~/.bittensor/wallets"),
+                   help="env BT_WALLET_PATH")
+    p.add_argument("--sync-interval", type=float, default=60.0,
+                   help="seconds between metagraph/commitment syncs (default 60)")
+    p.add_argument("--weights-poll-interval", type=float, default=10.0,
+                   help="seconds between looks at weights.jsonl (default 10)")
+    p.add_argument("--once", action="store_true", help="sync once, poll weights once, exit")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+def run(args, chain, stop: threading.Event) -> int:
+    submitter = WeightsSubmitter(chain, args.chain_dir, args.netuid) if args.wallet_name else None
+    next_sync = next_poll = 0.0
+    while not stop.is_set():
+        now = time.monotonic()
+        if now >= next_sync:
+            try:
+                sync_once(chain, args.chain_dir, args.netuid)
+            except Exception as error:  # never fatal: the last good files stay in place
+                log.error("sync failed: %s", error)
+            next_sync = now + args.sync_interval
+        if submitter and now >= next_poll:
+            try:
+                submitter.poll()
+            except Exception as error:
+                log.error("weights poll failed: %s", error)
+            next_poll = now + args.weights_poll_interval
+        if args.once:
+            return 0
+        stop.wait(max(0.1, min(next_sync, next_poll if submitter else next_sync)
+                      - time.monotonic()))
+    return 0
+
+
+def configure_logging(level: str) -> None:
+    """Our own handler on "crucible_bridge". Importing bittensor (and making a
+    Subtensor) sets every other logger to CRITICAL and strips its handlers, so
+    this runs after both."""
+    ours = logging.getLogger("crucible_bridge")
+    for name in list(logging.root.manager.loggerDict):
+        if name.startswith("crucible_bridge."):
+            logging.getLogger(name).setLevel(logging.NOTSET)
+    ours.setLevel(level.upper())
+    ours.propagate = False
+    if not any(getattr(h, "_crucible_bridge", False) for h in ours.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler._crucible_bridge = True
+        ours.addHandler(handler)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    from .sdk_chain import SdkChain, import_sdk
+
+    import_sdk()
+    configure_logging(args.log_level)
+
+    network = args.chain_endpoint or args.network
+    wallet_path = os.path.expanduser(args.wallet_path)
+    log.info("netuid %d, network %s, chain dir %s, wallet %s", args.netuid, network,
+             args.chain_dir, f"{args.wallet_name}/{args.wallet_hotkey}"
+             if args.wallet_name else "none (mirror only)")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    delay = 5.0
+    while not stop.is_set():  # an unreachable endpoint at start is retried, not fatal
+        try:
+            chain = SdkChain(network, args.wallet_name, args.wallet_hotkey, wallet_path)
+            configure_logging(args.log_level)
+            break
+        except Exception as error:
+            configure_logging(args.log_level)
+            if args.once:
+                log.error("cannot connect to %s: %s", network, error)
+                return 1
+            log.error("cannot connect to %s: %s; retry in %.0f s", network, error, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 300.0)
+    else:
+        return 0
+    return run(args, chain, stop)

@@ -1,0 +1,71 @@
+"""An in-memory Chain for the tests: commitments and weights round-trip."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from .chain import Chain, Commitment, NeuronRow, SubmitResult
+
+
+class FakeChain(Chain):
+    def __init__(self, block: int = 1000, rate_limit: int = 0):
+        self.block = block
+        self.rate_limit = rate_limit
+        self.rows: list[NeuronRow] = []
+        self.commits: dict[str, Commitment] = {}
+        self.own_hotkey: Optional[str] = None
+        self.last_update: dict[int, int] = {}
+        self.submitted: list[tuple[list[int], list[float], int, int]] = []  # uids, weights, key, block
+        self.fail_next = 0  # number of coming set_weights calls that fail
+        self.raise_next = 0  # number of coming set_weights calls that raise
+
+    def add_neuron(self, hotkey: str, stake: float = 0.0, permit: bool = False) -> int:
+        uid = len(self.rows)
+        self.rows.append(NeuronRow(uid, hotkey, stake, permit))
+        return uid
+
+    def commit(self, hotkey: str, text: str) -> None:
+        self.commits[hotkey] = Commitment(text, self.block)
+
+    def current_block(self) -> int:
+        return self.block
+
+    def neurons(self, netuid: int, block: int) -> list[NeuronRow]:
+        return [NeuronRow(r.uid, r.hotkey, r.stake, r.validator_permit,
+                          list(r.weights) if r.weights is not None else None) for r in self.rows]
+
+    def commitments(self, netuid: int, block: int) -> dict[str, Commitment]:
+        return dict(self.commits)
+
+    def own_uid(self, netuid: int) -> Optional[int]:
+        for row in self.rows:
+            if row.hotkey == self.own_hotkey:
+                return row.uid
+        return None
+
+    def weights_rate_limit(self, netuid: int) -> Optional[int]:
+        return self.rate_limit
+
+    def blocks_since_last_update(self, netuid: int, uid: int) -> Optional[int]:
+        return self.block - self.last_update.get(uid, 0)
+
+    def set_weights(self, netuid, uids, weights, version_key) -> SubmitResult:
+        if self.raise_next:
+            self.raise_next -= 1
+            raise ConnectionError("fake: connection lost")
+        if self.fail_next:
+            self.fail_next -= 1
+            return SubmitResult(False, "fake: transaction failed")
+        uid = self.own_uid(netuid)
+        if uid is None:
+            return SubmitResult(False, "fake: hotkey not registered")
+        if self.block - self.last_update.get(uid, 0) <= self.rate_limit:
+            return SubmitResult(False, "fake: rate limited")
+        self.submitted.append((list(uids), list(weights), version_key, self.block))
+        self.last_update[uid] = self.block
+        row = [0.0] * len(self.rows)
+        for u, w in zip(uids, weights):
+            if 0 <= u < len(row):
+                row[u] = float(w)
+        self.rows[uid].weights = row
+        return SubmitResult(True, "fake: included")

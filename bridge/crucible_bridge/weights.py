@@ -1,0 +1,163 @@
+"""Weights to chain: tail DIR/weights.jsonl and submit each new entry once.
+
+Every outcome is appended to DIR/weights-submitted.jsonl, one JSON object a
+line: {"line", "block", "success", "status", "message", "time"}, where status is
+  submitting  written (fsynced) just before the set-weights call
+  submitted   the SDK reported success                       (final)
+  failed      the call failed or raised; retried with backoff
+  superseded  a newer entry arrived before this one was sent (final)
+  malformed   the line is not a valid entry; skipped          (final)
+  unknown     the bridge stopped during the call; not resent (final)
+On start the last record per line decides: final lines are never sent again
+(at most once, even across a crash), failed ones are retried."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from typing import Callable, Optional
+
+from .chain import Chain, SubmitResult
+from .files import JsonlTail, append_record, read_records
+from .sync import SECONDS_PER_BLOCK
+
+log = logging.getLogger("crucible_bridge.weights")
+
+WEIGHTS_FILE = "weights.jsonl"
+SUBMITTED_FILE = "weights-submitted.jsonl"
+FINAL = {"submitted", "superseded", "malformed", "unknown"}
+
+
+def parse_entry(text: str) -> dict:
+    """A weights.jsonl entry, checked; raises ValueError naming what is wrong."""
+    entry = json.loads(text)
+    if not isinstance(entry, dict):
+        raise ValueError("expected a JSON object")
+    uids, weights = entry.get("uids"), entry.get("weights")
+    if not isinstance(uids, list) or not all(isinstance(u, int) and not isinstance(u, bool)
+                                             and u >= 0 for u in uids):
+        raise ValueError("uids: expected an array of integers >= 0")
+    if len(set(uids)) != len(uids):
+        raise ValueError("uids: a uid repeats")
+    if not isinstance(weights, list) or not all(
+            isinstance(w, (int, float)) and not isinstance(w, bool) and math.isfinite(w)
+            and w >= 0 for w in weights):
+        raise ValueError("weights: expected an array of finite numbers >= 0")
+    if len(uids) != len(weights):
+        raise ValueError(f"{len(uids)} uids but {len(weights)} weights")
+    key = entry.get("version_key", 0)
+    if not isinstance(key, int) or isinstance(key, bool) or key < 0:
+        raise ValueError("version_key: expected an integer >= 0")
+    return {"uids": uids, "weights": [float(w) for w in weights], "version_key": key,
+            "block": entry.get("block")}
+
+
+class WeightsSubmitter:
+    def __init__(self, chain: Chain, chain_dir: str, netuid: int,
+                 clock: Callable[[], float] = time.time,
+                 backoff_base: float = SECONDS_PER_BLOCK, backoff_max: float = 600.0):
+        self.chain, self.netuid, self.clock = chain, netuid, clock
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.tail = JsonlTail(os.path.join(chain_dir, WEIGHTS_FILE))
+        self.log_path = os.path.join(chain_dir, SUBMITTED_FILE)
+        self.pending: dict[int, dict] = {}
+        self.failures = 0
+        self.next_attempt = 0.0
+        self.done = self._load()
+
+    def _load(self) -> set[int]:
+        last: dict[int, dict] = {}
+        for record in read_records(self.log_path):
+            if isinstance(record.get("line"), int):
+                last[record["line"]] = record
+        for line, record in sorted(last.items()):
+            if record.get("status") == "submitting":
+                log.warning("weights.jsonl line %d: the bridge stopped while submitting it; "
+                            "the outcome is unknown and it is not sent again", line)
+                self._record(line, None, False, "unknown", "stopped during submission")
+                record["status"] = "unknown"
+        return {line for line, r in last.items() if r.get("status") in FINAL}
+
+    def _record(self, line: int, block: Optional[int], success: bool, status: str,
+                message: str) -> None:
+        append_record(self.log_path, {"line": line, "block": block, "success": success,
+                                      "status": status, "message": message,
+                                      "time": self.clock()})
+
+    def _read_new(self) -> None:
+        for line, text in self.tail.read_new():
+            if line in self.done:
+                continue
+            try:
+                self.pending[line] = parse_entry(text)
+            except ValueError as error:  # json.JSONDecodeError is a ValueError
+                log.warning("weights.jsonl line %d is malformed, skipped: %s", line, error)
+                self._record(line, None, False, "malformed", str(error))
+                self.done.add(line)
+
+    def poll(self) -> Optional[int]:
+        """One step: read new lines, submit the newest pending entry if due.
+
+        Returns the line number submitted successfully, else None."""
+        self._read_new()
+        if not self.pending:
+            return None
+        latest = max(self.pending)
+        for line in sorted(self.pending):
+            if line != latest:
+                log.info("weights.jsonl line %d superseded by line %d", line, latest)
+                self._record(line, None, False, "superseded", f"superseded by line {latest}")
+                self.done.add(line)
+                del self.pending[line]
+        now = self.clock()
+        if now < self.next_attempt:
+            return None
+        entry = self.pending[latest]
+        try:
+            block, wait_blocks = self._rate_limit_wait()
+        except Exception as error:
+            self._fail(latest, None, f"chain query failed: {error}")
+            return None
+        if wait_blocks > 0:
+            self.next_attempt = now + wait_blocks * SECONDS_PER_BLOCK
+            log.info("weights.jsonl line %d waits for the rate limit: %d blocks",
+                     latest, wait_blocks)
+            return None
+        self._record(latest, block, False, "submitting", "")
+        try:
+            result = self.chain.set_weights(self.netuid, entry["uids"], entry["weights"],
+                                            entry["version_key"])
+        except Exception as error:
+            result = SubmitResult(False, f"{type(error).__name__}: {error}")
+        if not result.success:
+            self._fail(latest, block, result.message)
+            return None
+        self._record(latest, block, True, "submitted", result.message)
+        log.info("weights.jsonl line %d submitted at block %s", latest, block)
+        self.done.add(latest)
+        del self.pending[latest]
+        self.failures, self.next_attempt = 0, 0.0
+        return latest
+
+    def _rate_limit_wait(self) -> tuple[int, int]:
+        """(current block, blocks to wait before set_weights may go through)."""
+        block = self.chain.current_block()
+        uid = self.chain.own_uid(self.netuid)
+        if uid is None:
+            return block, 0  # not registered: let the call fail and say so
+        limit = self.chain.weights_rate_limit(self.netuid)
+        since = self.chain.blocks_since_last_update(self.netuid, uid)
+        if not limit or since is None or since > limit:
+            return block, 0
+        return block, limit - since + 1
+
+    def _fail(self, line: int, block: Optional[int], message: str) -> None:
+        self.failures += 1
+        delay = min(self.backoff_base * 2 ** (self.failures - 1), self.backoff_max)
+        self.next_attempt = self.clock() + delay
+        log.warning("weights.jsonl line %d: submission failed (%s); retry in %.0f s",
+                    line, message, delay)
+        self._record(line, block, False, "failed", message)
