@@ -91,12 +91,13 @@ FROM ${CPU_IMAGE} AS cpu
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
- && apt-get install -y --no-install-recommends make ca-certificates curl \
+ && apt-get install -y --no-install-recommends make ca-certificates curl python3-venv \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /opt/crucible
 COPY . .
-RUN make build CMAKE_FLAGS="-DCRUCIBLE_ENABLE_CUDA=OFF -DCRUCIBLE_BUILD_TESTS=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF" \
- && rm -rf /var/lib/apt/lists/* .venv-chronos \
+RUN CRUCIBLE_RUNTIME_ONLY=1 make build \
+      CMAKE_FLAGS="-DCRUCIBLE_ENABLE_CUDA=OFF -DCRUCIBLE_BUILD_TESTS=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF" \
+ && rm -rf /var/lib/apt/lists/* \
  && ln -s /opt/crucible/build/apps/crucible /usr/local/bin/crucible \
  && python3 -m venv /opt/bridge-venv \
  && /opt/bridge-venv/bin/pip install --no-cache-dir -r bridge/requirements.txt \

@@ -5,7 +5,10 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ libtorch-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libopenblas0-openmp python3 python3-numpy python3-scipy
-  python3-pip python3-venv python3-torch)
+  python3-pip)
+# The official Chronos-Bolt package's venv (tests and benchmarks only) needs
+# Python torch; CRUCIBLE_RUNTIME_ONLY=1 (the Docker CPU image) skips both.
+[ "${CRUCIBLE_RUNTIME_ONLY:-0}" = 1 ] || packages+=(python3-venv python3-torch)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -29,5 +32,7 @@ fi
 # amazon's chronos-forecasting in a venv (.venv-chronos): the live comparison
 # of the native Chronos-Bolt forward and the native benchmark use it; both are
 # skipped with a printed reason when it cannot be made.
-bash "$(dirname "$0")/make-chronos-venv.sh" >/dev/null ||
-  echo "note: chronos venv not made; the live Chronos-Bolt comparison is skipped"
+if [ "${CRUCIBLE_RUNTIME_ONLY:-0}" != 1 ]; then
+  bash "$(dirname "$0")/make-chronos-venv.sh" >/dev/null ||
+    echo "note: chronos venv not made; the live Chronos-Bolt comparison is skipped"
+fi
