@@ -6,8 +6,9 @@ JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
 TSAN_BUILD ?= build-tsan
+ASAN_BUILD ?= build-asan
 
-.PHONY: deps configure build test test-tsan demo bench format clean
+.PHONY: deps configure build test test-tsan test-asan demo bench format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -21,6 +22,7 @@ build: configure
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-tsan
+	@$(MAKE) --no-print-directory test-asan
 
 # The validator core's tests (threads included) under ThreadSanitizer; any
 # report fails the run.
@@ -32,6 +34,20 @@ test-tsan: deps
 	  ctest --test-dir $(TSAN_BUILD) -L validator_core \
 	  --output-on-failure -j $(JOBS)
 
+# The torch-free suites (core_tests: .npy, safetensors, native config and
+# folder checks, scoring math, data, worker pool; validator_tests: the
+# validator core) under AddressSanitizer + UndefinedBehaviorSanitizer, leaks
+# detected, the first report fatal. The LibTorch suites (engine_tests) and the
+# CLI tests are left out: Debian's LibTorch is not built with ASan, and loading
+# it under ASan reports its own allocations rather than ours.
+test-asan: deps
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCRUCIBLE_SANITIZER="address,undefined" -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=all" \
+	  -DCRUCIBLE_ENABLE_CUDA=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target core_tests validator_tests
+	@ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
+	  ctest --test-dir $(ASAN_BUILD) -L "^(core|validator_core)$$" --output-on-failure -j $(JOBS)
+
 demo: build
 	@bash examples/demo.sh $(BUILD)
 
@@ -42,4 +58,4 @@ format:
 	@clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu')
 
 clean:
-	@rm -rf $(BUILD) $(TSAN_BUILD)
+	@rm -rf $(BUILD) $(TSAN_BUILD) $(ASAN_BUILD)
