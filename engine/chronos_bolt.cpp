@@ -43,13 +43,14 @@ at::Tensor patch(const at::Tensor& x, const ChronosBoltConfig& config) {
 at::Tensor left_padded_contexts(const at::Tensor& inputs, const at::Tensor& input_lengths,
                                 int64_t context_length) {
   const int64_t series = inputs.size(0);
-  const at::Tensor lengths = input_lengths.to(at::kLong).clamp(0, inputs.size(1));
+  const at::Tensor lengths = input_lengths.to(at::kLong).clamp(0, inputs.size(1)).contiguous();
   const int64_t longest = series == 0 ? 0 : lengths.max().item<int64_t>();
   const int64_t width = std::max<int64_t>(1, std::min(longest, context_length));
   at::Tensor context = at::full({series, width}, kNaN, at::kFloat);
   const auto source = inputs.to(at::kFloat).contiguous();
+  const int64_t* length_of = lengths.data_ptr<int64_t>();
   for (int64_t j = 0; j < series; ++j) {
-    const int64_t length = lengths[j].item<int64_t>();
+    const int64_t length = length_of[j];
     const int64_t kept = std::min(length, width);
     if (kept == 0) continue;
     context[j].narrow(0, width - kept, kept).copy_(source[j].narrow(0, length - kept, kept));

@@ -192,7 +192,7 @@ if not any(d.get("driver") == "nvidia" and str(d.get("count")) == "1" and "gpu" 
 
 def interpolate(text):
     # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?message}: the value from the
-    # environment, else the default (a placeholder for a required one).
+    # environment, else the default; a required variable left unset reads as <NAME>.
     def value(m):
         name, op, arg = m.group(1), m.group(2) or "", m.group(3) or ""
         if os.environ.get(name):
