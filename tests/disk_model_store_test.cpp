@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "crucible/common/files.h"
+#include "crucible/validator/folder_stamps.h"
 #include "crucible/validator/local_directory_hub.h"
 #include "test_files.h"
 
@@ -283,9 +284,67 @@ TEST_F(DiskModelStoreTest, ReinstallOfSameContentIsIdempotent) {
   EXPECT_EQ(again.directory, first.directory);
   EXPECT_EQ(other.directory, first.directory);
   EXPECT_EQ(std::distance(fs::directory_iterator(store_root_ + "/hk1"), fs::directory_iterator()),
-            1);
+            2);  // the model folder and its stamps
   EXPECT_EQ(read_file(first.model_path), "weights");
   EXPECT_TRUE(fs::is_empty(store_root_ + "/.tmp"));
+}
+
+// find() notices files changed under the store by their stamps, accepts them
+// again when they still have the content hash, and install() replaces a
+// damaged folder.
+TEST_F(DiskModelStoreTest, AModelChangedOnDiskIsNotFoundUntilReinstalled) {
+  put("model", "c1", "model.pt", "weights");
+  const InstalledModel model = store_.install("hk1", model_id("acme", "model", "c1"), hub_, 1000);
+  const std::string stamps = model.directory + ".stamps.json";
+  ASSERT_TRUE(fs::exists(stamps));
+  const auto problem = [&] {
+    std::string why;
+    const bool found = store_.find("hk1", model.content_hash, &why).has_value();
+    EXPECT_EQ(found, why.empty()) << why;
+    return why;
+  };
+  EXPECT_EQ(problem(), "");
+
+  // Same bytes, new modification time, no stamps: re-hashed, accepted, re-stamped.
+  fs::last_write_time(model.model_path,
+                      fs::last_write_time(model.model_path) - std::chrono::hours(1));
+  EXPECT_EQ(problem(), "");
+  fs::remove(stamps);
+  EXPECT_EQ(problem(), "");
+  EXPECT_TRUE(fs::exists(stamps));
+
+  write_file(model.model_path, "weigh");  // truncated
+  EXPECT_EQ(problem(),
+            "model.pt: 5 bytes, 7 when installed; the files no longer have the content hash " +
+                model.content_hash);
+  write_file(model.model_path, "WEIGHTS");  // same size, other bytes
+  EXPECT_EQ(problem().rfind("model.pt: modified since installed; the files no longer", 0), 0u);
+  write_file(model.model_path, "weights");
+  write_file(model.directory + "/extra.bin", "x");
+  EXPECT_NE(problem().find("; the files no longer have the content hash"), std::string::npos);
+
+  EXPECT_EQ(store_.install("hk1", model_id("acme", "model", "c1"), hub_, 1000).directory,
+            model.directory);
+  EXPECT_EQ(problem(), "");
+  EXPECT_FALSE(fs::exists(model.directory + "/extra.bin"));
+
+  fs::remove_all(model.directory);
+  EXPECT_EQ(problem(), "not installed");
+  store_.install("hk1", model_id("acme", "model", "c1"), hub_, 1000);
+  EXPECT_EQ(problem(), "");
+  EXPECT_EQ(read_file(model.model_path), "weights");
+}
+
+TEST(FolderStampsTest, TheFirstDifferenceIsNamed) {
+  const FolderStamps installed = {{"a", {7, 100}}, {"b/c", {1, 100}}};
+  EXPECT_EQ(stamps_difference(installed, installed), "");
+  EXPECT_EQ(stamps_difference(installed, {{"a", {7, 100}}}), "b/c: missing");
+  EXPECT_EQ(stamps_difference(installed, {{"a", {5, 100}}, {"b/c", {1, 100}}}),
+            "a: 5 bytes, 7 when installed");
+  EXPECT_EQ(stamps_difference(installed, {{"a", {7, 101}}, {"b/c", {1, 100}}}),
+            "a: modified since installed");
+  EXPECT_EQ(stamps_difference(installed, {{"a", {7, 100}}, {"b/c", {1, 100}}, {"d", {0, 1}}}),
+            "d: not there when installed");
 }
 
 TEST_F(DiskModelStoreTest, RemoveUnreferencedKeepsExactlyTheReferenced) {

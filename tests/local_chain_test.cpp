@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -304,6 +306,69 @@ TEST_F(LocalChainTest, HalfWrittenFileAfterAGoodReadKeepsTheLastGoodCopy) {
   write("metagraph.json", three_neurons_with({{"neurons", json::array()}}));
   EXPECT_TRUE(local.metagraph().neurons.empty());
   EXPECT_EQ(local.last_error(), "");
+}
+
+// A writer rewrites both files over and over while the chain reads them:
+// metagraph.json in place, a few bytes at a time (as a careless writer
+// would), commitments.json atomically. Every read returns one whole version,
+// never a mix and never an error, and the block never goes back.
+TEST_F(LocalChainTest, FilesRewrittenWhileReadGiveWholeVersionsOnly) {
+  const std::string version_a = kThreeNeurons;
+  const std::string version_b = three_neurons_with(
+      {{"block", 2000},
+       {"neurons",
+        {{{"uid", 0}, {"hotkey", "new0"}, {"stake", 1}, {"validator_permit", true}},
+         {{"uid", 1}, {"hotkey", "new1"}, {"stake", 2}, {"validator_permit", false}},
+         {{"uid", 2}, {"hotkey", "new2"}, {"stake", 3}, {"validator_permit", false}},
+         {{"uid", 3}, {"hotkey", "new3"}, {"stake", 4}, {"validator_permit", false}},
+         {{"uid", 4}, {"hotkey", "new4"}, {"stake", 5}, {"validator_permit", false}}}}});
+  const std::string commitments_a = R"({"hk0": {"commitment": "ns/a:c:h:0", "block": 1}})";
+  const std::string commitments_b =
+      R"({"new0": {"commitment": "ns/b:c:h:0", "block": 2}, "new1": {"commitment": "ns/c:c:h:1", "block": 3}})";
+  write("metagraph.json", version_a);
+  write("commitments.json", commitments_a);
+  LocalChain local = chain();
+  ASSERT_EQ(local.metagraph().neurons.size(), 3u);
+
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int rewrite = 0; rewrite < 200; ++rewrite) {
+      const std::string& text = rewrite % 2 == 0 ? version_b : version_a;
+      std::ofstream out(dir_ + "/metagraph.json", std::ios::trunc);
+      for (size_t at = 0; at < text.size(); at += 64) {
+        out << text.substr(at, 64) << std::flush;
+        std::this_thread::sleep_for(std::chrono::microseconds(50));
+      }
+      out.close();
+      write_file_atomically(dir_ + "/commitments.json",
+                            rewrite % 2 == 0 ? commitments_b : commitments_a);
+    }
+    done = true;
+  });
+  size_t reads = 0, saw_a = 0, saw_b = 0, saw_bad_file = 0;
+  Block highest = 0;
+  while (!done) {
+    const Metagraph metagraph = local.metagraph();
+    saw_bad_file += !local.last_error().empty();
+    ASSERT_TRUE(metagraph.neurons.size() == 3 || metagraph.neurons.size() == 5);
+    const bool is_b = metagraph.neurons.size() == 5;
+    (is_b ? saw_b : saw_a) += 1;
+    for (size_t uid = 0; uid < metagraph.neurons.size(); ++uid) {
+      EXPECT_EQ(metagraph.neurons[uid].hotkey, (is_b ? "new" : "hk") + std::to_string(uid));
+    }
+    const std::map<std::string, Commitment> commitments = local.commitments();
+    ASSERT_TRUE(commitments.size() == 1 || commitments.size() == 2);
+    EXPECT_EQ(commitments.begin()->first, commitments.size() == 2 ? "new0" : "hk0");
+    const Block block = local.current_block();
+    EXPECT_GE(block, highest);
+    highest = block;
+    ++reads;
+  }
+  writer.join();
+  EXPECT_GT(saw_a, 0u);
+  EXPECT_GT(saw_b, 0u);
+  std::printf("%zu reads while rewritten: %zu of version A, %zu of B, %zu met a partial file\n",
+              reads, saw_a, saw_b, saw_bad_file);
 }
 
 TEST_F(LocalChainTest, HalfWrittenFileWithNoGoodCopyThrows) {

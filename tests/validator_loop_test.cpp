@@ -224,6 +224,43 @@ TEST_F(ValidatorLoopTest, AModelMissingFromTheStoreFailsWithTheTrackersReason) {
   EXPECT_EQ(b["weight"], 0.0);
 }
 
+// Model folders damaged under a running validator: a rewritten file makes the
+// model not installed, with the file named, until the next model sync fetches
+// it again; a deleted folder is fetched again the same way.
+TEST_F(ValidatorLoopTest, AModelDamagedOrDeletedOnDiskIsFetchedAgain) {
+  Run run(*this);
+  const auto model_folder = [&](const std::string& hotkey) {
+    for (const auto& entry :
+         std::filesystem::directory_iterator(fixture_.store_dir() + "/" + hotkey)) {
+      if (entry.is_directory()) return entry.path().string();
+    }
+    return std::string();
+  };
+  // Same length, other bytes, written later than the install (not within one clock tick).
+  const std::string rewritten = model_folder("a") + "/model.pt";
+  write_file_atomically(rewritten, "score 0.1");
+  std::filesystem::last_write_time(
+      rewritten, std::filesystem::file_time_type::clock::now() + std::chrono::minutes(1));
+  std::filesystem::remove_all(model_folder("b"));
+
+  ASSERT_TRUE(run.validator.step());
+  const nlohmann::json damaged = metrics_lines(fixture_.state_dir())[0]["models"];
+  EXPECT_EQ(damaged[0]["status"], "not-installed");
+  const std::string reason = damaged[0]["reason"];
+  EXPECT_NE(reason.find("model.pt: modified since installed"), std::string::npos) << reason;
+  EXPECT_NE(reason.find("fetched again by the next model sync"), std::string::npos) << reason;
+  EXPECT_EQ(damaged[1]["status"], "not-installed");
+  EXPECT_NE(damaged[1]["reason"].get<std::string>().find("not installed"), std::string::npos);
+
+  run.models.sync_all();
+  ASSERT_TRUE(run.validator.step());
+  const nlohmann::json fetched = metrics_lines(fixture_.state_dir())[1]["models"];
+  EXPECT_EQ(fetched[0]["status"], "ok");
+  EXPECT_DOUBLE_EQ(fetched[0]["composite"], 0.9);
+  EXPECT_EQ(fetched[1]["status"], "ok");
+  EXPECT_DOUBLE_EQ(fetched[1]["composite"], 0.3);
+}
+
 // A restart with uid 1 excluded, after a step that queued and weighted it:
 // the saved state still holds it, but it is neither evaluated nor weighted.
 TEST_F(ValidatorLoopTest, AnExcludedUidIsNeitherEvaluatedNorWeightedWhateverTheStateHolds) {

@@ -3,6 +3,8 @@
 // and updates from many threads (checked by ThreadSanitizer).
 #include "crucible/validator/validator_metrics.h"
 
+#include <nlohmann/json.hpp>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -11,6 +13,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "crucible/validator/step_report.h"
 
 namespace crucible {
 namespace {
@@ -165,6 +169,23 @@ TEST(ValidatorMetrics, ConcurrentUpdatesAreAllCounted) {
   EXPECT_EQ(samples(text, "crucible_model_failures_total"),
             (std::vector<std::string>{R"(crucible_model_failures_total{reason="crashed"} 1000)",
                                       R"(crucible_model_failures_total{reason="timeout"} 1000)"}));
+}
+
+// The metrics.jsonl line keeps each model's failure reason, shortened, and
+// stays valid JSON whatever bytes the reason holds.
+TEST(StepMetricsLine, ReasonsAreKeptShortenedAndValidUtf8) {
+  StepReport report;
+  report.step = 3;
+  report.rows.push_back({1, "hk1", "-", "ok", "", 0.5, 1.0, 1.0, kNaN, 1.0});
+  report.rows.push_back({2, "hk2", "-", "failed", "bad \xff\xfe bytes", kInf, 0, 0, 0.1, 0});
+  report.rows.push_back({3, "hk3", "-", "failed", std::string(1000, 'x'), kInf, 0, 0, 0.1, 0});
+  const nlohmann::json line = nlohmann::json::parse(step_metrics_line(report));
+  EXPECT_EQ(line["step"], 3);
+  EXPECT_EQ(line["models"][0]["reason"], "");
+  EXPECT_EQ(line["models"][0]["ema"], nullptr);
+  EXPECT_EQ(line["models"][1]["reason"], "bad \xef\xbf\xbd\xef\xbf\xbd bytes");
+  EXPECT_EQ(line["models"][1]["mean_loss"], nullptr);
+  EXPECT_EQ(line["models"][2]["reason"], std::string(298, 'x') + "..");
 }
 
 }  // namespace

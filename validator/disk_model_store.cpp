@@ -19,6 +19,7 @@
 
 #include "crucible/common/files.h"
 #include "crucible/common/quoted_text.h"
+#include "crucible/validator/folder_stamps.h"
 #include "crucible/validator/safe_names.h"
 
 namespace crucible {
@@ -30,6 +31,7 @@ constexpr const char* kTempFolder = ".tmp";
 constexpr const char* kTempPattern = "install-XXXXXX";
 constexpr const char* kModelFile = "model.pt";  // TorchScript
 constexpr const char* kNativeFiles[] = {"config.json", "model.safetensors"};
+constexpr const char* kStampsSuffix = ".stamps.json";  // beside the model folder
 constexpr size_t kMaxHotkeyChars = 128;
 constexpr size_t kShownChars = 64;
 
@@ -232,7 +234,10 @@ InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const
   const std::string hotkey_folder = root_ + "/" + hotkey;
   std::lock_guard<std::mutex> lock(mutex_);
   const InstalledModel existing = installed_model(hotkey, hash);
-  if (is_real_folder(existing.directory)) return existing;  // same content already installed
+  if (is_real_folder(existing.directory)) {
+    if (integrity_problem(existing).empty()) return existing;  // same content already installed
+    remove_path(existing.directory);  // damaged on disk: replaced by this download
+  }
 
   const bool created = ::mkdir(hotkey_folder.c_str(), 0755) == 0;
   if (!created && errno != EEXIST) {
@@ -250,15 +255,55 @@ InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const
   sync_directory(hotkey_folder);
   sync_directory(temp_root_);
   if (created) sync_directory(root_);
+  record_stamps(existing.directory);
   return installed_model(hotkey, hash);
 }
 
+void DiskModelStore::record_stamps(const std::string& directory) const {
+  try {
+    write_folder_stamps(directory + kStampsSuffix, stamp_folder(directory));
+  } catch (const std::runtime_error&) {
+    // Without stamps the next check re-hashes the folder and records them then.
+  }
+}
+
+std::string DiskModelStore::integrity_problem(const InstalledModel& model) const {
+  if (!is_real_folder(model.directory)) return "not installed";
+  if (model.model_path.empty()) return "its model files are missing";
+  FolderStamps now;
+  try {
+    now = stamp_folder(model.directory);
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+  const std::optional<FolderStamps> recorded = read_folder_stamps(model.directory + kStampsSuffix);
+  const std::string difference =
+      recorded ? stamps_difference(*recorded, now) : "no stamps recorded";
+  if (difference.empty()) return "";
+  // Changed stamps (a copy that did not keep modification times, or stamps
+  // never written) are fine as long as the bytes still have the content hash.
+  std::string rehashed;
+  try {
+    rehashed = content_hash(read_and_sync_tree(model.directory, model.directory));
+  } catch (const std::exception& e) {
+    return difference + "; " + e.what();
+  }
+  if (rehashed != model.content_hash) {
+    return difference + "; the files no longer have the content hash " + model.content_hash;
+  }
+  record_stamps(model.directory);
+  return "";
+}
+
 std::optional<InstalledModel> DiskModelStore::find(const std::string& hotkey,
-                                                   const std::string& content_hash) const {
+                                                   const std::string& content_hash,
+                                                   std::string* problem) const {
   check_hotkey(hotkey);
   const InstalledModel model = installed_model(hotkey, content_hash);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!is_real_folder(model.directory) || model.model_path.empty()) return std::nullopt;
+  const std::string found_problem = integrity_problem(model);
+  if (problem != nullptr) *problem = found_problem;
+  if (!found_problem.empty()) return std::nullopt;
   return model;
 }
 
@@ -277,7 +322,7 @@ size_t DiskModelStore::remove_unreferenced(const std::map<std::string, std::stri
         kept != keep.end() && is_base64(kept->second) ? hash_folder_name(kept->second) : "";
     bool anything_kept = false;
     for (const std::string& name : folder_entries(hotkey_folder)) {
-      if (name == kept_folder) {
+      if (!kept_folder.empty() && (name == kept_folder || name == kept_folder + kStampsSuffix)) {
         anything_kept = true;
         continue;
       }

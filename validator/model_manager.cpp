@@ -119,10 +119,13 @@ bool ModelManager::sync_miner(const Neuron& neuron, const std::optional<Commitme
       [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(neuron.hotkey); });
   const bool same_commitment = known && commitment && known->commitment == commitment->commitment &&
                                known->block == commitment->block;
+  // An installed model deleted or damaged on disk is fetched again at once.
+  const bool installed = same_commitment && !known->content_hash.empty() &&
+                         store_.find(neuron.hotkey, known->content_hash);
   const auto last = last_attempt_.find(neuron.uid);
   const bool retry_due =
       last == last_attempt_.end() || now - last->second >= options_.retry_seconds;
-  if (same_commitment && !retry_due) return false;
+  if (same_commitment && !retry_due && (installed || known->content_hash.empty())) return false;
   if (!commitment && known && known->commitment.empty() && !retry_due) return false;
   last_attempt_[neuron.uid] = now;
 
@@ -147,10 +150,7 @@ bool ModelManager::sync_miner(const Neuron& neuron, const std::optional<Commitme
                    "competition " + std::to_string(id.competition_id) + " is not active");
     return false;
   }
-  if (same_commitment && !known->content_hash.empty() &&
-      store_.find(neuron.hotkey, known->content_hash)) {
-    return false;  // installed and unchanged
-  }
+  if (installed) return false;  // installed, intact and unchanged
   // Held until the tracker records the model, so a cleanup cannot remove it in between.
   std::lock_guard<std::mutex> installing(install_mutex_);
   try {
@@ -215,11 +215,22 @@ size_t ModelManager::cleanup() {
   return store_.remove_unreferenced(keep);
 }
 
-std::optional<InstalledModel> ModelManager::installed_model(const std::string& hotkey) const {
+std::optional<InstalledModel> ModelManager::installed_model(const std::string& hotkey,
+                                                            std::string* problem) const {
   const std::optional<ModelMetadata> model = state_.with_trackers(
       [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(hotkey); });
-  if (!model || model->content_hash.empty()) return std::nullopt;
-  return store_.find(hotkey, model->content_hash);
+  if (!model || model->content_hash.empty()) {
+    if (problem != nullptr)
+      *problem = model && !model->failure.empty() ? model->failure : "no model";
+    return std::nullopt;
+  }
+  std::string store_problem;
+  std::optional<InstalledModel> installed =
+      store_.find(hotkey, model->content_hash, &store_problem);
+  if (problem != nullptr && !installed) {
+    *problem = "the installed files: " + store_problem + "; fetched again by the next model sync";
+  }
+  return installed;
 }
 
 void ModelManager::sync_loop() {

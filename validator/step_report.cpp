@@ -9,6 +9,9 @@
 namespace crucible {
 namespace {
 
+// A failure reason in metrics.jsonl: one line, at most this many bytes.
+constexpr size_t kMaxLoggedReasonChars = 300;
+
 nlohmann::ordered_json number(double value) {
   return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
 }
@@ -52,6 +55,7 @@ std::string step_metrics_line(const StepReport& report) {
     models.push_back({{"uid", r.uid},
                       {"hotkey", r.hotkey},
                       {"status", r.status},
+                      {"reason", shortened(r.reason, kMaxLoggedReasonChars)},
                       {"mean_loss", number(r.mean_loss)},
                       {"win_rate", number(r.win_rate)},
                       {"composite", number(r.composite)},
@@ -63,7 +67,8 @@ std::string step_metrics_line(const StepReport& report) {
   const nlohmann::ordered_json line = {
       {"step", report.step}, {"block", report.block}, {"competition_id", report.competition_id},
       {"seed", report.seed}, {"models", models},      {"subnet_weights", weights}};
-  return line.dump();
+  // A reason may hold a model's own bytes: invalid UTF-8 is replaced, not thrown.
+  return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace crucible

@@ -221,12 +221,15 @@ bool Validator::step() {
 
   std::vector<RoundModel> round_models;
   std::vector<std::optional<ModelMetadata>> metadata;
+  std::vector<std::string> not_installed_reasons;  // by position in `present`
   for (Uid uid : present) {
     const std::string& hotkey = metagraph.neurons[static_cast<size_t>(uid)].hotkey;
     metadata.push_back(state_.with_trackers(
         [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(hotkey); }));
-    const std::optional<InstalledModel> installed = models_.installed_model(hotkey);
+    std::string problem;
+    const std::optional<InstalledModel> installed = models_.installed_model(hotkey, &problem);
     if (installed) round_models.push_back({uid, installed->model_path});
+    not_installed_reasons.push_back(problem);
   }
   set_progress(StepProgress{report.step, competition->id, round_models.size(), start});
   struct ClearProgress {
@@ -262,7 +265,7 @@ bool Validator::step() {
       row.reason = r.reason;
     } else {
       row.status = "not-installed";
-      row.reason = metadata[i] ? metadata[i]->failure : "no model";
+      row.reason = not_installed_reasons[i];
     }
     if (!result.ok) metrics_.add_failure(row.status);
     row.mean_loss = result.mean_loss;

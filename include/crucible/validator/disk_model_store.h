@@ -3,6 +3,9 @@
 //
 //   ROOT/<hotkey>/<path-safe content hash>/   model.pt (TorchScript), or config.json +
 //                                             model.safetensors (native), and other files
+//   ROOT/<hotkey>/<path-safe content hash>.stamps.json
+//                                             size and modification time of each file,
+//                                             recorded at install (see find())
 //   ROOT/.tmp/<random>/                       downloads in progress
 //
 // install() downloads into .tmp, verifies, then renames the folder into place:
@@ -55,13 +58,19 @@ class DiskModelStore {
   InstalledModel install(const std::string& hotkey, const ModelId& id, ModelHub& hub,
                          int64_t max_total_bytes);
 
-  // The installed model of `hotkey` with `content_hash`, if present. Throws
-  // ModelFetchError("bad-files") for an invalid hotkey or a content hash that
-  // is not base64.
-  std::optional<InstalledModel> find(const std::string& hotkey,
-                                     const std::string& content_hash) const;
+  // The installed model of `hotkey` with `content_hash`, if present and
+  // intact. Intact means the folder's files have the sizes and modification
+  // times recorded at install (a stat per file); when they differ (or no
+  // record exists) the files are hashed again and accepted, with a new
+  // record, only when they still have `content_hash`. A model deleted,
+  // truncated or rewritten on disk is therefore not found, and `problem`
+  // (when given) receives why in one line ("" when found); install() then
+  // replaces it. Throws ModelFetchError("bad-files") for an invalid hotkey or
+  // a content hash that is not base64.
+  std::optional<InstalledModel> find(const std::string& hotkey, const std::string& content_hash,
+                                     std::string* problem = nullptr) const;
 
-  // Deletes every model folder except keep[hotkey] (hotkey -> content hash),
+  // Deletes every model folder (and its stamps) except keep[hotkey] (hotkey -> content hash),
   // every hotkey folder left with nothing kept, and every leftover .tmp entry
   // of no install in flight. Entries of ROOT whose names are not hotkeys are
   // left alone. Returns the number of model folders removed. Throws
@@ -84,6 +93,12 @@ class DiskModelStore {
   InstalledModel verify_and_place(const std::string& hotkey, const ModelId& id,
                                   const std::string& temp);
   InstalledModel installed_model(const std::string& hotkey, const std::string& content_hash) const;
+  // Best effort: the stamps of `directory`, written beside it (a model
+  // without them is re-hashed at its next check). Requires mutex_.
+  void record_stamps(const std::string& directory) const;
+  // "" when `model` is installed and intact (see find()), else why not.
+  // Requires mutex_.
+  std::string integrity_problem(const InstalledModel& model) const;
 
   std::string root_;
   std::string temp_root_;  // ROOT/.tmp

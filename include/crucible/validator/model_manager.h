@@ -29,7 +29,9 @@ namespace crucible {
 
 struct ModelManagerOptions {
   double sync_interval_seconds = 30.0;  // between walks over the miners
-  double retry_seconds = 600.0;         // an unchanged commitment is looked at again after this
+  // An unchanged commitment is looked at again after this; at the next walk
+  // when its installed files are gone or damaged on disk.
+  double retry_seconds = 600.0;
   double cleanup_interval_seconds = 300.0;
   double top_miner_scan_seconds = 600.0;  // between queue_top_miners() calls of the sync thread
   size_t top_validators = 3;              // the highest-stake validators whose weights count
@@ -76,8 +78,12 @@ class ModelManager {
   // Removes every stored model the tracker does not reference; returns how many.
   size_t cleanup();
 
-  // The installed model of the hotkey's current commitment, if any.
-  std::optional<InstalledModel> installed_model(const std::string& hotkey) const;
+  // The installed model of the hotkey's current commitment, if any and intact
+  // on disk (DiskModelStore::find). `problem` (when given) receives why not in
+  // one line; a model damaged or deleted on disk is fetched again by the next
+  // sync.
+  std::optional<InstalledModel> installed_model(const std::string& hotkey,
+                                                std::string* problem = nullptr) const;
 
   // The uids never synced nor evaluated (options.exclude_uids).
   const std::set<Uid>& excluded_uids() const { return options_.exclude_uids; }

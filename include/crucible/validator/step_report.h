@@ -1,5 +1,6 @@
 // What a step shows: the console table and the metrics.jsonl line
-// ({"step", "block", "competition_id", "seed", "models": [...],
+// ({"step", "block", "competition_id", "seed", "models": [{"uid", "hotkey",
+// "status", "reason", "mean_loss", "win_rate", "composite", "ema", "weight"}],
 // "subnet_weights": [...]}). Pure formatting, no I/O.
 #pragma once
 
@@ -39,6 +40,8 @@ struct StepReport {
 std::string format_step_table(const StepReport& report);
 
 // One JSON line without the trailing newline; non-finite numbers are null.
+// Each model's "reason" is kept to 300 bytes, and bytes that are not UTF-8
+// (a model's own error text may hold any) are replaced by U+FFFD.
 std::string step_metrics_line(const StepReport& report);
 
 }  // namespace crucible
