@@ -1,5 +1,6 @@
 # Quick start: `make demo` runs a scoring round on generated example data;
-# `make test` builds everything and runs the test suite. Both install what they
+# `make test` builds everything and runs the test suite (then the sanitizer
+# suites and bounded fuzzing). Both install what they
 # need first (Debian packages, idempotent).
 BUILD ?= build
 JOBS ?= $(shell nproc)
@@ -7,8 +8,10 @@ CMAKE_FLAGS ?=
 
 TSAN_BUILD ?= build-tsan
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
-.PHONY: deps configure build test test-tsan test-asan demo bench format clean
+.PHONY: deps configure build test test-tsan test-asan test-long fuzz demo bench format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -23,6 +26,7 @@ test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-asan
+	@$(MAKE) --no-print-directory fuzz
 
 # The validator core's tests (threads included) under ThreadSanitizer; any
 # report fails the run.
@@ -36,17 +40,36 @@ test-tsan: deps
 
 # The torch-free suites (core_tests: .npy, safetensors, native config and
 # folder checks, scoring math, data, worker pool; validator_tests: the
-# validator core) under AddressSanitizer + UndefinedBehaviorSanitizer, leaks
-# detected, the first report fatal. The LibTorch suites (engine_tests) and the
-# CLI tests are left out: Debian's LibTorch is not built with ASan, and loading
-# it under ASan reports its own allocations rather than ours.
+# validator core; the fuzz corpus replays) under AddressSanitizer +
+# UndefinedBehaviorSanitizer, leaks detected, the first report fatal. The
+# LibTorch suites (engine_tests) and the CLI tests are left out: Debian's
+# LibTorch is not built with ASan, and loading it under ASan reports its own
+# allocations rather than ours.
 test-asan: deps
 	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCRUCIBLE_SANITIZER="address,undefined" -DCMAKE_CXX_FLAGS="-fno-sanitize-recover=all" \
 	  -DCRUCIBLE_ENABLE_CUDA=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF >/dev/null
-	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target core_tests validator_tests
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) --target core_tests validator_tests fuzz_replays
 	@ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 	  ctest --test-dir $(ASAN_BUILD) -L "^(core|validator_core)$$" --output-on-failure -j $(JOBS)
+
+# libFuzzer (clang, ASan + UBSan) on every parser of outside input
+# (tests/fuzz/README.md): builds the fuzz targets in $(FUZZ_BUILD), runs each
+# for FUZZ_SECONDS over a scratch copy of its seed corpus and fails on any
+# crash; the figures go to $(FUZZ_BUILD)/fuzz-summary.txt.
+fuzz: deps
+	@CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCRUCIBLE_ENABLE_CUDA=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF -DCRUCIBLE_BUILD_FUZZERS=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@bash scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# SIGKILL at 100 random points of a running validator, each followed by a
+# restart and the state and log checks of tests/python/fault_kill_test.py
+# (ctest runs 10). Prints the seed (replay: the script's --seed), the kills per
+# phase, the steps completed and the wall time (a few minutes).
+test-long: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target crucible
+	@/usr/bin/python3 tests/python/fault_kill_test.py $(BUILD)/apps/crucible --iterations 100
 
 demo: build
 	@bash examples/demo.sh $(BUILD)
@@ -58,4 +81,4 @@ format:
 	@clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu')
 
 clean:
-	@rm -rf $(BUILD) $(TSAN_BUILD) $(ASAN_BUILD)
+	@rm -rf $(BUILD) $(TSAN_BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

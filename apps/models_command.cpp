@@ -104,7 +104,7 @@ void run_inspect(const InspectOptions& o) {
     if (!inspection.accepted) throw CliError(o.path + ": refused: " + inspection.reason);
     return;
   }
-  const ModelInspection inspection = inspect_model(o.path, o.limits);
+  const ModelInspection inspection = inspect_untrusted_model(o.path, o.limits);
   print_inspection(o.path, inspection);
   if (!inspection.accepted) throw CliError(o.path + ": refused: " + inspection.reason);
 }

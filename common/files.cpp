@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -76,20 +77,50 @@ std::string read_file(const std::string& path) {
   return contents.str();
 }
 
-void append_line(const std::string& path, const std::string& line) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
-  if (fd < 0) fail(path, "cannot open for appending");
-  try {
-    write_all(fd, line + "\n", path);
-  } catch (const std::runtime_error&) {
-    ::close(fd);
-    throw;
+namespace {
+
+// The length of the file open at `fd` (of `size` bytes) up to and including
+// its last newline: what follows is a line cut by a failed or interrupted append.
+off_t complete_length(int fd, off_t size, const std::string& path) {
+  char block[4096];
+  for (off_t end = size; end > 0;) {
+    const off_t start = std::max<off_t>(0, end - static_cast<off_t>(sizeof block));
+    const ssize_t got = ::pread(fd, block, static_cast<size_t>(end - start), start);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) fail(path, "cannot read");
+    if (got != end - start) throw std::runtime_error(path + ": cannot read: the file shrank");
+    for (ssize_t i = got; i > 0; --i) {
+      if (block[i - 1] == '\n') return start + i;
+    }
+    end = start;
   }
-  if (::fsync(fd) != 0) {
-    const int error = errno;
+  return 0;
+}
+
+}  // namespace
+
+void append_line(const std::string& path, const std::string& line) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path, "cannot open for appending");
+  off_t length = -1;  // the file's length before this line
+  try {
+    struct stat info;
+    if (::fstat(fd, &info) != 0) fail(path, "cannot stat");
+    length = complete_length(fd, info.st_size, path);
+    if (length != info.st_size && ::ftruncate(fd, length) != 0) {
+      fail(path, "cannot remove a partial last line");
+    }
+    write_all(fd, line + "\n", path);
+    if (::fsync(fd) != 0) fail(path, "cannot fsync");
+  } catch (const std::runtime_error& e) {
+    // No part of the line may stay: a disk that fills up mid-write leaves a
+    // short write behind, which the next line would otherwise continue.
+    std::string message = e.what();
+    if (length >= 0 && ::ftruncate(fd, length) != 0) {
+      message += "; and cannot remove the part written: " + std::string(std::strerror(errno));
+    }
     ::close(fd);
-    errno = error;
-    fail(path, "cannot fsync");
+    throw std::runtime_error(message);
   }
   if (::close(fd) != 0) fail(path, "cannot close");
 }

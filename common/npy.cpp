@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "crucible/common/files.h"
+#include "crucible/common/quoted_text.h"
 
 namespace crucible {
 namespace {
@@ -16,6 +17,9 @@ constexpr size_t kMagicSize = 6;
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
   throw NpyError(path + ": " + what);
 }
+
+// Header text for a one-line message: quoted, escaped, at most 40 bytes shown.
+std::string shown(const std::string& text) { return quoted_for_message(text, 40); }
 
 struct DtypeName {
   const char* descr;
@@ -31,9 +35,11 @@ NpyDtype parse_descr(const std::string& path, const std::string& descr) {
     if (descr == d.descr) return d.dtype;
   }
   if (!descr.empty() && descr[0] == '>') {
-    fail(path, "dtype '" + descr + "' is big-endian; only little-endian .npy files are supported");
+    fail(path,
+         "dtype " + shown(descr) + " is big-endian; only little-endian .npy files are supported");
   }
-  fail(path, "dtype '" + descr + "' is not supported (expected float32, float64, int32 or int64)");
+  fail(path,
+       "dtype " + shown(descr) + " is not supported (expected float32, float64, int32 or int64)");
 }
 
 // The text after `'key':` in the header dict, with leading spaces skipped.
@@ -81,7 +87,7 @@ std::vector<int64_t> parse_shape(const std::string& path, const std::string& hea
     const std::string digits = item.substr(first, last - first + 1);
     if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos ||
         digits.size() > 18) {
-      fail(path, "malformed header: shape entry '" + item + "' is not a size");
+      fail(path, "malformed header: shape entry " + shown(item) + " is not a size");
     }
     shape.push_back(std::stoll(digits));
   }
@@ -117,6 +123,72 @@ std::string header_text(const NpyArray& array) {
   return text;
 }
 
+// The bytes of an image, read front to back: a file, or memory.
+struct FileSource {
+  std::ifstream& in;
+  int64_t size;
+
+  bool read(char* out, int64_t count) { return static_cast<bool>(in.read(out, count)); }
+};
+
+struct MemorySource {
+  const char* bytes;
+  int64_t size;
+  int64_t at = 0;
+
+  bool read(char* out, int64_t count) {
+    if (count > size - at) return false;
+    if (count > 0) std::memcpy(out, bytes + at, static_cast<size_t>(count));
+    at += count;
+    return true;
+  }
+};
+
+// Parses and checks the image `source` holds (see read_npy); `label` starts
+// every error message. The data goes straight into the array.
+template <typename Source>
+NpyArray parse_npy_from(const std::string& label, Source& source) {
+  const int64_t file_size = source.size;
+  char preamble[kMagicSize + 2];
+  if (!source.read(preamble, sizeof preamble) || std::memcmp(preamble, kMagic, kMagicSize) != 0) {
+    fail(label, "not a .npy file (bad magic string)");
+  }
+  const int major = static_cast<unsigned char>(preamble[kMagicSize]);
+  const int minor = static_cast<unsigned char>(preamble[kMagicSize + 1]);
+  if ((major != 1 && major != 2) || minor != 0) {
+    fail(label, "unsupported .npy format version " + std::to_string(major) + "." +
+                    std::to_string(minor) + " (expected 1.0 or 2.0)");
+  }
+  const size_t length_bytes = major == 1 ? 2 : 4;
+  unsigned char length_field[4] = {0, 0, 0, 0};
+  if (!source.read(reinterpret_cast<char*>(length_field), static_cast<int64_t>(length_bytes))) {
+    fail(label, "truncated header");
+  }
+  const int64_t header_size = length_field[0] | (length_field[1] << 8) |
+                              (static_cast<int64_t>(length_field[2]) << 16) |
+                              (static_cast<int64_t>(length_field[3]) << 24);
+  const int64_t data_offset = static_cast<int64_t>(kMagicSize + 2 + length_bytes) + header_size;
+  if (data_offset > file_size) fail(label, "truncated header");
+  std::string header(static_cast<size_t>(header_size), '\0');
+  source.read(header.data(), header_size);
+
+  NpyArray array;
+  array.dtype = parse_descr(label, parse_descr_value(label, header));
+  if (parse_fortran_order(label, header)) {
+    fail(label, "Fortran-order arrays are not supported (save with np.ascontiguousarray)");
+  }
+  array.shape = parse_shape(label, header);
+  const int64_t bytes = checked_bytes(label, array.shape, npy_item_size(array.dtype));
+  if (file_size - data_offset != bytes) {
+    fail(label, "data size " + std::to_string(file_size - data_offset) +
+                    " bytes does not match the header's shape (" + std::to_string(bytes) +
+                    " bytes expected): truncated or corrupt file");
+  }
+  array.data.resize(static_cast<size_t>(bytes));
+  if (bytes > 0 && !source.read(array.data.data(), bytes)) fail(label, "cannot read the data");
+  return array;
+}
+
 }  // namespace
 
 const char* npy_descr(NpyDtype dtype) {
@@ -140,47 +212,14 @@ NpyArray read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
   in.seekg(0, std::ios::end);
-  const int64_t file_size = static_cast<int64_t>(in.tellg());
+  FileSource source{in, static_cast<int64_t>(in.tellg())};
   in.seekg(0, std::ios::beg);
+  return parse_npy_from(path, source);
+}
 
-  char preamble[kMagicSize + 2];
-  if (!in.read(preamble, sizeof preamble) || std::memcmp(preamble, kMagic, kMagicSize) != 0) {
-    fail(path, "not a .npy file (bad magic string)");
-  }
-  const int major = static_cast<unsigned char>(preamble[kMagicSize]);
-  const int minor = static_cast<unsigned char>(preamble[kMagicSize + 1]);
-  if ((major != 1 && major != 2) || minor != 0) {
-    fail(path, "unsupported .npy format version " + std::to_string(major) + "." +
-                   std::to_string(minor) + " (expected 1.0 or 2.0)");
-  }
-  const size_t length_bytes = major == 1 ? 2 : 4;
-  unsigned char length_field[4] = {0, 0, 0, 0};
-  if (!in.read(reinterpret_cast<char*>(length_field), static_cast<std::streamsize>(length_bytes))) {
-    fail(path, "truncated header");
-  }
-  const int64_t header_size = length_field[0] | (length_field[1] << 8) |
-                              (static_cast<int64_t>(length_field[2]) << 16) |
-                              (static_cast<int64_t>(length_field[3]) << 24);
-  const int64_t data_offset = static_cast<int64_t>(kMagicSize + 2 + length_bytes) + header_size;
-  if (data_offset > file_size) fail(path, "truncated header");
-  std::string header(static_cast<size_t>(header_size), '\0');
-  in.read(header.data(), header_size);
-
-  NpyArray array;
-  array.dtype = parse_descr(path, parse_descr_value(path, header));
-  if (parse_fortran_order(path, header)) {
-    fail(path, "Fortran-order arrays are not supported (save with np.ascontiguousarray)");
-  }
-  array.shape = parse_shape(path, header);
-  const int64_t bytes = checked_bytes(path, array.shape, npy_item_size(array.dtype));
-  if (file_size - data_offset != bytes) {
-    fail(path, "data size " + std::to_string(file_size - data_offset) +
-                   " bytes does not match the header's shape (" + std::to_string(bytes) +
-                   " bytes expected): truncated or corrupt file");
-  }
-  array.data.resize(static_cast<size_t>(bytes));
-  if (bytes > 0 && !in.read(array.data.data(), bytes)) fail(path, "cannot read the data");
-  return array;
+NpyArray parse_npy(const std::string& label, const uint8_t* bytes, size_t size) {
+  MemorySource source{reinterpret_cast<const char*>(bytes), static_cast<int64_t>(size)};
+  return parse_npy_from(label, source);
 }
 
 void write_npy(const std::string& path, const NpyArray& array) {

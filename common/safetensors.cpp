@@ -319,9 +319,41 @@ SafetensorsHeader parse_safetensors(const std::string& label, const uint8_t* byt
   return header;
 }
 
+SafetensorsView::SafetensorsView(std::string label, const uint8_t* bytes, size_t size)
+    : label_(std::move(label)), header_(parse_safetensors(label_, bytes, size)), bytes_(bytes) {}
+
+bool SafetensorsView::contains(const std::string& name) const {
+  return header_.tensors.count(name) != 0;
+}
+
+const SafetensorsEntry& SafetensorsView::entry(const std::string& name) const {
+  const auto found = header_.tensors.find(name);
+  if (found == header_.tensors.end()) fail_tensor(label_, name, "no such tensor in the file");
+  return found->second;
+}
+
+std::vector<float> SafetensorsView::read_float32(const std::string& name) const {
+  std::vector<float> values(static_cast<size_t>(entry(name).element_count()));
+  read_float32(name, values.data());
+  return values;
+}
+
+void SafetensorsView::read_float32(const std::string& name, float* out) const {
+  const SafetensorsEntry& tensor = entry(name);
+  const uint8_t* source = bytes_ + header_.data_offset + tensor.begin;
+  const auto count = static_cast<size_t>(tensor.element_count());
+  if (tensor.dtype == SafetensorsDtype::kF32) {
+    if (count > 0) std::memcpy(out, source, count * sizeof(float));
+    return;
+  }
+  const bool is_f16 = tensor.dtype == SafetensorsDtype::kF16;
+  for (size_t i = 0; i < count; ++i) {
+    const auto half = static_cast<uint16_t>(source[2 * i] | (source[2 * i + 1] << 8));
+    out[i] = is_f16 ? f16_to_f32(half) : bf16_to_f32(half);
+  }
+}
+
 SafetensorsFile SafetensorsFile::open(const std::string& path) {
-  SafetensorsFile file;
-  file.path_ = path;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(path, std::string("cannot open file: ") + std::strerror(errno));
   struct stat info {};
@@ -335,75 +367,46 @@ SafetensorsFile SafetensorsFile::open(const std::string& path) {
     fail(path, "not a regular file");
   }
   const auto size = static_cast<size_t>(info.st_size);
+  const uint8_t* mapping = nullptr;
   if (size > 0) {
-    void* mapping = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (mapping == MAP_FAILED) {
+    void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (mapped == MAP_FAILED) {
       const int error = errno;
       ::close(fd);
       fail(path, std::string("cannot map file: ") + std::strerror(error));
     }
-    file.bytes_ = static_cast<const uint8_t*>(mapping);
-    file.size_ = size;
+    mapping = static_cast<const uint8_t*>(mapped);
   }
   ::close(fd);
-  file.header_ = parse_safetensors(path, file.bytes_, file.size_);
-  return file;
+  try {
+    return SafetensorsFile(SafetensorsView(path, mapping, size), mapping, size);
+  } catch (...) {
+    if (mapping != nullptr) ::munmap(const_cast<uint8_t*>(mapping), size);
+    throw;
+  }
 }
 
 SafetensorsFile::~SafetensorsFile() { release(); }
 
 SafetensorsFile::SafetensorsFile(SafetensorsFile&& other) noexcept
-    : path_(std::move(other.path_)),
-      header_(std::move(other.header_)),
-      bytes_(std::exchange(other.bytes_, nullptr)),
+    : view_(std::move(other.view_)),
+      mapping_(std::exchange(other.mapping_, nullptr)),
       size_(std::exchange(other.size_, 0)) {}
 
 SafetensorsFile& SafetensorsFile::operator=(SafetensorsFile&& other) noexcept {
   if (this != &other) {
     release();
-    path_ = std::move(other.path_);
-    header_ = std::move(other.header_);
-    bytes_ = std::exchange(other.bytes_, nullptr);
+    view_ = std::move(other.view_);
+    mapping_ = std::exchange(other.mapping_, nullptr);
     size_ = std::exchange(other.size_, 0);
   }
   return *this;
 }
 
 void SafetensorsFile::release() {
-  if (bytes_ != nullptr) ::munmap(const_cast<uint8_t*>(bytes_), size_);
-  bytes_ = nullptr;
+  if (mapping_ != nullptr) ::munmap(const_cast<uint8_t*>(mapping_), size_);
+  mapping_ = nullptr;
   size_ = 0;
-}
-
-bool SafetensorsFile::contains(const std::string& name) const {
-  return header_.tensors.count(name) != 0;
-}
-
-const SafetensorsEntry& SafetensorsFile::entry(const std::string& name) const {
-  const auto found = header_.tensors.find(name);
-  if (found == header_.tensors.end()) fail_tensor(path_, name, "no such tensor in the file");
-  return found->second;
-}
-
-std::vector<float> SafetensorsFile::read_float32(const std::string& name) const {
-  std::vector<float> values(static_cast<size_t>(entry(name).element_count()));
-  read_float32(name, values.data());
-  return values;
-}
-
-void SafetensorsFile::read_float32(const std::string& name, float* out) const {
-  const SafetensorsEntry& tensor = entry(name);
-  const uint8_t* source = bytes_ + header_.data_offset + tensor.begin;
-  const auto count = static_cast<size_t>(tensor.element_count());
-  if (tensor.dtype == SafetensorsDtype::kF32) {
-    if (count > 0) std::memcpy(out, source, count * sizeof(float));
-    return;
-  }
-  const bool is_f16 = tensor.dtype == SafetensorsDtype::kF16;
-  for (size_t i = 0; i < count; ++i) {
-    const auto half = static_cast<uint16_t>(source[2 * i] | (source[2 * i + 1] << 8));
-    out[i] = is_f16 ? f16_to_f32(half) : bf16_to_f32(half);
-  }
 }
 
 void write_safetensors(const std::string& path, const std::vector<SafetensorsTensorData>& tensors,

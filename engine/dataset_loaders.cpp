@@ -220,6 +220,8 @@ NamedSeries parse_json_line(const Line& line, const std::string& where) {
     object = nlohmann::json::parse(line.text);
   } catch (const nlohmann::json::parse_error& e) {
     fail(where, "not valid JSON (at byte " + std::to_string(e.byte) + ")");
+  } catch (const nlohmann::json::out_of_range&) {
+    fail(where, "not valid JSON (a number too large for a double)");
   }
   if (!object.is_object()) fail(where, "not a JSON object");
   const auto target = object.find("target");

@@ -7,6 +7,8 @@
 #include <set>
 #include <sstream>
 
+#include "crucible/common/address_space_limit.h"
+
 namespace crucible {
 namespace {
 
@@ -127,6 +129,24 @@ ModelInspection inspect_model(const std::string& path, const ModelLimits& limits
   }
   result.accepted = problems.empty();
   return result;
+}
+
+ModelInspection inspect_untrusted_model(const std::string& path, const ModelLimits& limits) {
+  constexpr int64_t kLoadingHeadroom = int64_t{1} << 30;
+  struct stat info;
+  const int64_t file_bytes = ::stat(path.c_str(), &info) == 0 ? info.st_size : 0;
+  ModelInspection inspection;
+  {
+    const AddressSpaceHeadroom cap(kLoadingHeadroom + 4 * file_bytes);
+    inspection = inspect_model(path, limits);
+  }
+  const std::string out_of_memory = "std::bad_alloc";
+  const size_t at = inspection.reason.find(out_of_memory);
+  if (!inspection.accepted && at != std::string::npos) {
+    inspection.reason.replace(at, out_of_memory.size(),
+                              "loading it asked for more memory than 1 GiB + 4 x its size");
+  }
+  return inspection;
 }
 
 }  // namespace crucible

@@ -49,7 +49,7 @@ std::string read_architecture(const std::string& text, std::string* reason) {
 // The tensors against the config: each required one present with its exact
 // shape, nothing unknown, the tied embedding copies equal to shared.weight.
 // Returns the refusal reason, or "".
-std::string check_tensor_names_and_shapes(const SafetensorsFile& file,
+std::string check_tensor_names_and_shapes(const SafetensorsView& file,
                                           const ChronosBoltConfig& config) {
   const auto expected = chronos_bolt_tensor_shapes(config);
   for (const auto& [name, shape] : expected) {
@@ -75,7 +75,7 @@ std::string check_tensor_names_and_shapes(const SafetensorsFile& file,
 
 // Every weight the forward reads is finite, and a tied embedding copy (which
 // the reference would load into shared.weight) equals shared.weight.
-std::string check_tensor_values(const SafetensorsFile& file, const ChronosBoltConfig& config) {
+std::string check_tensor_values(const SafetensorsView& file, const ChronosBoltConfig& config) {
   for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
     const std::vector<float> values = file.read_float32(name);
     for (size_t i = 0; i < values.size(); ++i) {
@@ -96,38 +96,65 @@ std::string check_tensor_values(const SafetensorsFile& file, const ChronosBoltCo
   return "";
 }
 
-void inspect_chronos_bolt(const std::string& folder, const std::string& config_text,
-                          const ModelLimits& limits, NativeModelInspection& result) {
+// The sizes of config.json and model.safetensors against the limits (sets
+// file_bytes); false, with the reason, when refused.
+bool check_sizes(int64_t config_bytes, int64_t weights_bytes, const ModelLimits& limits,
+                 NativeModelInspection& result) {
+  result.file_bytes = config_bytes + weights_bytes;
+  if (config_bytes > kMaxConfigBytes) {
+    result.reason = "config.json is " + std::to_string(config_bytes) + " bytes, over the " +
+                    std::to_string(kMaxConfigBytes) + "-byte limit";
+  } else if (result.file_bytes > limits.max_file_bytes) {
+    result.reason = "the model files are " + std::to_string(result.file_bytes) +
+                    " bytes, over the " + std::to_string(limits.max_file_bytes) + "-byte limit";
+  }
+  return result.reason.empty();
+}
+
+// The architecture, the config and the parameter count it implies; false,
+// with the reason, when refused.
+bool check_config(const std::string& config_text, const ModelLimits& limits,
+                  NativeModelInspection& result) {
+  result.architecture = read_architecture(config_text, &result.reason);
+  if (!result.reason.empty()) return false;
+  if (result.architecture != native_architectures()[0]) {
+    result.reason = "unsupported architecture " + quoted_for_message(result.architecture, 80) +
+                    " (supported: " + native_architectures()[0] + ")";
+    return false;
+  }
   try {
     result.config = parse_chronos_bolt_config("config.json", config_text);
   } catch (const NativeConfigError& e) {
     result.reason = e.what();
-    return;
+    return false;
   }
   result.parameters = chronos_bolt_parameter_count(result.config);
   if (result.parameters > limits.max_parameters) {
     result.reason = "parameter count " + std::to_string(result.parameters) +
                     " (implied by config.json) is over the limit " +
                     std::to_string(limits.max_parameters);
-    return;
+    return false;
   }
-  const std::string weights_path = folder + "/model.safetensors";
-  try {
-    const SafetensorsFile file = SafetensorsFile::open(weights_path);
-    for (const auto& [name, entry] : file.header().tensors) {
-      ++result.dtype_counts[dtype_name(entry.dtype)];
-    }
-    result.reason = check_tensor_names_and_shapes(file, result.config);
-    if (result.reason.empty()) result.reason = check_tensor_values(file, result.config);
-  } catch (const SafetensorsError& e) {
-    // The reader names the full path; the folder is known to the caller.
-    std::string message = e.what();
-    if (message.rfind(weights_path, 0) == 0) {
-      message = "model.safetensors" + message.substr(weights_path.size());
-    }
-    result.reason = message;
+  return true;
+}
+
+// The tensors of model.safetensors against the accepted config; sets
+// dtype_counts, the reason and `accepted`.
+void check_weights(const SafetensorsView& weights, NativeModelInspection& result) {
+  for (const auto& [name, entry] : weights.header().tensors) {
+    ++result.dtype_counts[dtype_name(entry.dtype)];
   }
+  result.reason = check_tensor_names_and_shapes(weights, result.config);
+  if (result.reason.empty()) result.reason = check_tensor_values(weights, result.config);
   result.accepted = result.reason.empty();
+}
+
+// A safetensors error about `label` as a reason: the file is named
+// "model.safetensors" (the folder is known to the caller).
+std::string weights_reason(const SafetensorsError& error, const std::string& label) {
+  std::string message = error.what();
+  if (message.rfind(label, 0) == 0) message = "model.safetensors" + message.substr(label.size());
+  return message;
 }
 
 }  // namespace
@@ -155,17 +182,7 @@ NativeModelInspection inspect_native_model(const std::string& folder, const Mode
     result.reason = "model.safetensors is missing";
     return result;
   }
-  result.file_bytes = config_bytes + weights_bytes;
-  if (config_bytes > kMaxConfigBytes) {
-    result.reason = "config.json is " + std::to_string(config_bytes) + " bytes, over the " +
-                    std::to_string(kMaxConfigBytes) + "-byte limit";
-    return result;
-  }
-  if (result.file_bytes > limits.max_file_bytes) {
-    result.reason = "the model files are " + std::to_string(result.file_bytes) +
-                    " bytes, over the " + std::to_string(limits.max_file_bytes) + "-byte limit";
-    return result;
-  }
+  if (!check_sizes(config_bytes, weights_bytes, limits, result)) return result;
   std::string config_text;
   try {
     config_text = read_file(folder + "/config.json");
@@ -173,14 +190,31 @@ NativeModelInspection inspect_native_model(const std::string& folder, const Mode
     result.reason = e.what();
     return result;
   }
-  result.architecture = read_architecture(config_text, &result.reason);
-  if (!result.reason.empty()) return result;
-  if (result.architecture != native_architectures()[0]) {
-    result.reason = "unsupported architecture " + quoted_for_message(result.architecture, 80) +
-                    " (supported: " + native_architectures()[0] + ")";
+  if (!check_config(config_text, limits, result)) return result;
+  const std::string weights_path = folder + "/model.safetensors";
+  try {
+    check_weights(SafetensorsFile::open(weights_path).view(), result);
+  } catch (const SafetensorsError& e) {
+    result.reason = weights_reason(e, weights_path);
+  }
+  return result;
+}
+
+NativeModelInspection inspect_native_model_image(const std::string& config_text,
+                                                 const uint8_t* weights, size_t weights_size,
+                                                 const ModelLimits& limits) {
+  NativeModelInspection result;
+  if (!check_sizes(static_cast<int64_t>(config_text.size()), static_cast<int64_t>(weights_size),
+                   limits, result) ||
+      !check_config(config_text, limits, result)) {
     return result;
   }
-  inspect_chronos_bolt(folder, config_text, limits, result);
+  const std::string label = "model.safetensors";
+  try {
+    check_weights(SafetensorsView(label, weights, weights_size), result);
+  } catch (const SafetensorsError& e) {
+    result.reason = weights_reason(e, label);
+  }
   return result;
 }
 

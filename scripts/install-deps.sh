@@ -9,6 +9,8 @@ packages=(cmake ninja-build g++ libtorch-dev nlohmann-json3-dev libspdlog-dev li
 # The official Chronos-Bolt package's venv (tests and benchmarks only) needs
 # Python torch; CRUCIBLE_RUNTIME_ONLY=1 (the Docker CPU image) skips both.
 [ "${CRUCIBLE_RUNTIME_ONLY:-0}" = 1 ] || packages+=(python3-venv python3-torch)
+# make fuzz: clang with its libFuzzer and sanitizer runtimes and its OpenMP.
+[ "${CRUCIBLE_RUNTIME_ONLY:-0}" = 1 ] || packages+=(clang libclang-rt-14-dev libomp-dev)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -210,5 +210,23 @@ TEST(OpAllowlist, PureMathInFilesOut) {
   EXPECT_FALSE(is_allowed_op("my_ops::anything"));
 }
 
+// Archives found by fuzzing (tests/fuzz/README.md) whose pickled debug
+// information asks LibTorch's unpickler for 3 GB and 38 GB: under the
+// loading cap a worker applies, they are refused, with a reason a miner can
+// act on, and the honest model next to them is still accepted.
+TEST(UntrustedModelInspection, AnArchiveAskingForHugeAllocationsIsRefusedUnderTheCap) {
+  const std::string corpus = CRUCIBLE_FUZZ_CORPUS_DIR "/torchscript/";
+  for (const char* name :
+       {"regression-unpickler-readbytes-3gb", "regression-unpickler-memo-index-38gb"}) {
+    const ModelInspection inspection = inspect_untrusted_model(corpus + name, ModelLimits{});
+    EXPECT_FALSE(inspection.accepted) << name;
+    EXPECT_EQ(inspection.reason,
+              "not a loadable TorchScript archive: loading it asked for more memory than 1 GiB + "
+              "4 x its size")
+        << name;
+  }
+  EXPECT_TRUE(inspect_untrusted_model(corpus + "valid-linear-ar.pt", ModelLimits{}).accepted);
+}
+
 }  // namespace
 }  // namespace crucible

@@ -196,6 +196,8 @@ TEST(DatasetLoad, JsonLinesErrorsNameFileAndLine) {
   expect_error(p, p + ":1: series 'q' is empty or all NaN");
   p = dir.write("huge.jsonl", "{\"target\": [1e39]}\n");
   expect_error(p, p + ":1: target[0]: value 1e+39 is infinite or out of float32 range");
+  p = dir.write("overflow.jsonl", "{\"target\": [1e999]}\n");
+  expect_error(p, p + ":1: not valid JSON (a number too large for a double)");
   p = dir.write("empty.jsonl", "\n");
   expect_error(p, p + ": empty file");
 }

@@ -8,6 +8,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <stdexcept>
 
 namespace crucible {
 namespace {
@@ -29,6 +31,24 @@ class StateStoreTest : public ::testing::Test {
       models.set_model("hk" + std::to_string(n), ModelMetadata{"ns/m:c::0", n, ""});
       ema.update(0, n, "hk" + std::to_string(n), 0.1 * n, n, EmaParams{});
     });
+  }
+
+  // The names in the state folder.
+  std::set<std::string> names() const {
+    std::set<std::string> found;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      found.insert(entry.path().filename().string());
+    }
+    return found;
+  }
+
+  // Loads the folder: `expected`, saved at `step`, without a warning.
+  void expect_loads(const ValidatorState& expected, int64_t step, const std::string& when = "") {
+    ValidatorState loaded;
+    const StateStore::LoadReport report = StateStore(dir_).load(loaded);
+    EXPECT_TRUE(same(expected, loaded)) << when;
+    EXPECT_EQ(report.step, step) << when;
+    EXPECT_TRUE(report.warnings.empty()) << when;
   }
 
   static bool same(const ValidatorState& a, const ValidatorState& b) {
@@ -95,6 +115,57 @@ TEST_F(StateStoreTest, CrashAtEveryWritePointLeavesTheLastCompleteSave) {
   }
 }
 
+// A save that fails (disk full, read-only folder: an exception, not a crash)
+// removes what it wrote and leaves the previous generation current.
+TEST_F(StateStoreTest, AFailedSaveLeavesNothingBehindAndThePreviousGenerationCurrent) {
+  for (const char* fail_at : {"write queues.json", "write ema.json", "write models.json",
+                              "write meta.json", "rename generation", "switch CURRENT"}) {
+    fs::remove_all(dir_);
+    ValidatorState saved;
+    fill(saved, 1);
+    StateStore(dir_).save(saved, 4);
+
+    ValidatorState newer;
+    fill(newer, 2);
+    StateStore failing(dir_, [&](const std::string& step) {
+      if (step == fail_at) throw std::runtime_error("disk full");
+    });
+    EXPECT_THROW(failing.save(newer, 5), std::runtime_error) << fail_at;
+    EXPECT_EQ(names(), (std::set<std::string>{"CURRENT", "state-000001"})) << fail_at;
+    expect_loads(saved, 4, fail_at);
+  }
+}
+
+TEST_F(StateStoreTest, TheStepIsSavedAndReadBack) {
+  StateStore store(dir_);
+  EXPECT_EQ(store.saved_step(), 0);  // nothing saved
+  ValidatorState state;
+  fill(state, 1);
+  store.save(state, 41);
+  EXPECT_EQ(store.saved_step(), 41);
+  store.save(state, 42);
+  EXPECT_EQ(store.saved_step(), 42);
+  expect_loads(state, 42);
+  // A generation saved before the step was recorded: step 0, loaded without a warning.
+  std::ofstream(dir_ + "/state-000002/meta.json", std::ios::trunc) << "{\"format_version\": 1}";
+  EXPECT_EQ(store.saved_step(), 0);
+  expect_loads(state, 0);
+}
+
+// Killed after the first generation was renamed into place, before CURRENT
+// was written: the complete generation loads, with its step, silently.
+TEST_F(StateStoreTest, ACrashBeforeTheFirstCurrentLoadsTheRenamedGeneration) {
+  ValidatorState state;
+  fill(state, 1);
+  StateStore crashing(dir_, [](const std::string& step) {
+    if (step == "switch CURRENT") throw SimulatedCrash{};
+  });
+  EXPECT_THROW(crashing.save(state, 1), SimulatedCrash);
+  EXPECT_EQ(names(), (std::set<std::string>{"state-000001"}));
+  EXPECT_EQ(StateStore(dir_).saved_step(), 1);
+  expect_loads(state, 1);
+}
+
 TEST_F(StateStoreTest, CrashAfterSwitchLoadsTheNewSave) {
   ValidatorState state;
   fill(state, 1);
@@ -109,7 +180,7 @@ TEST_F(StateStoreTest, CrashAfterSwitchLoadsTheNewSave) {
   EXPECT_TRUE(same(state, loaded));
 }
 
-TEST_F(StateStoreTest, TruncatedTemporaryFilesAreIgnored) {
+TEST_F(StateStoreTest, TruncatedTemporaryFilesAreIgnoredThenRemovedByTheNextSave) {
   ValidatorState state;
   fill(state, 1);
   StateStore(dir_).save(state);
@@ -120,6 +191,9 @@ TEST_F(StateStoreTest, TruncatedTemporaryFilesAreIgnored) {
   ValidatorState loaded;
   EXPECT_TRUE(StateStore(dir_).load(loaded).warnings.empty());
   EXPECT_TRUE(same(state, loaded));
+  // The next save removes them and keeps the generation CURRENT named.
+  StateStore(dir_).save(state);
+  EXPECT_EQ(names(), (std::set<std::string>{"CURRENT", "state-000001", "state-000003"}));
 }
 
 TEST_F(StateStoreTest, CorruptFileIsMovedAsideAndTheRestLoads) {

@@ -185,6 +185,79 @@ TEST_F(ValidatorLoopTest, AFailingStepIsLoggedMarksUnhealthyAndTheLoopGoesOn) {
   EXPECT_TRUE(metrics_lines(fixture_.state_dir()).empty());
 }
 
+// A save that fails (disk full): the step fails and is not logged, but its
+// number is used and its EMA update stays in memory; the next step saves both.
+TEST_F(ValidatorLoopTest, AFailedSaveKeepsTheUpdateInMemoryAndTheNextStepSavesIt) {
+  Run run(*this);
+  bool full = true;
+  StateStore flaky(fixture_.state_dir() + "/state", [&](const std::string& step) {
+    if (full && step == "write ema.json") throw std::runtime_error("ema.json: disk full");
+  });
+  Validator validator(chain_, run.models, evaluator_, schedule_, run.state, flaky, run.metrics,
+                      ValidatorOptions{fixture_.state_dir()}, {});
+  try {
+    validator.step();
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "state of step 1 not saved (kept in memory; the next step saves it): "
+              "ema.json: disk full");
+  }
+  EXPECT_TRUE(metrics_lines(fixture_.state_dir()).empty());
+  EXPECT_EQ(flaky.saved_step(), 0);
+  EXPECT_FALSE(std::filesystem::exists(fixture_.state_dir() + "/state/state-000001.tmp"));
+
+  full = false;
+  ASSERT_TRUE(validator.step());
+  std::vector<nlohmann::json> lines = metrics_lines(fixture_.state_dir());
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0]["step"], 2);
+  const double two_updates = 0.2 * 0.9 + 0.8 * (0.2 * 0.9);
+  EXPECT_DOUBLE_EQ(lines[0]["models"][0]["ema"].get<double>(), two_updates);
+  EXPECT_EQ(flaky.saved_step(), 2);
+
+  // A restart loads both updates and goes on from step 2.
+  Run restarted(*this);
+  ASSERT_TRUE(restarted.validator.step());
+  lines = metrics_lines(fixture_.state_dir());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[1]["step"], 3);
+  EXPECT_DOUBLE_EQ(lines[1]["models"][0]["ema"].get<double>(), 0.2 * 0.9 + 0.8 * two_updates);
+}
+
+// Killed between the save and the metrics.jsonl line (here: the line cannot
+// be written): the saved state is a step ahead of the log, and the restart
+// continues after the saved step, never repeating a number.
+TEST_F(ValidatorLoopTest, AStepSavedButNotLoggedKeepsItsNumberAfterARestart) {
+  const std::string metrics = fixture_.state_dir() + "/metrics.jsonl";
+  {
+    Run first(*this);
+    ASSERT_TRUE(first.validator.step());
+    std::filesystem::rename(metrics, metrics + ".kept");
+    std::filesystem::create_directory(metrics);  // appending to it fails
+    try {
+      first.validator.step();
+      FAIL() << "no error";
+    } catch (const std::runtime_error& e) {
+      EXPECT_EQ(std::string(e.what()), "step 2 saved but not logged: " + metrics +
+                                           ": cannot open for appending: Is a directory");
+    }
+    EXPECT_EQ(first.state_store.saved_step(), 2);
+    std::filesystem::remove(metrics);
+    std::filesystem::rename(metrics + ".kept", metrics);
+  }
+  Run second(*this);
+  ASSERT_TRUE(second.validator.step());
+  const std::vector<nlohmann::json> lines = metrics_lines(fixture_.state_dir());
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["step"], 1);
+  EXPECT_EQ(lines[1]["step"], 3);
+  // Three updates: step 2's was saved although its line is missing.
+  EXPECT_DOUBLE_EQ(lines[1]["models"][0]["ema"].get<double>(),
+                   0.2 * 0.9 + 0.8 * (0.2 * 0.9 + 0.8 * 0.18));
+  EXPECT_EQ(second.state_store.saved_step(), 3);
+}
+
 TEST_F(ValidatorLoopTest, ANewHotkeyAtAUidRestartsItsEmaAndNewNeuronsWidenTheWeights) {
   Run run(*this);
   ASSERT_TRUE(run.validator.step());

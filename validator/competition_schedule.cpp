@@ -438,13 +438,17 @@ CompetitionSchedule CompetitionSchedule::load(const std::string& path) {
   } catch (const std::runtime_error& error) {
     throw ConfigError(error.what());
   }
+  return parse(text, path);
+}
+
+CompetitionSchedule CompetitionSchedule::parse(const std::string& text, const std::string& source) {
   json document;
   try {
     document = json::parse(text);
-  } catch (const json::parse_error& error) {
-    throw ConfigError(path + ": invalid JSON: " + one_line(error.what()));
+  } catch (const json::exception& error) {  // parse_error, or out_of_range for 1e999
+    throw ConfigError(source + ": invalid JSON: " + one_line(error.what()));
   }
-  return from_json(document, path);
+  return from_json(document, source);
 }
 
 const std::vector<CompetitionConfig>& CompetitionSchedule::active_at(Block block) const {

@@ -16,8 +16,9 @@
 //    redirect leads to another host. Messages and log lines are also scrubbed
 //    of the token, as a second guard.
 //  - Only http and https are allowed, for the first URL and for redirects.
-//  - Path components are percent-encoded here (RFC 3986 unreserved characters
-//    kept) rather than with curl_easy_escape, so no handle is needed for it.
+//  - Path components are percent-encoded by the file list parser
+//    (hub_file_list.cpp; RFC 3986 unreserved characters kept) rather than with
+//    curl_easy_escape, so no handle is needed for it.
 #include "crucible/validator/http_hub.h"
 
 #include <curl/curl.h>
@@ -32,14 +33,11 @@
 #include <limits>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
-#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
-#include "crucible/common/quoted_text.h"
-#include "crucible/validator/safe_names.h"
+#include "crucible/validator/hub_file_list.h"
 
 namespace crucible {
 namespace {
@@ -48,10 +46,6 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kMaxFileListBytes = 16 << 20;
 constexpr long kMaxRedirects = 5;
-constexpr size_t kShownBytes = 128;  // at most this many bytes of a name or curl text in a message
-
-// `text` quoted for a message, at most kShownBytes of it shown.
-std::string quote(const std::string& text) { return quoted_for_message(text, kShownBytes); }
 
 // `text` with every occurrence of a non-empty `token` replaced by "<token>".
 std::string without_token(std::string text, const std::string& token) {
@@ -62,61 +56,14 @@ std::string without_token(std::string text, const std::string& token) {
   return text;
 }
 
-bool is_unreserved(char c) {
-  return is_ascii_alphanumeric(c) || c == '.' || c == '_' || c == '-' || c == '~';
-}
-
 // A repository namespace, name or commit: [A-Za-z0-9._-]+, not "." or "..".
 bool is_segment(const std::string& text) {
   if (text.empty() || text == "." || text == "..") return false;
   for (char c : text) {
-    if (!is_unreserved(c) || c == '~') return false;
+    if (!is_url_unreserved(c) || c == '~') return false;
   }
   return true;
 }
-
-std::string percent_encode(const std::string& text) {
-  static const char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (char ch : text) {
-    const unsigned char c = static_cast<unsigned char>(ch);
-    if (is_unreserved(ch)) {
-      out += ch;
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 0xf];
-    }
-  }
-  return out;
-}
-
-// Splits a listed file name on '/'; returns why it is unsafe ("" when safe).
-std::string unsafe_name_problem(const std::string& name, std::vector<std::string>& components) {
-  if (name.empty()) return "empty file name";
-  if (name.front() == '/') return "absolute path";
-  for (char c : name) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u == 0x7f) return "control character in file name";
-  }
-  size_t start = 0;
-  while (true) {
-    const size_t slash = name.find('/', start);
-    const std::string part = name.substr(start, slash == std::string::npos ? slash : slash - start);
-    if (part.empty()) return "empty path component";
-    if (part == "." || part == "..") return "\"" + part + "\" path component";
-    components.push_back(part);
-    if (slash == std::string::npos) return "";
-    start = slash + 1;
-  }
-}
-
-struct ListedFile {
-  std::string name;      // relative path, checked safe
-  std::string shown;     // name quoted for messages
-  std::string url_path;  // name with each component percent-encoded
-  int64_t size = -1;     // announced size, -1 when unknown
-};
 
 // Where one response body goes (a file, or `text` when `file` is null), with
 // a byte limit the write callback enforces.
@@ -270,7 +217,7 @@ class Session {
     if (status == 429 || status >= 500) return {Outcome::kRetry, "", http};
     if (status >= 400) return {Outcome::kFail, "download-failed", http};
     if (code != CURLE_OK) {
-      const std::string text = quote(error_[0] != '\0' ? error_ : curl_easy_strerror(code));
+      const std::string text = hub_quoted(error_[0] != '\0' ? error_ : curl_easy_strerror(code));
       const bool permanent = code == CURLE_TOO_MANY_REDIRECTS ||
                              code == CURLE_UNSUPPORTED_PROTOCOL || code == CURLE_URL_MALFORMAT;
       return {permanent ? Outcome::kFail : Outcome::kRetry, "download-failed", text};
@@ -306,69 +253,17 @@ void check_repository(const std::string& repo_id, const std::string& commit,
   if (slash == std::string::npos || !is_segment(repo_id.substr(0, slash)) ||
       !is_segment(repo_id.substr(slash + 1))) {
     throw ModelFetchError("bad-files",
-                          without_token("hub: invalid repository id " + quote(repo_id) +
+                          without_token("hub: invalid repository id " + hub_quoted(repo_id) +
                                             ": expected \"namespace/name\" of letters, digits, "
                                             "'.', '_', '-'",
                                         token));
   }
   if (!is_segment(commit)) {
-    throw ModelFetchError("bad-files",
-                          without_token("hub: " + repo_id + ": invalid commit " + quote(commit) +
-                                            ": expected letters, digits, '.', '_', '-'",
-                                        token));
+    throw ModelFetchError(
+        "bad-files", without_token("hub: " + repo_id + ": invalid commit " + hub_quoted(commit) +
+                                       ": expected letters, digits, '.', '_', '-'",
+                                   token));
   }
-}
-
-// The files of the model API document `text`, each name checked safe and no
-// name both a file and a folder of another.
-std::vector<ListedFile> parse_file_list(const std::string& text, const Session& session) {
-  const nlohmann::json doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object()) {
-    session.fail("download-failed", "file list", "not a JSON object");
-  }
-  const auto siblings = doc.find("siblings");
-  if (siblings == doc.end() || !siblings->is_array()) {
-    session.fail("download-failed", "file list", "no \"siblings\" array");
-  }
-  std::vector<ListedFile> files;
-  std::set<std::string> names;
-  for (size_t i = 0; i < siblings->size(); ++i) {
-    const nlohmann::json& entry = (*siblings)[i];
-    const std::string field = "siblings[" + std::to_string(i) + "]";
-    const auto name = entry.is_object() ? entry.find("rfilename") : entry.end();
-    if (!entry.is_object() || name == entry.end() || !name->is_string()) {
-      session.fail("download-failed", "file list", field + ".rfilename is not a string");
-    }
-    ListedFile file;
-    file.name = name->get<std::string>();
-    file.shown = quote(file.name);
-    std::vector<std::string> components;
-    const std::string problem = unsafe_name_problem(file.name, components);
-    if (!problem.empty()) session.fail("bad-files", file.shown, "unsafe file name: " + problem);
-    for (const std::string& component : components) {
-      file.url_path += (file.url_path.empty() ? "" : "/") + percent_encode(component);
-    }
-    const auto size = entry.find("size");
-    if (size != entry.end() && !size->is_null()) {
-      if (!size->is_number_unsigned() ||
-          size->get<uint64_t>() > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-        session.fail("download-failed", "file list", field + ".size is not a non-negative integer");
-      }
-      file.size = static_cast<int64_t>(size->get<uint64_t>());
-    }
-    if (!names.insert(file.name).second) session.fail("bad-files", file.shown, "listed twice");
-    files.push_back(std::move(file));
-  }
-  for (const std::string& name : names) {
-    for (size_t slash = name.find('/'); slash != std::string::npos;
-         slash = name.find('/', slash + 1)) {
-      if (names.count(name.substr(0, slash)) != 0) {
-        session.fail("bad-files", quote(name),
-                     "inside " + quote(name.substr(0, slash)) + ", which is also a listed file");
-      }
-    }
-  }
-  return files;
 }
 
 struct FileCloser {
@@ -416,11 +311,16 @@ void HttpHub::download(const std::string& repo_id, const std::string& commit,
       "file list", -1, list,
       {Outcome::kFail, "download-failed",
        "longer than " + std::to_string(kMaxFileListBytes) + " bytes"});
-  const std::vector<ListedFile> files = parse_file_list(list.text, session);
+  std::vector<HubListedFile> files;
+  try {
+    files = parse_hub_file_list(list.text);
+  } catch (const HubFileListError& e) {
+    session.fail(e.reason(), e.subject(), e.what());
+  }
 
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   int64_t announced = 0;
-  for (const ListedFile& file : files) {
+  for (const HubListedFile& file : files) {
     if (file.size >= 0) announced = file.size > kMax - announced ? kMax : announced + file.size;
   }
   if (announced > max_total_bytes) {
@@ -432,7 +332,7 @@ void HttpHub::download(const std::string& repo_id, const std::string& commit,
   const std::string cap_text =
       "over the cap of " + std::to_string(max_total_bytes) + " bytes while downloading";
   int64_t written = 0;
-  for (const ListedFile& file : files) {
+  for (const HubListedFile& file : files) {
     const fs::path path = fs::path(destination) / file.name;
     std::error_code error;
     fs::create_directories(path.parent_path(), error);

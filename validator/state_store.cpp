@@ -20,6 +20,8 @@ constexpr const char* kQueues = "queues.json";
 constexpr const char* kEma = "ema.json";
 constexpr const char* kModels = "models.json";
 constexpr const char* kFormatVersionKey = "format_version";
+constexpr const char* kStepKey = "step";
+constexpr const char* kCurrentTempPrefix = "CURRENT.tmp.";  // write_file_atomically's temporaries
 
 // The number of a generation folder name ("state-000042" -> 42), or -1.
 long generation_number(const std::string& name) {
@@ -47,7 +49,7 @@ void StateStore::crash_point(const std::string& step) const {
   if (crash_point_) crash_point_(step);
 }
 
-void StateStore::save(const ValidatorState& state) {
+void StateStore::save(const ValidatorState& state, int64_t step) {
   const ValidatorStateSnapshot snapshot = state.snapshot();
   std::error_code error;
   fs::create_directories(directory_, error);
@@ -63,33 +65,48 @@ void StateStore::save(const ValidatorState& state) {
     last = std::max(last, generation_number(name));
   }
   const std::string generation = generation_name(last + 1);
+  const long previous = generation_number(current_generation(nullptr));  // -1: none
   const std::string temp = path(generation + kTempSuffix);
-  fs::create_directory(temp, error);
-  if (error) throw std::runtime_error(temp + ": cannot create: " + error.message());
+  std::string written;  // the folder this save has written so far, until CURRENT names it
+  try {
+    fs::create_directory(temp, error);
+    if (error) throw std::runtime_error(temp + ": cannot create: " + error.message());
+    written = temp;
 
-  const std::pair<const char*, std::string> documents[] = {
-      {kQueues, snapshot.queues.dump()},
-      {kEma, snapshot.ema.dump()},
-      {kModels, snapshot.models.dump()},
-      {kMeta, nlohmann::json{{kFormatVersionKey, kFormatVersion}}.dump()}};
-  for (const auto& [file, text] : documents) {
-    crash_point(std::string("write ") + file);
-    write_file_atomically(temp + "/" + file, text);
+    const std::pair<const char*, std::string> documents[] = {
+        {kQueues, snapshot.queues.dump()},
+        {kEma, snapshot.ema.dump()},
+        {kModels, snapshot.models.dump()},
+        {kMeta, nlohmann::json{{kFormatVersionKey, kFormatVersion}, {kStepKey, step}}.dump()}};
+    for (const auto& [file, text] : documents) {
+      crash_point(std::string("write ") + file);
+      write_file_atomically(temp + "/" + file, text);
+    }
+    crash_point("rename generation");
+    fs::rename(temp, path(generation), error);
+    if (error) throw std::runtime_error(path(generation) + ": cannot rename: " + error.message());
+    written = path(generation);
+    sync_directory(directory_);
+    crash_point("switch CURRENT");
+    write_file_atomically(path(kCurrent), generation + "\n");
+  } catch (const std::exception&) {
+    // A save that fails (disk full, read-only folder) removes what it wrote
+    // where it can; later saves remove what it could not. (A crash leaves its
+    // files, as a killed process does: tests throw a non-std exception.)
+    if (!written.empty()) fs::remove_all(written, error);
+    throw;
   }
-  crash_point("rename generation");
-  fs::rename(temp, path(generation), error);
-  if (error) throw std::runtime_error(path(generation) + ": cannot rename: " + error.message());
-  sync_directory(directory_);
-  crash_point("switch CURRENT");
-  write_file_atomically(path(kCurrent), generation + "\n");
 
-  // Keep the previous generation; remove older ones and unfinished ones.
+  // Keep the previous generation; remove other ones and what earlier saves
+  // that failed or were killed left unfinished (only this process writes here).
   crash_point("remove old generations");
   for (const fs::directory_entry& entry : fs::directory_iterator(directory_)) {
     const std::string name = entry.path().filename().string();
     const long number = generation_number(name);
-    const bool unfinished = name.rfind(kGenerationPrefix, 0) == 0 && number < 0;
-    if (unfinished || (number >= 0 && number < last)) fs::remove_all(entry.path(), error);
+    const bool unfinished = (name.rfind(kGenerationPrefix, 0) == 0 && number < 0) ||
+                            name.rfind(kCurrentTempPrefix, 0) == 0;
+    const bool other = number >= 0 && number != previous && number != last + 1;
+    if (unfinished || other) fs::remove_all(entry.path(), error);
   }
 }
 
@@ -118,11 +135,23 @@ std::string StateStore::current_generation(LoadReport* report) const {
       newest = std::max(newest, generation_number(entry.path().filename().string()));
     }
   }
-  if (fs::exists(path(kCurrent))) {
+  if (report != nullptr && fs::exists(path(kCurrent))) {
     report->warnings.push_back(path(kCurrent) + ": does not name a saved generation; " +
                                move_aside(kCurrent, "CURRENT.corrupt"));
   }
   return newest >= 0 ? generation_name(newest) : "";
+}
+
+int64_t StateStore::saved_step() const {
+  if (!fs::is_directory(directory_)) return 0;
+  const std::string generation = current_generation(nullptr);
+  if (generation.empty()) return 0;
+  try {
+    return nlohmann::json::parse(read_file(path(generation) + "/" + kMeta))
+        .value(kStepKey, int64_t{0});
+  } catch (const std::exception&) {
+    return 0;  // load() reports it
+  }
 }
 
 StateStore::LoadReport StateStore::load(ValidatorState& state) {
@@ -134,8 +163,9 @@ StateStore::LoadReport StateStore::load(ValidatorState& state) {
   const std::string folder = path(generation);
   int version = kFormatVersion;
   try {
-    version =
-        nlohmann::json::parse(read_file(folder + "/" + kMeta)).at(kFormatVersionKey).get<int>();
+    const nlohmann::json meta = nlohmann::json::parse(read_file(folder + "/" + kMeta));
+    version = meta.at(kFormatVersionKey).get<int>();
+    report.step = meta.value(kStepKey, int64_t{0});
   } catch (const std::exception& e) {
     report.warnings.push_back(folder + "/" + kMeta + ": unreadable (" + e.what() +
                               "); assuming format version " + std::to_string(kFormatVersion));

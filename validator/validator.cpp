@@ -86,7 +86,16 @@ Validator::Validator(std::shared_ptr<Chain> chain, ModelManager& models, RoundEv
       metrics_(metrics),
       options_(std::move(options)),
       log_(log ? std::move(log) : [](LogLevel, const std::string&) {}) {
-  step_ = last_logged_step(metrics_path(options_.state_dir));
+  // The saved state is one step ahead of metrics.jsonl when the process died
+  // between the save and the step's line: that step number is used already.
+  const int64_t logged = last_logged_step(metrics_path(options_.state_dir));
+  step_ = std::max(logged, store_.saved_step());
+  if (step_ > logged) {
+    log_(LogLevel::kInfo, "state: saved at step " + std::to_string(step_) +
+                              ", after the last line of metrics.jsonl (step " +
+                              std::to_string(logged) + "); continuing at step " +
+                              std::to_string(step_ + 1));
+  }
 }
 
 int64_t Validator::run(const std::atomic<bool>& stop) {
@@ -277,8 +286,15 @@ bool Validator::step() {
 
   const StepOutcome outcome = score_step(state_, *competition, active, results, block, num_neurons,
                                          options_.subnet_weight_threshold);
-  store_.save(state_);
+  // The step's scores are in memory now: its number is used even when the
+  // save fails, and the next save that succeeds holds its update.
   ++step_;
+  try {
+    store_.save(state_, step_);
+  } catch (const std::exception& e) {
+    throw std::runtime_error("state of step " + std::to_string(step_) +
+                             " not saved (kept in memory; the next step saves it): " + e.what());
+  }
 
   const std::vector<double> emas =
       state_.with_trackers([&](ModelTracker&, CompetitionEmaTracker& ema) {
@@ -291,7 +307,12 @@ bool Validator::step() {
   }
   report.subnet_weights = outcome.subnet_weights;
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  append_line(metrics_path(options_.state_dir), step_metrics_line(report));
+  try {
+    append_line(metrics_path(options_.state_dir), step_metrics_line(report));
+  } catch (const std::exception& e) {
+    throw std::runtime_error("step " + std::to_string(step_) +
+                             " saved but not logged: " + e.what());
+  }
   log_(LogLevel::kInfo, format_step_table(report));
   metrics_.record_step(step_, block, report.seconds, results.size());
   metrics_.set_weights(block, outcome.subnet_weights);

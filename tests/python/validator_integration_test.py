@@ -19,12 +19,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
+
+from oracle import Report
+from validator_harness import (content_hash, ema_of, make_baselines, read_lines, saved_state,
+                               sha256_b64, wait_for, write_json)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
-from make_demo_chain import content_hash, sha256_b64  # noqa: E402
-from oracle import Report  # noqa: E402
 
 CAP = 100_000  # the schedule's max_file_bytes
 BAD = {4: ("error500", "download-failed"), 5: ("truncated", "download-failed"),
@@ -32,44 +32,12 @@ BAD = {4: ("error500", "download-failed"), 5: ("truncated", "download-failed"),
        8: ("notfound", "not-found")}
 
 
-def write_json(path, document):
-    with open(path + ".tmp", "w") as f:
-        json.dump(document, f)
-    os.replace(path + ".tmp", path)
-
-
-def read_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
-
-
-def saved_state(state_dir, name):
-    folder = os.path.join(state_dir, "state")
-    with open(os.path.join(folder, "CURRENT")) as f:
-        generation = f.read().strip()
-    with open(os.path.join(folder, generation, name)) as f:
-        return json.load(f)
-
-
-def ema_of(state_dir, uid):
-    for competition in saved_state(state_dir, "ema.json")["competitions"]:
-        for entry in competition["uids"]:
-            if entry["uid"] == uid:
-                return entry.get("ema")
-    return None
-
-
 class Setup:
     def __init__(self, crucible, root):
         self.crucible, self.root = crucible, root
         self.hub, self.chain = os.path.join(root, "hub"), os.path.join(root, "chain")
         self.state = os.path.join(root, "state")
-        models = os.path.join(root, "baselines")
-        os.makedirs(models)
-        subprocess.run([crucible, "models", "make-baselines", "--out", models], check=True,
-                       stdout=subprocess.DEVNULL)
+        models = make_baselines(crucible, os.path.join(root, "baselines"))
         self.bytes = {}
         for name in (n for n in os.listdir(models) if n.endswith(".pt")):
             with open(os.path.join(models, name), "rb") as f:
@@ -117,15 +85,6 @@ class Setup:
              "--retry-interval", "3600", "--weights-interval", "0.5", "--jobs", "2",
              "--timeout-per-model", "60"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def wait_for(predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def main():

@@ -18,7 +18,12 @@ std::string read_file(const std::string& path);
 
 // Appends `line` and a newline to `path` (created when missing) with one
 // write where the system allows, completing a short write, then fsyncs: a
-// reader sees whole lines. Throws std::runtime_error naming `path`.
+// reader sees whole lines. Throws std::runtime_error naming `path` and the
+// reason in one line; the file is then cut back to its previous length, so
+// no part of the line stays (a disk that fills up mid-write leaves a short
+// write). A last line without its newline, left by an earlier append that
+// was interrupted or could not be cut back, is removed first. One writer per
+// file at a time.
 void append_line(const std::string& path, const std::string& line);
 
 // A fresh folder /tmp/<prefix>.XXXXXX, removed with everything in it when

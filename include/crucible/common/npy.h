@@ -36,6 +36,11 @@ struct NpyArray {
 // ...), or a data size that differs from the header's shape.
 NpyArray read_npy(const std::string& path);
 
+// Parses a whole .npy image of `size` bytes at `bytes`, with read_npy's checks
+// and messages; `label` (the file's path, or a name for it) starts every
+// message. Reads no byte outside [bytes, bytes + size). Throws NpyError.
+NpyArray parse_npy(const std::string& label, const uint8_t* bytes, size_t size);
+
 // Writes `array` to `path` atomically (a temporary file in the same folder,
 // fsync'd, then renamed): either the whole file appears or nothing does.
 // Throws NpyError naming the path on failure.

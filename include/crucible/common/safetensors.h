@@ -12,6 +12,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace crucible {
@@ -61,6 +62,39 @@ class SafetensorsError : public std::runtime_error {
 // tensors are allowed.
 SafetensorsHeader parse_safetensors(const std::string& label, const uint8_t* bytes, size_t size);
 
+// A checked safetensors image in memory that the caller keeps alive and
+// unchanged while the view is used: the header and the tensors' values.
+class SafetensorsView {
+ public:
+  // Parses and checks the image (see parse_safetensors); `label` starts every
+  // error message. Throws SafetensorsError.
+  SafetensorsView(std::string label, const uint8_t* bytes, size_t size);
+
+  const std::string& label() const { return label_; }
+  const SafetensorsHeader& header() const { return header_; }
+
+  // Whether the image holds a tensor called `name`.
+  bool contains(const std::string& name) const;
+
+  // The entry of tensor `name`. Throws SafetensorsError naming the label and
+  // the tensor when there is none.
+  const SafetensorsEntry& entry(const std::string& name) const;
+
+  // The tensor's values widened to float32 (F16 and BF16 converted exactly),
+  // C order. Throws SafetensorsError naming the label and tensor when the
+  // name is absent.
+  std::vector<float> read_float32(const std::string& name) const;
+
+  // Same, written into `out` (room for entry(name).element_count() floats)
+  // without allocating.
+  void read_float32(const std::string& name, float* out) const;
+
+ private:
+  std::string label_;
+  SafetensorsHeader header_;
+  const uint8_t* bytes_;
+};
+
 // A safetensors file opened read-only and memory-mapped. Move-only; the
 // mapping is released by the destructor.
 class SafetensorsFile {
@@ -76,32 +110,27 @@ class SafetensorsFile {
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
-  const std::string& path() const { return path_; }
-  const SafetensorsHeader& header() const { return header_; }
+  // The mapped image; its label is the path.
+  const SafetensorsView& view() const { return view_; }
 
-  // Whether the file holds a tensor called `name`.
-  bool contains(const std::string& name) const;
+  const std::string& path() const { return view_.label(); }
+  const SafetensorsHeader& header() const { return view_.header(); }
 
-  // The entry of tensor `name`. Throws SafetensorsError naming the file and
-  // the tensor when there is none.
-  const SafetensorsEntry& entry(const std::string& name) const;
-
-  // The tensor's values widened to float32 (F16 and BF16 converted exactly),
-  // C order. Throws SafetensorsError naming the file and tensor when the name
-  // is absent.
-  std::vector<float> read_float32(const std::string& name) const;
-
-  // Same, written into `out` (room for entry(name).element_count() floats)
-  // without allocating.
-  void read_float32(const std::string& name, float* out) const;
+  // See SafetensorsView: the same calls on the mapped file.
+  bool contains(const std::string& name) const { return view_.contains(name); }
+  const SafetensorsEntry& entry(const std::string& name) const { return view_.entry(name); }
+  std::vector<float> read_float32(const std::string& name) const {
+    return view_.read_float32(name);
+  }
+  void read_float32(const std::string& name, float* out) const { view_.read_float32(name, out); }
 
  private:
-  SafetensorsFile() = default;
+  SafetensorsFile(SafetensorsView view, const uint8_t* mapping, size_t size)
+      : view_(std::move(view)), mapping_(mapping), size_(size) {}
   void release();
 
-  std::string path_;
-  SafetensorsHeader header_;
-  const uint8_t* bytes_ = nullptr;  // the mapping; null for an empty file
+  SafetensorsView view_;
+  const uint8_t* mapping_ = nullptr;  // null for an empty file
   size_t size_ = 0;
 };
 

@@ -35,6 +35,15 @@ struct ModelInspection {
 // or disallowed model comes back with accepted = false and the reason.
 ModelInspection inspect_model(const std::string& path, const ModelLimits& limits);
 
+// inspect_model with the loading capped: while the archive is read, the
+// process may map at most 1 GiB + 4 x the file's size more
+// (AddressSpaceHeadroom). LibTorch's unpickler sizes allocations by fields of
+// the archive, so a crafted file can ask for tens of gigabytes; under the cap
+// that ends in a refusal ("... std::bad_alloc") instead of in the host's
+// memory. The cap is process-wide: call this only in a process where no other
+// thread allocates meanwhile (a worker between requests).
+ModelInspection inspect_untrusted_model(const std::string& path, const ModelLimits& limits);
+
 // True when a qualified op name ("aten::add") is on the allowlist.
 bool is_allowed_op(const std::string& qualified_name);
 

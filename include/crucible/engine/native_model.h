@@ -6,6 +6,7 @@
 // that every weight is finite. Torch-free.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -38,5 +39,13 @@ struct NativeModelInspection {
 // the parameter count are checked from config.json and the safetensors header
 // before any weight is read.
 NativeModelInspection inspect_native_model(const std::string& folder, const ModelLimits& limits);
+
+// The same checks on the two files' contents in memory: `config_text` is
+// config.json, [weights, weights + weights_size) the whole model.safetensors
+// (no byte outside it is read). Never throws for bad contents; the reasons
+// are those inspect_native_model gives for a folder holding these files.
+NativeModelInspection inspect_native_model_image(const std::string& config_text,
+                                                 const uint8_t* weights, size_t weights_size,
+                                                 const ModelLimits& limits);
 
 }  // namespace crucible

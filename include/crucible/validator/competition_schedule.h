@@ -88,6 +88,11 @@ class CompetitionSchedule {
   // an empty schedule; the message names the JSON path.
   static CompetitionSchedule from_json(const nlohmann::json& document, const std::string& source);
 
+  // Parses the text of a schedule document: from_json, and ConfigError
+  // "<source>: invalid JSON: ..." (one line) for text that is not JSON (a
+  // syntax error, or a number too large for a double).
+  static CompetitionSchedule parse(const std::string& text, const std::string& source);
+
   // Reads and parses a file; throws ConfigError naming the file (also for
   // unreadable files and JSON syntax errors).
   static CompetitionSchedule load(const std::string& path);

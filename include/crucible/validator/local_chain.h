@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "crucible/validator/chain.h"
+#include "crucible/validator/local_chain_files.h"
 
 namespace crucible {
 
@@ -90,14 +91,8 @@ class LocalChain : public Chain {
   std::string last_error() const;
 
  private:
-  struct MetagraphFile {
-    int64_t netuid = 0;
-    Block block = 0;
-    double seconds_per_block = 0;
-    double time = -1;  // unix seconds at which `block` was current; -1 = not given
-    std::vector<Neuron> neurons;
-  };
-  using CommitmentsFile = std::map<std::string, Commitment>;
+  using MetagraphFile = LocalMetagraphFile;
+  using CommitmentsFile = LocalCommitmentsFile;
 
   // A file's last good parse and when it was read.
   template <typename Document>
@@ -119,9 +114,6 @@ class LocalChain : public Chain {
   // The block `metagraph` (the cached copy) stands at now, at least
   // highest_block_ (which it raises). Requires mutex_.
   Block block_now(const MetagraphFile& metagraph);
-
-  static MetagraphFile parse_metagraph(const std::string& text, const std::string& path);
-  static CommitmentsFile parse_commitments(const std::string& text, const std::string& path);
 
   std::string path(const std::string& file) const;
 

@@ -49,7 +49,12 @@ class Validator {
   // succeeds, and the loop goes on.
   int64_t run(const std::atomic<bool>& stop);
 
-  // One step; true when it evaluated at least one model.
+  // One step; true when it evaluated at least one model. Step numbers go on
+  // from the larger of metrics.jsonl's last step and the saved state's step.
+  // Once the step is scored, its number is used: a save that fails throws
+  // ("state of step N not saved ...") with the step's update kept in memory
+  // for the next save; a metrics.jsonl line that cannot be written throws
+  // ("step N saved but not logged: ...").
   bool step();
 
   // The subnet weights the state holds now (for the WeightSetter); nullopt

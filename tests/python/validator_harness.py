@@ -1,0 +1,180 @@
+"""Shared parts of the end-to-end validator tests: JSON files written
+atomically; readers for metrics.jsonl, weights.jsonl and the saved state; a
+local chain and a local hub of native baseline models (fast, in process);
+a validator process whose output goes to a file; waiting for a condition.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
+from make_demo_chain import content_hash, sha256_b64  # noqa: E402
+
+EMA_ALPHA = 0.2  # the schedule's ema alpha and alpha_init (NativeSetup and the integration test)
+WEIGHTS_KEYS = {"block", "time", "uids", "weights", "version_key"}
+
+
+def write_json(path, document):
+    with open(path + ".tmp", "w") as f:
+        json.dump(document, f)
+    os.replace(path + ".tmp", path)
+
+
+def read_lines(path):
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def jsonl_problems(path, keys=None):
+    """What breaks 'one JSON object per line' in a .jsonl file: lines that do
+    not parse, are not objects, lack one of `keys`, or a last line without its
+    newline. [] when the file is fine or missing."""
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        data = f.read()
+    problems = []
+    if data and not data.endswith(b"\n"):
+        problems.append("last line has no newline: %r" % data[-80:])
+    for number, raw in enumerate(data.split(b"\n")[:-1], start=1):
+        try:
+            document = json.loads(raw)
+        except ValueError as e:
+            problems.append("line %d is not JSON (%s): %r" % (number, e, raw[:80]))
+            continue
+        if not isinstance(document, dict):
+            problems.append("line %d is not an object: %r" % (number, raw[:80]))
+        elif keys and not keys <= set(document):
+            problems.append("line %d lacks %s" % (number, sorted(keys - set(document))))
+    return problems
+
+
+def current_generation(state_dir):
+    """The generation a restart loads, as StateStore::load finds it: the one
+    CURRENT names, else (killed before the first CURRENT was written) the
+    newest complete one; None before the first save."""
+    folder = os.path.join(state_dir, "state")
+    try:
+        with open(os.path.join(folder, "CURRENT")) as f:
+            named = f.read().strip()
+        if re.fullmatch(r"state-\d+", named) and os.path.isdir(os.path.join(folder, named)):
+            return named
+    except FileNotFoundError:
+        pass
+    generations = sorted((n for n in os.listdir(folder) if re.fullmatch(r"state-\d+", n)),
+                         key=lambda n: int(n[6:])) if os.path.isdir(folder) else []
+    return generations[-1] if generations else None
+
+
+def saved_state(state_dir, name):
+    folder = os.path.join(state_dir, "state")
+    with open(os.path.join(folder, current_generation(state_dir), name)) as f:
+        return json.load(f)
+
+
+def ema_of(state_dir, uid):
+    for competition in saved_state(state_dir, "ema.json")["competitions"]:
+        for entry in competition["uids"]:
+            if entry["uid"] == uid:
+                return entry.get("ema")
+    return None
+
+
+def ema_after(score, updates):
+    """The EMA of a model scored `score` at each of `updates` steps."""
+    ema = None
+    for _ in range(updates):
+        ema = EMA_ALPHA * score if ema is None else EMA_ALPHA * score + (1 - EMA_ALPHA) * ema
+    return ema
+
+
+def wait_for(predicate, seconds, interval=0.1):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def make_baselines(crucible, folder):
+    """Writes the baselines of `crucible models make-baselines` into `folder`."""
+    os.makedirs(folder)
+    subprocess.run([crucible, "models", "make-baselines", "--out", folder], check=True,
+                   stdout=subprocess.DEVNULL)
+    return folder
+
+
+def commitment(repo, commit, files, hotkey, competition=0):
+    """A commitment to ns/repo@commit whose secure hash matches `files` for `hotkey`."""
+    secure = sha256_b64((content_hash(files) + hotkey).encode())
+    return "ns/%s:%s:%s:%d" % (repo, commit, secure, competition)
+
+
+class NativeSetup:
+    """A local hub and chain in `root`: uid 0 a validator, one miner per
+    native baseline of `crucible models make-baselines` (Chronos-Bolt shaped,
+    run in process), a frozen block (the same task every step, so a model's
+    score is the same at every step), and a schedule with a small task."""
+
+    NATIVE = ("6_bolt_gaussian", "7_bolt_random")
+
+    def __init__(self, crucible, root, series=16, length=192):
+        self.crucible, self.root = crucible, root
+        self.hub, self.chain = os.path.join(root, "hub"), os.path.join(root, "chain")
+        self.schedule = os.path.join(root, "schedule.json")
+        models = make_baselines(crucible, os.path.join(root, "baselines"))
+        neurons = [{"uid": 0, "hotkey": "validator0", "stake": 100.0, "validator_permit": True}]
+        commitments = {}
+        for uid, name in enumerate(self.NATIVE, start=1):
+            files = {}
+            for file in ("config.json", "model.safetensors"):
+                with open(os.path.join(models, name, file), "rb") as f:
+                    files[file] = f.read()
+            repo = name.split("_", 1)[1].replace("_", "-")
+            commit, hotkey = "c%d" % uid, "miner%d" % uid
+            os.makedirs(os.path.join(self.hub, "ns", repo, commit))
+            for file, data in files.items():
+                with open(os.path.join(self.hub, "ns", repo, commit, file), "wb") as f:
+                    f.write(data)
+            neurons.append({"uid": uid, "hotkey": hotkey, "stake": 1.0, "validator_permit": False})
+            commitments[hotkey] = {"commitment": commitment(repo, commit, files, hotkey),
+                                   "block": 900 + uid}
+        shutil.rmtree(models)
+        self.uids = list(range(1, len(self.NATIVE) + 1))
+        os.makedirs(self.chain)
+        write_json(os.path.join(self.chain, "metagraph.json"),
+                   {"netuid": 7, "block": 1200, "seconds_per_block": 0, "neurons": neurons})
+        write_json(os.path.join(self.chain, "commitments.json"), commitments)
+        write_json(self.schedule, {"schedule": [{
+            "start_block": 0, "competitions": [{
+                "id": 0, "name": "univariate", "reward_share": 1.0,
+                "constraints": {"max_file_bytes": 10_000_000, "max_parameters": 10_000_000},
+                "tasks": [{"name": "gp", "dataset": "synthetic", "series": series,
+                           "length": length, "batch_size": series, "samples_per_kernel": 8}],
+                "ema": {"alpha": EMA_ALPHA, "alpha_init": EMA_ALPHA, "baseline": 0.0},
+                "sample_min": 10}]}]})
+
+    def start(self, state_dir, log_path, *extra, env=None):
+        """Starts a validator on `state_dir`; its output goes to `log_path`."""
+        command = [self.crucible, "validator", "--chain", "local:" + self.chain, "--hub",
+                   self.hub, "--state-dir", state_dir, "--schedule", self.schedule,
+                   "--device", "cpu", "--idle-poll", "0.2", "--sync-interval", "0.5",
+                   "--retry-interval", "3600", "--timeout-per-model", "60", *extra]
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                    env=dict(os.environ, **(env or {})))
+
+
+def read_text(path):
+    if not os.path.exists(path):
+        return ""
+    with open(path, errors="replace") as f:
+        return f.read()
