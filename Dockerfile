@@ -114,6 +114,15 @@ ENTRYPOINT ["crucible"]
 CMD ["validator", "--chain", "local:/data/chain", "--state-dir", "/data/state", "--hub-endpoint", "https://huggingface.co", "--device", "cpu"]
 
 # ---------------------------------------------------------------------------
+# chartjs: Debian's Chart.js (libjs-chart.js), which the dashboard and
+# `crucible report` inline into their pages.
+FROM ${CPU_IMAGE} AS chartjs
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libjs-chart.js \
+ && rm -rf /var/lib/apt/lists/*
+
+# ---------------------------------------------------------------------------
 # runtime (default target): the CUDA runtime base, the binary, the libraries
 # it loads, and the bridge (`/opt/bridge-venv/bin/python -m crucible_bridge`).
 FROM ${CUDA_RUNTIME_IMAGE} AS runtime
@@ -124,6 +133,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /stage/ /
 COPY --from=bridge-venv /opt/bridge-venv /opt/bridge-venv
+COPY --from=chartjs /usr/share/javascript/chart.js/chart.min.js /usr/share/javascript/chart.js/
 COPY bridge/ /opt/crucible/bridge/
 # The copied Ubuntu libraries go on the loader path; the image fails to build
 # when a library is missing (libcuda comes from the host's driver at run time).

@@ -18,5 +18,6 @@ CommandRun add_models_command(CLI::App& app);
 CommandRun add_worker_command(CLI::App& app);
 CommandRun add_eval_command(CLI::App& app);
 CommandRun add_validator_command(CLI::App& app);
+CommandRun add_report_command(CLI::App& app);
 
 }  // namespace crucible

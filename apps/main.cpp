@@ -58,6 +58,7 @@ int main(int argc, char** argv) {
       {"worker", crucible::add_worker_command(app)},
       {"eval", crucible::add_eval_command(app)},
       {"validator", crucible::add_validator_command(app)},
+      {"report", crucible::add_report_command(app)},
   };
   std::string names;
   for (CLI::App* command : app.get_subcommands([](CLI::App*) { return true; })) {

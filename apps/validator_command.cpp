@@ -28,9 +28,11 @@
 #include "crucible/validator/state_dir_lock.h"
 #include "crucible/validator/state_store.h"
 #include "crucible/validator/status_server.h"
+#include "crucible/validator/step_history.h"
 #include "crucible/validator/stop_signals.h"
 #include "crucible/validator/validator.h"
 #include "crucible/validator/weight_setter.h"
+#include "history_page.h"
 #ifdef CRUCIBLE_HAVE_CURL
 #include "crucible/validator/http_hub.h"
 #endif
@@ -176,8 +178,21 @@ void run_validator(ValidatorCliOptions o) {
   if (!o.no_http) {
     StatusServerOptions server;
     server.port = o.http_port;
+    server.routes["/history.json"] = step_history_route(o.state_dir + "/metrics.jsonl");
+    const ChartLibrary chart = find_chart_library();
+    const std::string dashboard = history_dashboard_html(chart, kDefaultHistorySteps);
+    server.routes["/dashboard"] = [dashboard](const std::string&) {
+      return StatusResponse{200, "text/html; charset=utf-8", dashboard};
+    };
     status = std::make_unique<StatusServer>(metrics, server);
     spdlog::info("status: http://127.0.0.1:{}/metrics", status->port());
+    if (chart.script.empty()) {
+      spdlog::warn("dashboard: http://127.0.0.1:{}/dashboard shows tables: {}", status->port(),
+                   chart.missing_reason);
+    } else {
+      spdlog::info("dashboard: http://127.0.0.1:{}/dashboard (Chart.js from {})", status->port(),
+                   chart.path);
+    }
   }
   manager.start();
   WeightSetter::Options setter_options;

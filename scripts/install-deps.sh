@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(cmake ninja-build g++ libtorch-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libopenblas0-openmp python3 python3-numpy python3-scipy
-  python3-pip)
+  python3-pip libjs-chart.js)
 # The official Chronos-Bolt package's venv (tests and benchmarks only) needs
 # Python torch; CRUCIBLE_RUNTIME_ONLY=1 (the Docker CPU image) skips both.
 [ "${CRUCIBLE_RUNTIME_ONLY:-0}" = 1 ] || packages+=(python3-venv python3-torch)
@@ -22,6 +22,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Headless Chromium for the HTML page checks (tests/python/page_check.py), tests
+# only; best effort: it fails to install on some machines, and those checks
+# print SKIP without it.
+if [ "${CRUCIBLE_RUNTIME_ONLY:-0}" != 1 ] &&
+   ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "ok installed"; then
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  { $sudo_cmd apt-get update -qq &&
+    DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends chromium
+  } >/dev/null 2>&1 || echo "note: chromium not installed; the HTML page checks are skipped"
 fi
 
 # properscoring is the independent CRPS oracle; the tests fall back to a numpy

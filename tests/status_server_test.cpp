@@ -1,6 +1,7 @@
 // The status endpoint over real sockets: each path, the error statuses,
-// silent, slow and vanishing clients, a port in use, and metrics updated from
-// threads while they are served (checked by ThreadSanitizer).
+// extra routes (/history.json among them), silent, slow and vanishing
+// clients, a port in use, and metrics updated from threads while they are
+// served (checked by ThreadSanitizer).
 #include "crucible/validator/status_server.h"
 
 #include <arpa/inet.h>
@@ -11,10 +12,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "crucible/common/files.h"
+#include "crucible/validator/step_history.h"
 
 namespace crucible {
 namespace {
@@ -266,6 +272,78 @@ TEST_F(StatusServerTest, PortOutOfRangeIsAnError) {
     FAIL() << "accepted port 70000";
   } catch (const std::runtime_error& e) {
     EXPECT_EQ(std::string(e.what()), "status server: port 70000 is out of range 0..65535");
+  }
+}
+
+TEST_F(StatusServerTest, ExtraRoutesGetTheQueryAndMayFail) {
+  StatusServerOptions with_routes = options();
+  with_routes.routes["/echo"] = [](const std::string& query) {
+    return StatusResponse{200, "text/x-echo", "query=" + query};
+  };
+  with_routes.routes["/broken"] = [](const std::string&) -> StatusResponse {
+    throw std::runtime_error("no data");
+  };
+  StatusServer server(metrics_, with_routes);
+  HttpResponse echo = http_get(server.port(), "GET /echo?a=1&b=2 HTTP/1.1");
+  EXPECT_EQ(echo.status_line, "HTTP/1.1 200 OK");
+  EXPECT_EQ(echo.headers["Content-Type"], "text/x-echo");
+  EXPECT_EQ(echo.body, "query=a=1&b=2");
+  EXPECT_EQ(http_get(server.port(), "GET /echo HTTP/1.1").body, "query=");
+  HttpResponse broken = http_get(server.port(), "GET /broken HTTP/1.1");
+  EXPECT_EQ(broken.status_line, "HTTP/1.1 500 Internal Server Error");
+  EXPECT_EQ(broken.body, "Internal Server Error: no data\n");
+  EXPECT_EQ(http_get(server.port(), "GET /echo/ HTTP/1.1").status_line, "HTTP/1.1 404 Not Found");
+  EXPECT_EQ(http_get(server.port(), "POST /echo HTTP/1.1").status_line,
+            "HTTP/1.1 405 Method Not Allowed");
+}
+
+TEST_F(StatusServerTest, RoutesMayNotReplaceBuiltInPaths) {
+  for (const char* path : {"/weights", "history.json", ""}) {
+    StatusServerOptions bad = options();
+    bad.routes[path] = [](const std::string&) { return StatusResponse{}; };
+    EXPECT_THROW(StatusServer(metrics_, bad), std::invalid_argument) << path;
+  }
+}
+
+TEST_F(StatusServerTest, HistoryJsonServesTheLastStepsAnd400OnABadStepsValue) {
+  const TemporaryFolder folder("crucible-status-history-test");
+  const std::string metrics_path = folder.path() + "/metrics.jsonl";
+  std::ofstream out(metrics_path);
+  for (int step = 1; step <= 3; ++step) {
+    out << R"({"step":)" << step << R"(,"block":)" << 100 * step
+        << R"(,"seconds":0.5,"pending":2,"active":1,"models":[{"uid":4,"hotkey":"k",)"
+        << R"("status":"ok","ema":0.25,"weight":1}],"subnet_weights":[0,1]})"
+        << "\n";
+  }
+  out.close();
+  StatusServerOptions with_history = options();
+  with_history.routes["/history.json"] = step_history_route(metrics_path);
+  StatusServer server(metrics_, with_history);
+
+  HttpResponse two = http_get(server.port(), "GET /history.json?steps=2 HTTP/1.1");
+  EXPECT_EQ(two.status_line, "HTTP/1.1 200 OK");
+  EXPECT_EQ(two.headers["Content-Type"], "application/json");
+  EXPECT_EQ(two.body, R"({"steps":[2,3],"blocks":[200,300],"competition_ids":[null,null],)"
+                      R"("seconds":[0.5,0.5],"pending":[2,2],"active":[1,1],"uids":[4],)"
+                      R"("series":{"4":{"hotkey":"k","ema":[0.25,0.25],"weight":[1,1],)"
+                      R"("mean_loss":[null,null],"composite":[null,null]}},"failures":{},)"
+                      R"("current_weights":[0,1],"skipped_lines":0,"total_steps_in_window":2})");
+  const auto steps_served = [&](const std::string& target) {
+    const HttpResponse response = http_get(server.port(), "GET " + target + " HTTP/1.1");
+    EXPECT_EQ(response.status_line, "HTTP/1.1 200 OK") << target;
+    return nlohmann::json::parse(response.body)["steps"];
+  };
+  EXPECT_EQ(steps_served("/history.json"), nlohmann::json::parse("[1,2,3]"));
+  EXPECT_EQ(steps_served("/history.json?steps=0"), nlohmann::json::parse("[3]"));
+  EXPECT_EQ(steps_served("/history.json?x=1&steps=99999999999999999999999"),
+            nlohmann::json::parse("[1,2,3]"));
+  for (const char* target : {"/history.json?steps=abc", "/history.json?steps=-1",
+                             "/history.json?steps=", "/history.json?steps",
+                             "/history.json?steps=2x", "/history.json?steps=1.5"}) {
+    const HttpResponse response =
+        http_get(server.port(), std::string("GET ") + target + " HTTP/1.1");
+    EXPECT_EQ(response.status_line, "HTTP/1.1 400 Bad Request") << target;
+    EXPECT_EQ(response.body, "Bad Request: steps must be a whole number (1..10000 are served)\n");
   }
 }
 

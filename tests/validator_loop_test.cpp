@@ -125,6 +125,9 @@ TEST_F(ValidatorLoopTest, AStepScoresSavesAndLogsTheQueuedModels) {
   EXPECT_EQ(lines[0]["competition_id"], 0);
   EXPECT_EQ(lines[0]["seed"].get<uint64_t>(), chain_->block_seed(900));
   EXPECT_EQ(evaluator_.seeds, std::vector<uint64_t>{chain_->block_seed(900)});
+  EXPECT_GE(lines[0]["seconds"].get<double>(), 0.0);
+  EXPECT_EQ(lines[0]["pending"], run.state.pending_count());
+  EXPECT_EQ(lines[0]["active"], run.state.active_count());
   ASSERT_EQ(lines[0]["models"].size(), 3u);
   const nlohmann::json& a = lines[0]["models"][0];
   EXPECT_EQ(a["uid"], 1);

@@ -171,16 +171,23 @@ TEST(ValidatorMetrics, ConcurrentUpdatesAreAllCounted) {
                                       R"(crucible_model_failures_total{reason="timeout"} 1000)"}));
 }
 
-// The metrics.jsonl line keeps each model's failure reason, shortened, and
-// stays valid JSON whatever bytes the reason holds.
+// The metrics.jsonl line holds the step's seconds and queue sizes, keeps each
+// model's failure reason, shortened, and stays valid JSON whatever bytes the
+// reason holds.
 TEST(StepMetricsLine, ReasonsAreKeptShortenedAndValidUtf8) {
   StepReport report;
   report.step = 3;
+  report.seconds = 2.5;
+  report.pending = 6;
+  report.active = 2;
   report.rows.push_back({1, "hk1", "-", "ok", "", 0.5, 1.0, 1.0, kNaN, 1.0});
   report.rows.push_back({2, "hk2", "-", "failed", "bad \xff\xfe bytes", kInf, 0, 0, 0.1, 0});
   report.rows.push_back({3, "hk3", "-", "failed", std::string(1000, 'x'), kInf, 0, 0, 0.1, 0});
   const nlohmann::json line = nlohmann::json::parse(step_metrics_line(report));
   EXPECT_EQ(line["step"], 3);
+  EXPECT_EQ(line["seconds"], 2.5);
+  EXPECT_EQ(line["pending"], 6);
+  EXPECT_EQ(line["active"], 2);
   EXPECT_EQ(line["models"][0]["reason"], "");
   EXPECT_EQ(line["models"][0]["ema"], nullptr);
   EXPECT_EQ(line["models"][1]["reason"], "bad \xef\xbf\xbd\xef\xbf\xbd bytes");

@@ -10,6 +10,8 @@
 #include <cctype>
 #include <cerrno>
 #include <climits>
+#include <iterator>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -122,12 +124,6 @@ void drain(int fd, int wake_fd, Clock::time_point deadline) {
   }
 }
 
-struct Response {
-  int status = 200;
-  std::string content_type = kTextPlain;
-  std::string body;
-};
-
 const char* reason_phrase(int status) {
   switch (status) {
     case 200:
@@ -149,7 +145,7 @@ const char* reason_phrase(int status) {
   }
 }
 
-std::string serialize(const Response& response) {
+std::string serialize(const StatusResponse& response) {
   std::string out =
       "HTTP/1.1 " + std::to_string(response.status) + " " + reason_phrase(response.status) + "\r\n";
   out += "Content-Type: " + response.content_type + "\r\n";
@@ -160,7 +156,7 @@ std::string serialize(const Response& response) {
   return out;
 }
 
-Response error_response(int status, const std::string& detail) {
+StatusResponse error_response(int status, const std::string& detail) {
   return {status, kTextPlain, std::string(reason_phrase(status)) + ": " + detail + "\n"};
 }
 
@@ -172,8 +168,11 @@ bool is_token(const std::string& text) {
   });
 }
 
+constexpr const char* kBuiltInPaths[] = {"/healthz", "/metrics", "/weights"};
+
 // The response to a complete request head.
-Response respond(const std::string& head, const ValidatorMetrics& metrics) {
+StatusResponse respond(const std::string& head, const ValidatorMetrics& metrics,
+                       const std::map<std::string, StatusRoute>& routes) {
   std::string line = head.substr(0, head.find('\n'));
   if (!line.empty() && line.back() == '\r') line.pop_back();
   const size_t first_space = line.find(' ');
@@ -191,13 +190,19 @@ Response respond(const std::string& head, const ValidatorMetrics& metrics) {
   }
   if (method != "GET") return error_response(405, "only GET is served");
 
-  const std::string path = target.substr(0, target.find('?'));
+  const size_t question_mark = target.find('?');
+  const std::string path = target.substr(0, question_mark);
   if (path == "/healthz") {
     if (metrics.healthy()) return {200, kTextPlain, "ok\n"};
     return {503, kTextPlain, "unhealthy\n"};
   }
   if (path == "/metrics") return {200, kPrometheusText, metrics.prometheus_text()};
   if (path == "/weights") return {200, kJson, metrics.weights_json()};
+  const auto route = routes.find(path);
+  if (route != routes.end()) {
+    return route->second(question_mark == std::string::npos ? ""
+                                                            : target.substr(question_mark + 1));
+  }
   return error_response(404, "no such path (try /healthz, /metrics or /weights)");
 }
 
@@ -211,6 +216,15 @@ std::string host_and_port(const std::string& host, int port) {
 StatusServer::StatusServer(const ValidatorMetrics& metrics, StatusServerOptions options)
     : metrics_(metrics), options_(std::move(options)) {
   const std::string where = host_and_port(options_.host, options_.port);
+  for (const auto& route : options_.routes) {
+    const std::string& path = route.first;
+    if (path.empty() || path[0] != '/' ||
+        std::find(std::begin(kBuiltInPaths), std::end(kBuiltInPaths), path) !=
+            std::end(kBuiltInPaths)) {
+      throw std::invalid_argument("status server: route path '" + path +
+                                  "' does not start with '/' or is built in");
+    }
+  }
   if (options_.port < 0 || options_.port > 65535) {
     throw std::runtime_error("status server: port " + std::to_string(options_.port) +
                              " is out of range 0..65535");
@@ -292,7 +306,7 @@ void StatusServer::serve() {
 void StatusServer::handle_connection(int client) {
   const Clock::time_point read_deadline = Clock::now() + options_.client_timeout;
   std::string head;
-  Response response;
+  StatusResponse response;
   try {
     switch (read_head(client, wake_read_fd_, read_deadline, head)) {
       case ReadHead::kClosed:
@@ -307,7 +321,7 @@ void StatusServer::handle_connection(int client) {
             431, "the request head is over " + std::to_string(kMaxRequestHeadBytes) + " bytes");
         break;
       case ReadHead::kComplete:
-        response = respond(head, metrics_);
+        response = respond(head, metrics_, options_.routes);
         break;
     }
   } catch (const std::exception& e) {

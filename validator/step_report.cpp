@@ -64,9 +64,15 @@ std::string step_metrics_line(const StepReport& report) {
   }
   nlohmann::ordered_json weights = nlohmann::ordered_json::array();
   for (double w : report.subnet_weights) weights.push_back(number(w));
-  const nlohmann::ordered_json line = {
-      {"step", report.step}, {"block", report.block}, {"competition_id", report.competition_id},
-      {"seed", report.seed}, {"models", models},      {"subnet_weights", weights}};
+  const nlohmann::ordered_json line = {{"step", report.step},
+                                       {"block", report.block},
+                                       {"competition_id", report.competition_id},
+                                       {"seed", report.seed},
+                                       {"seconds", number(report.seconds)},
+                                       {"pending", report.pending},
+                                       {"active", report.active},
+                                       {"models", models},
+                                       {"subnet_weights", weights}};
   // A reason may hold a model's own bytes: invalid UTF-8 is replaced, not thrown.
   return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

@@ -306,6 +306,8 @@ bool Validator::step() {
     row.weight = uid < outcome.competition_weights.size() ? outcome.competition_weights[uid] : 0.0;
   }
   report.subnet_weights = outcome.subnet_weights;
+  report.pending = state_.pending_count();
+  report.active = state_.active_count();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   try {
     append_line(metrics_path(options_.state_dir), step_metrics_line(report));
@@ -316,7 +318,7 @@ bool Validator::step() {
   log_(LogLevel::kInfo, format_step_table(report));
   metrics_.record_step(step_, block, report.seconds, results.size());
   metrics_.set_weights(block, outcome.subnet_weights);
-  metrics_.set_queue_sizes(state_.pending_count(), state_.active_count());
+  metrics_.set_queue_sizes(report.pending, report.active);
   return true;
 }
 

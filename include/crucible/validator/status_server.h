@@ -6,6 +6,9 @@
 //                  metrics say the validator is not healthy
 //   GET /metrics   200 Prometheus text (text/plain; version=0.0.4)
 //   GET /weights   200 {"block":N,"weights":[...]} (application/json)
+//   GET <path>     what StatusServerOptions::routes[path] returns (the
+//                  validator registers /history.json, see step_history.h);
+//                  a route that throws is 500 with the exception's text
 //   other paths 404, other methods 405, a malformed request line 400, a
 //   request head over kMaxRequestHeadBytes 431, a head not complete within
 //   the client timeout 408.
@@ -16,6 +19,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -23,12 +28,27 @@
 
 namespace crucible {
 
+// One response of the status endpoint.
+struct StatusResponse {
+  int status = 200;  // 200, 400, 404, 503 or 500 (any other is sent as 500's phrase)
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+
+// An extra GET route: called on the server thread with the request target's
+// query (after '?', "" when none) for each request; it must be thread-safe
+// with whatever it reads.
+using StatusRoute = std::function<StatusResponse(const std::string& query)>;
+
 struct StatusServerOptions {
   std::string host = "127.0.0.1";  // an address or a name in /etc/hosts
   int port = 9184;                 // 0: any free port (see StatusServer::port())
   // The most time one client may take to send its request head, and again
   // to take its response.
   std::chrono::milliseconds client_timeout{2000};
+  // Extra GET routes by exact path ("/history.json"); each path starts with
+  // '/' and is none of the built-in ones.
+  std::map<std::string, StatusRoute> routes;
 };
 
 class StatusServer {
@@ -37,7 +57,8 @@ class StatusServer {
 
   // Binds, listens and starts serving `metrics`, which must outlive the
   // server. Throws std::runtime_error with one line, e.g. "status server:
-  // cannot bind 127.0.0.1:9184: Address already in use".
+  // cannot bind 127.0.0.1:9184: Address already in use", and
+  // std::invalid_argument for a route path that is built in or lacks the '/'.
   StatusServer(const ValidatorMetrics& metrics, StatusServerOptions options = {});
 
   // Stops.

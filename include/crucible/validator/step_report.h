@@ -1,9 +1,12 @@
 // What a step shows: the console table and the metrics.jsonl line
-// ({"step", "block", "competition_id", "seed", "models": [{"uid", "hotkey",
-// "status", "reason", "mean_loss", "win_rate", "composite", "ema", "weight"}],
-// "subnet_weights": [...]}). Pure formatting, no I/O.
+// ({"step", "block", "competition_id", "seed", "seconds", "pending", "active",
+// "models": [{"uid", "hotkey", "status", "reason", "mean_loss", "win_rate",
+// "composite", "ema", "weight"}], "subnet_weights": [...]}; "seconds" is the
+// step's duration, "pending" and "active" the queue sizes after it). Pure
+// formatting, no I/O.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,6 +34,8 @@ struct StepReport {
   CompetitionId competition_id = 0;
   uint64_t seed = 0;
   double seconds = 0.0;
+  size_t pending = 0;  // queue sizes after the step, over all competitions
+  size_t active = 0;
   std::vector<StepReportRow> rows;
   std::vector<double> subnet_weights;
 };
