@@ -53,8 +53,8 @@ test-asan: deps
 	@ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
 	  ctest --test-dir $(ASAN_BUILD) -L "^(core|validator_core)$$" --output-on-failure -j $(JOBS)
 
-# libFuzzer (clang; ASan + UBSan, except the TorchScript target whose LibTorch
-# is not instrumented) on every parser of outside input
+# libFuzzer (clang, ASan + UBSan) on every torch-free parser of outside input
+# (the TorchScript target is built by hand: it crashes inside LibTorch)
 # (tests/fuzz/README.md): builds the fuzz targets in $(FUZZ_BUILD), runs each
 # for FUZZ_SECONDS over a scratch copy of its seed corpus and fails on any
 # crash; the figures go to $(FUZZ_BUILD)/fuzz-summary.txt.

@@ -18,7 +18,7 @@ sources=$root/tests/fuzz
 
 # target:max_len in bytes (room for the largest seed and some growth).
 all_targets=(npy:4096 safetensors:4096 native_model:16384 model_id:512 schedule:8192
-  local_chain:4096 hub_file_list:4096 torchscript:16384)
+  local_chain:4096 hub_file_list:4096)
 selected=("$@")
 
 work=$build/fuzz-work
