@@ -51,6 +51,18 @@ class ScriptedEvaluator : public RoundEvaluator {
   std::function<void()> during;  // runs inside evaluate()
 };
 
+// Validator::run() with the stop flag raised after 200 ms; its return value.
+int64_t run_for_200_ms(Validator& validator) {
+  std::atomic<bool> stop{false};
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    stop = true;
+  });
+  const int64_t steps = validator.run(stop);
+  stopper.join();
+  return steps;
+}
+
 std::vector<nlohmann::json> metrics_lines(const std::string& state_dir) {
   std::ifstream in(state_dir + "/metrics.jsonl");
   std::vector<nlohmann::json> lines;
@@ -175,13 +187,7 @@ TEST_F(ValidatorLoopTest, AFailingStepIsLoggedMarksUnhealthyAndTheLoopGoesOn) {
   Validator validator(chain_, run.models, throwing, schedule_, run.state, run.state_store,
                       run.metrics, options,
                       [&](LogLevel, const std::string& line) { log.push_back(line); });
-  std::atomic<bool> stop{false};
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    stop = true;
-  });
-  EXPECT_EQ(validator.run(stop), 0);
-  stopper.join();
+  EXPECT_EQ(run_for_200_ms(validator), 0);
   EXPECT_FALSE(run.metrics.healthy());
   ASSERT_FALSE(log.empty());
   EXPECT_EQ(log.front(), "step failed: no data for this round");
@@ -389,13 +395,7 @@ TEST_F(ValidatorLoopTest, IdlingIsLoggedOnceAtDebug) {
   Validator validator(
       chain_, run.models, evaluator_, schedule_, run.state, run.state_store, run.metrics, options,
       [&](LogLevel level, const std::string& line) { log.emplace_back(level, line); });
-  std::atomic<bool> stop{false};
-  std::thread stopper([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    stop = true;
-  });
-  EXPECT_EQ(validator.run(stop), 0);
-  stopper.join();
+  EXPECT_EQ(run_for_200_ms(validator), 0);
   ASSERT_EQ(log.size(), 1u);
   EXPECT_EQ(log[0].first, LogLevel::kDebug);
   EXPECT_EQ(log[0].second, "idle: no model queued for evaluation; polling every 0.01 s");

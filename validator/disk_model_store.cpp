@@ -84,10 +84,14 @@ std::string model_entry_path(const std::string& directory) {
   return directory;
 }
 
-// The files of a downloaded model folder (relative path -> bytes), each file
-// and folder fsync'd; refuses links and special files.
-std::map<std::string, std::string> read_and_sync_tree(const std::string& folder,
-                                                      const std::string& label) {
+// Whether read_tree() fsyncs what it reads: a fresh download must be
+// durable before it is renamed in; an installed model is only re-hashed.
+enum class SyncFiles { kYes, kNo };
+
+// The files of a model folder (relative path -> bytes); refuses links and
+// special files.
+std::map<std::string, std::string> read_tree(const std::string& folder, const std::string& label,
+                                             SyncFiles sync) {
   std::map<std::string, std::string> files;
   std::error_code error;
   fs::recursive_directory_iterator it(folder, error), end;
@@ -95,7 +99,7 @@ std::map<std::string, std::string> read_and_sync_tree(const std::string& folder,
     const std::string path = it->path().string();
     const fs::file_type type = it->symlink_status().type();
     if (type == fs::file_type::directory) {
-      sync_directory(path);
+      if (sync == SyncFiles::kYes) sync_directory(path);
       continue;
     }
     const std::string relative = it->path().lexically_relative(folder).generic_string();
@@ -105,10 +109,10 @@ std::map<std::string, std::string> read_and_sync_tree(const std::string& folder,
                                              " is not a regular file or folder");
     }
     files[relative] = read_file(path);
-    fsync_file(path);
+    if (sync == SyncFiles::kYes) fsync_file(path);
   }
   if (error) throw std::runtime_error(folder + ": cannot list: " + error.message());
-  sync_directory(folder);
+  if (sync == SyncFiles::kYes) sync_directory(folder);
   return files;
 }
 
@@ -220,7 +224,7 @@ InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const
     throw ModelFetchError("bad-files", label + ": neither a regular file " + kModelFile +
                                            " nor config.json + model.safetensors at the top level");
   }
-  const std::string hash = content_hash(read_and_sync_tree(temp, label));
+  const std::string hash = content_hash(read_tree(temp, label, SyncFiles::kYes));
   if (!id.secure_hash.empty()) {
     const std::string expected = secure_hash(hash, hotkey);
     if (expected != id.secure_hash) {
@@ -284,7 +288,7 @@ std::string DiskModelStore::integrity_problem(const InstalledModel& model) const
   // never written) are fine as long as the bytes still have the content hash.
   std::string rehashed;
   try {
-    rehashed = content_hash(read_and_sync_tree(model.directory, model.directory));
+    rehashed = content_hash(read_tree(model.directory, model.directory, SyncFiles::kNo));
   } catch (const std::exception& e) {
     return difference + "; " + e.what();
   }

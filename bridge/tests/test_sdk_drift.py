@@ -69,12 +69,10 @@ class SdkDriftTest(unittest.TestCase):
             self.assertTrue(declared, f"Metagraph.{attribute}")
 
 
-if __name__ == "__main__":
-    unittest.main()
 
-
-class _StubSubtensor:
-    """Answers like SDK 10.x, for SdkChain's conversions (no network)."""
+class _FakeSubtensor:
+    """A Subtensor that answers as SDK 10.x does, offline: the input of
+    SdkChain's conversions in the test below."""
 
     class _Metagraph:
         uids, hotkeys = [0, 1], ["hk-v", "hk-m"]
@@ -98,7 +96,7 @@ class SdkChainConversionTest(unittest.TestCase):
         from crucible_bridge.sdk_chain import SdkChain
 
         chain = SdkChain.__new__(SdkChain)
-        chain.subtensor, chain.wallet, chain._decode_metadata = _StubSubtensor(), None, decode_metadata
+        chain.subtensor, chain.wallet, chain._decode_metadata = _FakeSubtensor(), None, decode_metadata
         rows = chain.neurons(1, 100)
         self.assertEqual([(r.uid, r.hotkey, r.stake, r.validator_permit) for r in rows],
                          [(0, "hk-v", 5.0, True), (1, "hk-m", 0.0, False)])
@@ -107,3 +105,7 @@ class SdkChainConversionTest(unittest.TestCase):
         commitments = chain.commitments(1, 100)
         self.assertEqual((commitments["hk-m"].commitment, commitments["hk-m"].block),
                          ("ns/m:c:h:1", 42))
+
+
+if __name__ == "__main__":
+    unittest.main()

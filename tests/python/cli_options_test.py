@@ -14,6 +14,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
+from validator_harness import make_baselines  # noqa: E402
 
 
 def one_line_failure(report, binary, name, args, words, out=None):
@@ -189,10 +190,7 @@ def main():
     binary = oracle.binary_from_argv()
     report = oracle.Report()
     with tempfile.TemporaryDirectory() as tmp:
-        models = os.path.join(tmp, "models")
-        os.makedirs(models)
-        subprocess.run([binary, "models", "make-baselines", "--out", models], check=True,
-                       stdout=subprocess.DEVNULL)
+        models = make_baselines(binary, os.path.join(tmp, "models"))
         for name in os.listdir(models):  # two small models are enough
             if name not in ("2_mean.pt", "0_naive.pt"):
                 path = os.path.join(models, name)
