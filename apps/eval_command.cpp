@@ -1,5 +1,7 @@
 // `crucible eval`: what a validator would score for a folder of models on one
 // task — a ranked table and result.json. A miner runs exactly this.
+#include <ATen/ATen.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -7,6 +9,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "cli_error.h"
 #include "cli_options.h"
@@ -20,6 +23,7 @@
 #include "crucible/engine/synthetic_gp_torch.h"
 #include "crucible/engine/worker_pool.h"
 #include "crucible/validator/rewards.h"
+#include "eval_report.h"
 
 namespace crucible {
 namespace {
@@ -27,7 +31,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct EvalOptions {
-  std::string models_dir, data_dir, quantiles, out;
+  std::string models_dir, data_dir, quantiles, out, report;
+  std::vector<int64_t> report_series;  // --report-series
   std::string device = "auto";
   std::string isolation = "process";
   SyntheticGpOptions task;
@@ -51,13 +56,22 @@ void check_distinct_uids(const std::vector<CandidateModel>& models) {
   }
 }
 
-// Checks that need no model to run: the output folder, a memory limit a
-// worker can start under, --series / --length only for a synthetic task.
-void check_options(const EvalOptions& o) {
-  const fs::path out_dir = fs::absolute(o.out).parent_path();
+void check_output_folder(const std::string& flag, const std::string& path) {
+  const fs::path folder = fs::absolute(path).parent_path();
   std::error_code error;
-  if (!fs::is_directory(out_dir, error)) {
-    throw CliError("--out: " + out_dir.string() + ": no such folder");
+  if (!fs::is_directory(folder, error)) {
+    throw CliError(flag + ": " + folder.string() + ": no such folder");
+  }
+}
+
+// Checks that need no model to run: the output folders, a memory limit a
+// worker can start under, --series / --length only for a synthetic task,
+// --report-series only with --report.
+void check_options(const EvalOptions& o) {
+  check_output_folder("--out", o.out);
+  if (!o.report.empty()) check_output_folder("--report", o.report);
+  if (o.report.empty() && !o.report_series.empty()) {
+    throw CliError("--report-series: chooses the series of --report's charts; add --report FILE");
   }
   check_worker_memory_limit(o.memory_limit_mib);
   if (o.memory_budget_mib < 0) throw CliError("--gpu-memory-budget: expected MiB >= 0");
@@ -98,6 +112,53 @@ void check_not_all_failed_alike(const std::vector<ModelRun>& runs) {
   }
   throw CliError("every model failed the same way (" + runs.front().status + ": " +
                  runs.front().reason + "); result.json was written");
+}
+
+// The models in `order` (best first) with what the table, result.json and
+// the report show of each.
+std::vector<EvalReportModel> ranked_models(const RoundResult& round, const ModelScores& scores,
+                                           const std::vector<double>& weights,
+                                           const std::vector<size_t>& order) {
+  const at::Tensor losses = round.losses.cpu();
+  std::vector<EvalReportModel> ranked;
+  for (size_t i : order) {
+    const ModelRun& r = round.runs[i];
+    EvalReportModel m;
+    m.uid = r.uid;
+    m.name = fs::path(r.path).filename().string();
+    m.format = r.format;
+    m.status = r.status;
+    m.reason = r.reason;
+    const at::Tensor row = losses[static_cast<int64_t>(i)];
+    m.losses.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+    m.mean_loss =
+        r.status == "ok" ? row.nanmean().item<double>() : std::numeric_limits<double>::infinity();
+    m.win_rate = scores.win_rate[i];
+    m.composite = scores.composite[i];
+    m.weight = weights[i];
+    m.seconds = r.seconds;
+    ranked.push_back(m);
+  }
+  return ranked;
+}
+
+// Writes --report: `ranked` (in `order`) with the forecasts of the report's
+// series, taken from the round's device.
+void write_eval_report(const EvalOptions& o, const TaskData& task, EvalReport report,
+                       const RoundResult& round, const std::vector<size_t>& order) {
+  const at::Tensor series = at::tensor(report.series, at::kLong).to(round.forecasts.device());
+  const at::Tensor forecasts = round.forecasts.index_select(1, series).cpu().contiguous();
+  for (size_t k = 0; k < order.size(); ++k) {
+    if (report.models[k].status != "ok") continue;
+    const at::Tensor mine = forecasts[static_cast<int64_t>(order[k])];
+    report.models[k].forecasts.assign(mine.data_ptr<float>(),
+                                      mine.data_ptr<float>() + mine.numel());
+  }
+  const ChartLibrary chart = find_chart_library();
+  write_file_atomically(o.report, eval_report_html(chart, eval_report_document(report, task)));
+  std::printf("report: %s (%zu series%s)\n", o.report.c_str(), report.series.size(),
+              chart.script.empty() ? (", as tables: " + chart.missing_reason).c_str()
+                                   : ", charts by Chart.js");
 }
 
 // The candidates in the folder, sorted: every *.pt file (TorchScript) and
@@ -155,6 +216,8 @@ void run_eval(const EvalOptions& o) {
   } else {
     task = read_task_directory(o.data_dir);
   }
+  const std::vector<int64_t> series =
+      o.report.empty() ? std::vector<int64_t>{} : report_series(task, o.report_series, o.task.seed);
   const RoundResult round = run_round(models, task, task_dir, runner);
 
   std::vector<int64_t> uids;
@@ -162,8 +225,17 @@ void run_eval(const EvalOptions& o) {
   ScoringOptions scoring;
   scoring.seed = o.task.seed;
   const ModelScores scores = score_models(round.losses, uids, scoring);
-  const at::Tensor losses_cpu = round.losses.cpu();
   const std::vector<double> weights = competition_weights(scores.composite, RewardConfig{});
+  std::vector<size_t> order(round.runs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return scores.composite[a] > scores.composite[b]; });
+  EvalReport report;
+  report.seed = o.task.seed;
+  report.data = o.data_dir.empty() ? "synthetic" : o.data_dir;
+  report.quantiles = runner.quantiles;
+  report.series = series;
+  report.models = ranked_models(round, scores, weights, order);
 
   nlohmann::ordered_json result = {{"seed", o.task.seed},
                                    {"task",
@@ -171,39 +243,31 @@ void run_eval(const EvalOptions& o) {
                                      {"input_width", task.input_width},
                                      {"horizon", task.target_width},
                                      {"quantiles", runner.quantiles},
-                                     {"data", o.data_dir.empty() ? "synthetic" : o.data_dir}}},
+                                     {"data", report.data}}},
                                    {"models", nlohmann::json::array()}};
-  std::vector<size_t> order(round.runs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return scores.composite[a] > scores.composite[b]; });
   std::printf("%6s %-28s %-10s %12s %9s %9s %8s %8s\n", "uid", "model", "status", "mean loss",
               "win rate", "composite", "weight*", "seconds");
-  for (size_t i : order) {
-    const ModelRun& r = round.runs[i];
-    const at::Tensor row = losses_cpu[static_cast<int64_t>(i)];
-    const double mean_loss =
-        r.status == "ok" ? row.nanmean().item<double>() : std::numeric_limits<double>::infinity();
+  for (size_t k = 0; k < order.size(); ++k) {
+    const ModelRun& r = round.runs[order[k]];
+    const EvalReportModel& m = report.models[k];
     std::printf("%6lld %-28s %-10s %12.6g %9.4f %9.4f %8.4f %8.2f%s%s\n",
-                static_cast<long long>(r.uid), fs::path(r.path).filename().string().c_str(),
-                r.status.c_str(), mean_loss, scores.win_rate[i], scores.composite[i], weights[i],
-                r.seconds, r.reason.empty() ? "" : "  ", r.reason.c_str());
-    const double* losses = row.data_ptr<double>();
+                static_cast<long long>(m.uid), m.name.c_str(), m.status.c_str(), m.mean_loss,
+                m.win_rate, m.composite, m.weight, m.seconds, m.reason.empty() ? "" : "  ",
+                m.reason.c_str());
     nlohmann::ordered_json entry = {{"uid", r.uid}, {"file", r.path}, {"format", r.format}};
     if (r.format == "native") entry["group"] = r.group;
-    entry.update(
-        nlohmann::ordered_json{{"status", r.status},
-                               {"reason", r.reason},
-                               {"mean_loss", mean_loss},
-                               {"losses", std::vector<double>(losses, losses + row.numel())},
-                               {"win_rate", scores.win_rate[i]},
-                               {"composite", scores.composite[i]},
-                               {"weight", weights[i]},
-                               {"seconds",
-                                {{"load", r.load_seconds},
-                                 {"forward", r.forward_seconds},
-                                 {"loss", round.loss_seconds},
-                                 {"total", r.seconds}}}});
+    entry.update(nlohmann::ordered_json{{"status", m.status},
+                                        {"reason", m.reason},
+                                        {"mean_loss", m.mean_loss},
+                                        {"losses", m.losses},
+                                        {"win_rate", m.win_rate},
+                                        {"composite", m.composite},
+                                        {"weight", m.weight},
+                                        {"seconds",
+                                         {{"load", r.load_seconds},
+                                          {"forward", r.forward_seconds},
+                                          {"loss", round.loss_seconds},
+                                          {"total", r.seconds}}}});
     result["models"].push_back(entry);
   }
   print_padding_hint(task, round.runs);
@@ -211,6 +275,9 @@ void run_eval(const EvalOptions& o) {
       "* weight: the softmax of this round's composites alone (what these models would "
       "share if this round were all); a validator's weights come from its EMA over rounds\n");
   write_file_atomically(o.out, result.dump(1) + "\n");
+  if (!o.report.empty()) {
+    write_eval_report(o, task, std::move(report), round, order);
+  }
   check_not_all_failed_alike(round.runs);
 }
 
@@ -245,6 +312,12 @@ CommandRun add_eval_command(CLI::App& app) {
                   "0 = 90% of the free memory")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "result.json")->required();
+  cmd->add_option("--report", o->report,
+                  "also write this HTML page: ranking, loss distributions, forecast charts");
+  cmd->add_option("--report-series", o->report_series,
+                  "the series the report's forecast charts show, e.g. 0,5,7 (default: 3 picked "
+                  "by --seed)")
+      ->delimiter(',');
   return [o] { run_eval(*o); };
 }
 

@@ -1,173 +1,44 @@
 #include "history_page.h"
 
-#include <cctype>
-#include <cstdlib>
-#include <fstream>
-#include <iterator>
-#include <sstream>
-#include <stdexcept>
-#include <utility>
-#include <vector>
-
-#include "crucible/common/files.h"
 #include "page_assets.h"
 
 namespace crucible {
 namespace {
 
-// Debian's libjs-chart.js: the UMD build a plain <script> element can run.
-const char* const kChartPaths[] = {"/usr/share/javascript/chart.js/chart.min.js",
-                                   "/usr/share/javascript/chart.js/chart.js"};
-
-// The charts of a history page: canvas id and title (the id names the
-// chart's datasets in history_page.js).
-const std::pair<const char*, const char*> kCharts[] = {
-    {"ema", "EMA per uid"},
-    {"weight", "Weight per uid"},
-    {"mean_loss", "Mean loss per uid"},
-    {"composite", "Composite score per uid"},
-    {"seconds", "Step duration"},
-    {"queues", "Queue sizes"},
-    {"failures", "Failures by reason"},
-    {"current_weights", "Current subnet weights"}};
-
-constexpr const char* kStyle = R"css(
-body { font: 14px/1.4 system-ui, sans-serif; margin: 0; color: #222; background: #fafafa; }
-main { max-width: 1400px; margin: 0 auto; padding: 16px 24px; }
-h1 { font-size: 22px; margin: 0 0 4px; }
-h2 { font-size: 15px; margin: 0 0 6px; }
-.detail, #crucible-note, #crucible-status { color: #555; margin: 2px 0; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(600px, 1fr)); gap: 16px; }
-.chart { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 10px; }
-.canvas-box { position: relative; height: 280px; }
-table { border-collapse: collapse; margin: 8px 0 20px; background: #fff; }
-th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
-)css";
-
-std::string html_escaped(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
-// JSON that can sit inside a <script> element: "</" cannot end it early.
-std::string script_safe_json(const nlohmann::ordered_json& document) {
-  const std::string text =
-      document.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-  std::string out;
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (text[i] == '<' && i + 1 < text.size() && text[i + 1] == '/') {
-      out += "<\\/";
-      ++i;
-    } else {
-      out += text[i];
-    }
-  }
-  return out;
-}
-
-bool ends_script_element(const std::string& text) {
-  std::string lower = text;
-  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return lower.find("</script") != std::string::npos;
-}
-
-std::string page(const ChartLibrary& chart, const std::string& mode, size_t steps,
-                 const std::string& detail, const std::string& inlined_history) {
-  std::ostringstream html;
-  html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-       << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-       << "<title>crucible validator</title>\n<style>" << kStyle << "</style>\n</head>\n<body>\n"
-       << "<main id=\"crucible-page\" data-mode=\"" << mode << "\" data-steps=\"" << steps
-       << "\">\n<h1>crucible validator</h1>\n<p class=\"detail\">" << html_escaped(detail)
-       << "</p>\n<p id=\"crucible-summary\"></p>\n<p id=\"crucible-status\"></p>\n"
-       << "<p id=\"crucible-note\">";
-  if (chart.script.empty()) {
-    html << "Charts are not drawn: " << html_escaped(chart.missing_reason)
-         << ". Install Debian's libjs-chart.js (or set CRUCIBLE_CHART_JS to Chart.js 3 or later)"
-         << " to see them; tables follow.";
-  } else {
-    html << "Charts drawn with Chart.js from " << html_escaped(chart.path) << ".";
-  }
-  html << "</p>\n";
-  if (!chart.script.empty()) {
-    html << "<section class=\"grid\">\n";
-    for (const auto& [id, title] : kCharts) {
-      html << "<div class=\"chart\" data-chart-title=\"" << title << "\"><h2>" << title
-           << "</h2><div class=\"canvas-box\"><canvas id=\"chart-" << id
-           << "\"></canvas></div></div>\n";
-    }
-    html << "</section>\n";
-  }
-  html << "<div id=\"crucible-tables\"></div>\n";
-  if (!inlined_history.empty()) {
-    html << "<script type=\"application/json\" id=\"crucible-history\">" << inlined_history
-         << "</script>\n";
-  }
-  if (!chart.script.empty()) html << "<script>\n" << chart.script << "\n</script>\n";
-  html << "<script>\n" << kHistoryPageScript << "\n</script>\n</main>\n</body>\n</html>\n";
-  return html.str();
+// The charts of a history page (the id names the chart's datasets in
+// history_page.js).
+ChartPage history_page(const std::string& mode, size_t steps, const std::string& detail) {
+  ChartPage page;
+  page.title = "crucible validator";
+  page.detail = detail;
+  page.attributes = {{"data-mode", mode}, {"data-steps", std::to_string(steps)}};
+  page.charts = {{"ema", "EMA per uid"},
+                 {"weight", "Weight per uid"},
+                 {"mean_loss", "Mean loss per uid"},
+                 {"composite", "Composite score per uid"},
+                 {"seconds", "Step duration"},
+                 {"queues", "Queue sizes"},
+                 {"failures", "Failures by reason"},
+                 {"current_weights", "Current subnet weights"}};
+  page.script = kHistoryPageScript;
+  return page;
 }
 
 }  // namespace
 
-ChartLibrary find_chart_library() {
-  ChartLibrary chart;
-  const char* chosen = std::getenv("CRUCIBLE_CHART_JS");
-  const bool from_environment = chosen != nullptr && *chosen != '\0';
-  std::vector<std::string> candidates;
-  if (from_environment) {
-    candidates.push_back(chosen);
-  } else {
-    candidates.assign(std::begin(kChartPaths), std::end(kChartPaths));
-  }
-  for (const std::string& path : candidates) {
-    if (!from_environment && !std::ifstream(path)) continue;
-    try {
-      chart.script = read_file(path);
-    } catch (const std::runtime_error& e) {
-      chart.missing_reason =
-          (from_environment ? "CRUCIBLE_CHART_JS: " : "") + std::string(e.what());
-      return chart;
-    }
-    if (ends_script_element(chart.script)) {
-      chart.script.clear();
-      chart.missing_reason = path + ": holds \"</script\", so it cannot be inlined";
-      return chart;
-    }
-    chart.path = path;
-    return chart;
-  }
-  chart.missing_reason = "Chart.js was not found at " + std::string(kChartPaths[0]);
-  return chart;
-}
-
 std::string history_report_html(const ChartLibrary& chart, const nlohmann::ordered_json& history,
                                 const std::string& source) {
   const size_t steps = history.contains("steps") ? history["steps"].size() : 0;
-  return page(chart, "report", steps, "report of " + source, script_safe_json(history));
+  ChartPage page = history_page("report", steps, "report of " + source);
+  page.data_id = "crucible-history";
+  page.data = history;
+  return chart_page_html(chart, page);
 }
 
 std::string history_dashboard_html(const ChartLibrary& chart, size_t steps) {
-  return page(chart, "live", steps,
-              "live: the last " + std::to_string(steps) + " steps, refreshed every 5 s", "");
+  return chart_page_html(chart, history_page("live", steps,
+                                             "live: the last " + std::to_string(steps) +
+                                                 " steps, refreshed every 5 s"));
 }
 
 }  // namespace crucible

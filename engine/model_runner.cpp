@@ -256,6 +256,7 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
   const at::Tensor targets = task_tensor(task.targets, series, horizon).to(device);
   const at::Tensor lengths = at::tensor(task.target_lengths, at::kLong).to(device);
   result.losses = series_losses(options.metric, targets, forecasts, lengths, options.quantiles);
+  result.forecasts = forecasts;
   std::vector<int64_t> failed_rows;
   for (size_t i = 0; i < models.size(); ++i) {
     if (result.runs[i].status != "ok") failed_rows.push_back(static_cast<int64_t>(i));

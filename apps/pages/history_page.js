@@ -14,11 +14,7 @@
   var page = document.getElementById("crucible-page");
   var charts = {};
 
-  // The same uid has the same colour on every chart and every page.
-  function colour(uid, alpha) {
-    var hue = (uid * 137.508) % 360;
-    return "hsla(" + hue.toFixed(1) + ", 70%, 42%, " + alpha + ")";
-  }
+  var colour = crucible.colour;
   var REASON_COLOURS = ["#c0392b", "#e67e22", "#8e44ad", "#2c3e50", "#16a085", "#7f8c8d",
                         "#d35400", "#27ae60", "#2980b9", "#f39c12"];
 
@@ -86,7 +82,7 @@
      }},
   ];
 
-  function axisTitle(text) { return {display: true, text: text}; }
+  var axisTitle = crucible.axisTitle;
   function options(spec, xTitle) {
     return {
       animation: false, responsive: true, maintainAspectRatio: false, normalized: true,
@@ -128,18 +124,6 @@
         : "";
   }
 
-  function cell(value) {
-    if (value === null || value === undefined) return "-";
-    return typeof value === "number" ? String(Math.round(value * 1e6) / 1e6) : String(value);
-  }
-  function table(title, head, rows) {
-    var html = "<h2>" + title + "</h2><table><tr>" +
-               head.map(function (h) { return "<th>" + h + "</th>"; }).join("") + "</tr>";
-    rows.forEach(function (r) {
-      html += "<tr>" + r.map(function (v) { return "<td>" + cell(v) + "</td>"; }).join("") + "</tr>";
-    });
-    return html + "</table>";
-  }
   // Without Chart.js: the last step per uid, and the last 50 steps.
   function drawTables(doc) {
     var n = doc.steps.length;
@@ -152,9 +136,9 @@
       stepRows.push([doc.steps[i], doc.blocks[i], doc.seconds[i], doc.pending[i], doc.active[i]]);
     }
     document.getElementById("crucible-tables").innerHTML =
-        table("Last step, per uid", ["uid", "hotkey", "EMA", "weight", "mean loss", "composite"],
+        crucible.table("Last step, per uid", ["uid", "hotkey", "EMA", "weight", "mean loss", "composite"],
               uidRows) +
-        table("Last steps", ["step", "block", "seconds", "pending", "active"], stepRows);
+        crucible.table("Last steps", ["step", "block", "seconds", "pending", "active"], stepRows);
   }
 
   function render(doc) {

@@ -199,11 +199,9 @@ def check_dashboard(crucible, root, shots, report):
 
 def main():
     crucible = binary_from_argv()
-    skip = page_check.skip_reason()
-    if skip:
-        print("SKIP: " + skip)
+    shots = page_check.screenshots_folder_or_skip()
+    if shots is None:
         return
-    shots = os.environ.get("CRUCIBLE_PAGE_CHECK_OUT", os.path.abspath("page-check"))
     report = Report()
     with tempfile.TemporaryDirectory(prefix="history_pages_test.") as root:
         started = time.time()

@@ -124,6 +124,16 @@ def skip_reason():
     return None
 
 
+def screenshots_folder_or_skip():
+    """Where a page test keeps its screenshots: $CRUCIBLE_PAGE_CHECK_OUT, else
+    ./page-check. None, after printing `SKIP: <why>`, when Chromium cannot run."""
+    skip = skip_reason()
+    if skip:
+        print("SKIP: " + skip)
+        return None
+    return os.environ.get("CRUCIBLE_PAGE_CHECK_OUT", os.path.abspath("page-check"))
+
+
 def to_url(page):
     """A file path or a local http URL -> the URL to load; anything else is refused."""
     s = str(page)

@@ -63,6 +63,8 @@ struct RunnerOptions {
 struct RoundResult {
   std::vector<ModelRun> runs;  // in the order of the models
   at::Tensor losses;           // float64 [U, S] on the round's device; +inf rows for failed models
+  at::Tensor forecasts;  // float32 [U, S, H, Q] on the round's device; failed models' rows are not
+                         // forecasts
   double loss_seconds = 0.0;
 };
 
