@@ -317,7 +317,15 @@ CommandRun add_eval_command(CLI::App& app) {
   cmd->add_option("--report-series", o->report_series,
                   "the series the report's forecast charts show, e.g. 0,5,7 (default: 3 picked "
                   "by --seed)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            return !text.empty() && text.size() < 10 &&
+                           text.find_first_not_of("0123456789") == std::string::npos
+                       ? std::string()
+                       : "expected series numbers 0, 1, ..., got \"" + text + "\"";
+          },
+          "SERIES"));
   return [o] { run_eval(*o); };
 }
 

@@ -121,7 +121,9 @@ def check_refusals(report, crucible, root):
     cases = [(["--report-series", "999"], "is not a series of the task"),
              (["--report-series", "1,1"], "named twice"),
              (["--report-series", ",".join(map(str, range(13)))], "at most 12"),
-             (["--report-series", "x"], "--report-series")]
+             (["--report-series", "x"], "expected series numbers"),
+             (["--report-series", ""], "expected series numbers"),
+             (["--report-series", "1,-2"], "expected series numbers")]
     for flags, expected in cases:
         run, out, page = evaluate(crucible, root, "refused", *flags)
         report.check("refused: " + " ".join(flags)[:40],
