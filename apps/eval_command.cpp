@@ -33,6 +33,7 @@ namespace fs = std::filesystem;
 struct EvalOptions {
   std::string models_dir, data_dir, quantiles, out, report;
   std::vector<int64_t> report_series;  // --report-series
+  std::vector<int64_t> report_uids;    // --report-uids
   std::string device = "auto";
   std::string isolation = "process";
   SyntheticGpOptions task;
@@ -64,6 +65,25 @@ void check_output_folder(const std::string& flag, const std::string& path) {
   }
 }
 
+// --report-uids: at most kMaxFanModels uids, each of a model in the folder, once.
+void check_report_uids(const std::vector<int64_t>& uids,
+                       const std::vector<CandidateModel>& models) {
+  if (uids.size() > kMaxFanModels) {
+    throw CliError("--report-uids: at most " + std::to_string(kMaxFanModels) + " uids, got " +
+                   std::to_string(uids.size()));
+  }
+  for (size_t i = 0; i < uids.size(); ++i) {
+    if (std::find(uids.begin(), uids.begin() + i, uids[i]) != uids.begin() + i) {
+      throw CliError("--report-uids: " + std::to_string(uids[i]) + " is named twice");
+    }
+    const bool found = std::any_of(models.begin(), models.end(),
+                                   [&](const CandidateModel& m) { return m.uid == uids[i]; });
+    if (!found) {
+      throw CliError("--report-uids: no model in the folder has uid " + std::to_string(uids[i]));
+    }
+  }
+}
+
 // Checks that need no model to run: the output folders, a memory limit a
 // worker can start under, --series / --length only for a synthetic task,
 // --report-series only with --report.
@@ -72,6 +92,9 @@ void check_options(const EvalOptions& o) {
   if (!o.report.empty()) check_output_folder("--report", o.report);
   if (o.report.empty() && !o.report_series.empty()) {
     throw CliError("--report-series: chooses the series of --report's charts; add --report FILE");
+  }
+  if (o.report.empty() && !o.report_uids.empty()) {
+    throw CliError("--report-uids: chooses the models of --report's charts; add --report FILE");
   }
   check_worker_memory_limit(o.memory_limit_mib);
   if (o.memory_budget_mib < 0) throw CliError("--gpu-memory-budget: expected MiB >= 0");
@@ -205,6 +228,7 @@ void run_eval(const EvalOptions& o) {
   runner.memory_budget_bytes = o.memory_budget_mib << 20;
   const std::vector<CandidateModel> models = list_models(o.models_dir);
   check_distinct_uids(models);
+  check_report_uids(o.report_uids, models);
 
   const TemporaryFolder temp("crucible-eval");
   std::string task_dir = o.data_dir;
@@ -235,6 +259,7 @@ void run_eval(const EvalOptions& o) {
   report.data = o.data_dir.empty() ? "synthetic" : o.data_dir;
   report.quantiles = runner.quantiles;
   report.series = series;
+  report.fan_uids = o.report_uids;
   report.models = ranked_models(round, scores, weights, order);
 
   nlohmann::ordered_json result = {{"seed", o.task.seed},
@@ -281,6 +306,18 @@ void run_eval(const EvalOptions& o) {
   check_not_all_failed_alike(round.runs);
 }
 
+// An entry of a comma-separated list of `what` (0, 1, ...): CLI11 alone
+// would read "" as 0 and take a negative number.
+CLI::Validator whole_numbers(const std::string& what) {
+  return CLI::Validator(
+      [what](std::string& text) {
+        const bool digits = !text.empty() && text.size() < 10 &&
+                            text.find_first_not_of("0123456789") == std::string::npos;
+        return digits ? std::string() : "expected " + what + " 0, 1, ..., got \"" + text + "\"";
+      },
+      "LIST");
+}
+
 }  // namespace
 
 CommandRun add_eval_command(CLI::App& app) {
@@ -318,14 +355,12 @@ CommandRun add_eval_command(CLI::App& app) {
                   "the series the report's forecast charts show, e.g. 0,5,7 (default: 3 picked "
                   "by --seed)")
       ->delimiter(',')
-      ->check(CLI::Validator(
-          [](std::string& text) {
-            return !text.empty() && text.size() < 10 &&
-                           text.find_first_not_of("0123456789") == std::string::npos
-                       ? std::string()
-                       : "expected series numbers 0, 1, ..., got \"" + text + "\"";
-          },
-          "SERIES"));
+      ->check(whole_numbers("series numbers"));
+  cmd->add_option("--report-uids", o->report_uids,
+                  "the models the report's forecast charts show, e.g. 3,12 (default: the 6 "
+                  "best-ranked)")
+      ->delimiter(',')
+      ->check(whole_numbers("uids"));
   return [o] { run_eval(*o); };
 }
 

@@ -60,7 +60,7 @@ nlohmann::ordered_json series_document(const EvalReport& report, const TaskData&
   const float* target = task.targets.data() + j * task.target_width;
   nlohmann::ordered_json forecasts = nlohmann::ordered_json::object();
   const size_t levels = report.quantiles.size();
-  for (size_t m : fan_models(report.models)) {
+  for (size_t m : fan_models(report)) {
     const EvalReportModel& model = report.models[m];
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (int64_t t = 0; t < horizon; ++t) {
@@ -125,10 +125,14 @@ std::vector<int64_t> report_series(const TaskData& task, const std::vector<int64
   return candidates;
 }
 
-std::vector<size_t> fan_models(const std::vector<EvalReportModel>& ranked) {
+std::vector<size_t> fan_models(const EvalReport& report) {
+  const std::vector<int64_t>& chosen = report.fan_uids;
   std::vector<size_t> drawn;
-  for (size_t i = 0; i < ranked.size() && drawn.size() < kMaxFanModels; ++i) {
-    if (ranked[i].status == "ok") drawn.push_back(i);
+  for (size_t i = 0; i < report.models.size() && drawn.size() < kMaxFanModels; ++i) {
+    const EvalReportModel& m = report.models[i];
+    const bool named =
+        chosen.empty() || std::find(chosen.begin(), chosen.end(), m.uid) != chosen.end();
+    if (named && m.status == "ok") drawn.push_back(i);
   }
   return drawn;
 }
@@ -157,7 +161,14 @@ nlohmann::ordered_json eval_report_document(const EvalReport& report, const Task
                       {"loss_percentiles", percentiles}});
   }
   nlohmann::ordered_json fan_uids = nlohmann::ordered_json::array();
-  for (size_t m : fan_models(report.models)) fan_uids.push_back(report.models[m].uid);
+  for (size_t m : fan_models(report)) fan_uids.push_back(report.models[m].uid);
+  // Named by --report-uids but not scored: no forecast to draw.
+  nlohmann::ordered_json fan_unscored = nlohmann::ordered_json::array();
+  for (const EvalReportModel& m : report.models) {
+    const bool named =
+        std::find(report.fan_uids.begin(), report.fan_uids.end(), m.uid) != report.fan_uids.end();
+    if (named && m.status != "ok") fan_unscored.push_back(m.uid);
+  }
   nlohmann::ordered_json series = nlohmann::ordered_json::array();
   for (size_t k = 0; k < report.series.size(); ++k) {
     series.push_back(series_document(report, task, k));
@@ -170,7 +181,9 @@ nlohmann::ordered_json eval_report_document(const EvalReport& report, const Task
           {"quantiles", report.quantiles},
           {"models", models},
           {"scored_models", scored},
+          {"fan_chosen", !report.fan_uids.empty()},
           {"fan_uids", fan_uids},
+          {"fan_unscored", fan_unscored},
           {"series", series}};
 }
 

@@ -21,7 +21,8 @@ namespace crucible {
 constexpr size_t kDefaultReportSeries = 3;
 // The most series one report draws (--report-series longer is refused).
 constexpr size_t kMaxReportSeries = 12;
-// Fan charts draw the best-ranked scored models, at most this many.
+// Fan charts draw the best-ranked scored models (or those --report-uids
+// names), at most this many.
 constexpr size_t kMaxFanModels = 6;
 // A fan chart shows the last 3 x horizon points of the context, at least 64
 // (when the context has them) and at most 512, so the forecast stays wide.
@@ -53,11 +54,13 @@ struct EvalReport {
   std::vector<double> quantiles;
   std::vector<EvalReportModel> models;  // ranked, best first
   std::vector<int64_t> series;          // from report_series
+  std::vector<int64_t> fan_uids;        // --report-uids; empty = the best-ranked
 };
 
-// The models whose forecasts the fan charts draw, as indexes into `ranked`:
-// the first kMaxFanModels with status "ok".
-std::vector<size_t> fan_models(const std::vector<EvalReportModel>& ranked);
+// The models whose forecasts the fan charts draw, as indexes into
+// report.models, in rank order: the scored ones (status "ok") of
+// report.fan_uids, or when that is empty the first kMaxFanModels scored.
+std::vector<size_t> fan_models(const EvalReport& report);
 
 // The page's data (the JSON inlined in it; docs/models.md describes it).
 nlohmann::ordered_json eval_report_document(const EvalReport& report, const TaskData& task);

@@ -140,6 +140,8 @@
               {type: "line", data: {datasets: datasets}, options: options});
   }
 
+  function uidList(uids) { return (uids.length === 1 ? "uid " : "uids ") + uids.join(", "); }
+
   var withCharts = typeof Chart !== "undefined";
   tables(withCharts);
   var summary = doc.models.length + " models, " + scored.length + " scored; " +
@@ -149,8 +151,13 @@
     drawLossSpread();
     drawLossCdf();
     doc.series.forEach(drawFan);
-    summary += " Fan charts: the " + doc.fan_uids.length + " best-ranked scored models" +
-               (doc.fan_uids.length < doc.scored_models ? " of " + doc.scored_models : "") +
+    summary += (doc.fan_chosen
+                    ? " Fan charts: " + uidList(doc.fan_uids) +
+                          (doc.fan_unscored.length ? " (not scored, so not drawn: " +
+                                                         uidList(doc.fan_unscored) + ")" : "")
+                    : " Fan charts: the " + doc.fan_uids.length + " best-ranked scored models" +
+                          (doc.fan_uids.length < doc.scored_models ? " of " + doc.scored_models
+                                                                   : "")) +
                "; bands from the outer and inner quantile levels, click a model to hide it.";
   } else {
     summary += " Forecast charts need Chart.js.";

@@ -11,7 +11,8 @@ make-baselines` plus one broken file:
   files, and the CRPS of the drawn forecasts against the target (numpy,
   tests/python/oracle.py) equals each model's loss for that series;
 - the default series are 3 with a target, the same for the same seed;
-  --report-series draws the named ones;
+  --report-series draws the named ones; the fan charts draw the 6 best-ranked
+  scored models, or the scored ones of --report-uids (an unscored one named);
 - each page loads with no console error and no blocked request, with the
   ranked table, the two loss charts and one fan chart per series (titles,
   every canvas drawn and painted); screenshot kept;
@@ -61,7 +62,8 @@ def evaluate(crucible, root, name, *flags, env=None):
     return run, out, page
 
 
-def check_document(report, document, result, task):
+def check_document(report, document, result, task, fan_uids=None):
+    """`fan_uids`: --report-uids, None for the default (the best-ranked scored)."""
     ranked = result["models"]
     report.check("ranking equals result.json",
                  [(m["rank"], m["uid"], m["status"], m["reason"]) for m in document["models"]] ==
@@ -79,8 +81,13 @@ def check_document(report, document, result, task):
                      oracle.close(m["loss_percentiles"], expected, rtol=1e-12, atol=1e-15),
                      str(m["loss_percentiles"][:3]) + " vs " + str(expected[:3]))
     ok = [m["uid"] for m in ranked if m["status"] == "ok"]
-    report.check("fan charts draw the best-ranked scored models",
-                 document["fan_uids"] == ok[:FAN_MODELS], str(document["fan_uids"]))
+    expected = ok[:FAN_MODELS] if fan_uids is None else [u for u in ok if u in fan_uids]
+    unscored = [] if fan_uids is None else [m["uid"] for m in ranked if m["uid"] in fan_uids and
+                                            m["status"] != "ok"]
+    report.check("fan charts draw %s" % ("--report-uids' scored models" if fan_uids else
+                                         "the best-ranked scored models"),
+                 document["fan_uids"] == expected and document["fan_unscored"] == unscored,
+                 "%s %s" % (document["fan_uids"], document["fan_unscored"]))
     levels = document["quantiles"]
     for s in document["series"]:
         j, n, length = s["index"], task["target_lengths"][s["index"]], \
@@ -123,7 +130,11 @@ def check_refusals(report, crucible, root):
              (["--report-series", ",".join(map(str, range(13)))], "at most 12"),
              (["--report-series", "x"], "expected series numbers"),
              (["--report-series", ""], "expected series numbers"),
-             (["--report-series", "1,-2"], "expected series numbers")]
+             (["--report-series", "1,-2"], "expected series numbers"),
+             (["--report-uids", "99"], "no model in the folder has uid 99"),
+             (["--report-uids", "1,1"], "named twice"),
+             (["--report-uids", "0,1,2,3,4,5,6"], "at most 6"),
+             (["--report-uids", "-1"], "expected uids")]
     for flags, expected in cases:
         run, out, page = evaluate(crucible, root, "refused", *flags)
         report.check("refused: " + " ".join(flags)[:40],
@@ -137,6 +148,12 @@ def check_refusals(report, crucible, root):
     report.check("refused: --report-series without --report",
                  run.returncode != 0 and "add --report" in run.stderr and
                  not os.path.exists(out), run.stderr)
+    run = oracle.run(crucible, ["eval", "--models", os.path.join(root, "models"), "--data",
+                                os.path.join(root, "task"), "--seed", SEED, "--out", out,
+                                "--report-uids", "1"])
+    report.check("refused: --report-uids without --report",
+                 run.returncode != 0 and "--report-uids:" in run.stderr and
+                 "add --report" in run.stderr and not os.path.exists(out), run.stderr)
     run = oracle.run(crucible, ["eval", "--models", os.path.join(root, "models"), "--data",
                                 os.path.join(root, "task"), "--seed", SEED, "--out", out,
                                 "--report", os.path.join(root, "absent", "eval.html")])
@@ -185,11 +202,15 @@ def main():
             report.check("the same seed picks the same series",
                          [s["index"] for s in inlined_document(again)["series"]] == series)
 
-        run, out, page = evaluate(crucible, root, "chosen", "--report-series", "0,39")
-        if report.check("--report-series 0,39", run.returncode == 0, run.stderr):
+        run, out, page = evaluate(crucible, root, "chosen", "--report-series", "0,39",
+                                  "--report-uids", "1,9")
+        if report.check("--report-series 0,39 --report-uids 1,9", run.returncode == 0,
+                        run.stderr):
             document = inlined_document(page)
             report.check("--report-series: draws 0 and 39",
                          [s["index"] for s in document["series"]] == [0, 39])
+            with open(out) as f:
+                check_document(report, document, json.load(f), task, fan_uids=[1, 9])
             check_page(report, "eval-report-chosen", page, [0, 39], shots)
 
         run, out, page = evaluate(crucible, root, "tables",
