@@ -65,7 +65,22 @@
         {type: "line", label: "median", showLine: false, pointStyle: "line", pointRadius: 14,
          pointBorderWidth: 3, borderColor: "#111", backgroundColor: "#111",
          data: scored.map(function (m) { return m.loss_percentiles[50]; })}]},
-      options: baseOptions({title: axisTitle("model (ranked)")}, lossScale(all, LOSS_AXIS))});
+      options: spreadOptions(all)});
+  }
+  // The bands' legend swatches in grey: each bar has its model's colour.
+  function spreadOptions(all) {
+    var options = baseOptions({title: axisTitle("model (ranked)")}, lossScale(all, LOSS_AXIS));
+    var grey = ["rgba(0, 0, 0, 0.15)", "rgba(0, 0, 0, 0.45)"];
+    options.plugins.legend.labels.generateLabels = function (chart) {
+      return Chart.defaults.plugins.legend.labels.generateLabels(chart).map(function (item) {
+        if (item.datasetIndex < grey.length) {
+          item.fillStyle = grey[item.datasetIndex];
+          item.strokeStyle = "#555";
+        }
+        return item;
+      });
+    };
+    return options;
   }
 
   // The empirical distribution function: share of series with a loss below x.
