@@ -165,14 +165,13 @@ std::vector<EvalReportModel> ranked_models(const RoundResult& round, const Model
   return ranked;
 }
 
-// Writes --report: `ranked` (in `order`) with the forecasts of the report's
-// series, taken from the round's device.
+// Writes --report: the ranked models (report.models, in `order`) with the
+// fan models' forecasts of the report's series, taken from the round's device.
 void write_eval_report(const EvalOptions& o, const TaskData& task, EvalReport report,
                        const RoundResult& round, const std::vector<size_t>& order) {
   const at::Tensor series = at::tensor(report.series, at::kLong).to(round.forecasts.device());
   const at::Tensor forecasts = round.forecasts.index_select(1, series).cpu().contiguous();
-  for (size_t k = 0; k < order.size(); ++k) {
-    if (report.models[k].status != "ok") continue;
+  for (size_t k : fan_models(report)) {
     const at::Tensor mine = forecasts[static_cast<int64_t>(order[k])];
     report.models[k].forecasts.assign(mine.data_ptr<float>(),
                                       mine.data_ptr<float>() + mine.numel());

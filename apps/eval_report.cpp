@@ -9,35 +9,35 @@
 #include <string>
 
 #include "cli_error.h"
+#include "crucible/common/json_number.h"
 #include "page_assets.h"
 
 namespace crucible {
 namespace {
 
-// The losses' percentiles 0, 1, ..., 100 over the series with a finite loss,
-// interpolated linearly between order statistics (numpy.percentile's
-// default); empty when no series has one.
-std::vector<double> loss_percentiles(const std::vector<double>& losses) {
+// The finite losses, sorted.
+std::vector<double> sorted_finite(const std::vector<double>& losses) {
   std::vector<double> finite;
   for (double loss : losses) {
     if (std::isfinite(loss)) finite.push_back(loss);
   }
   std::sort(finite.begin(), finite.end());
-  std::vector<double> percentiles;
-  if (finite.empty()) return percentiles;
-  for (int p = 0; p <= 100; ++p) {
-    const double position = p / 100.0 * static_cast<double>(finite.size() - 1);
-    const size_t below = static_cast<size_t>(std::floor(position));
-    const size_t above = std::min(below + 1, finite.size() - 1);
-    const double fraction = position - static_cast<double>(below);
-    percentiles.push_back(finite[below] + (finite[above] - finite[below]) * fraction);
-  }
-  return percentiles;
+  return finite;
 }
 
-// A number for JSON: null when not finite (JSON has no infinities).
-nlohmann::ordered_json finite_or_null(double value) {
-  return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json();
+// The percentiles 0, 1, ..., 100 of `sorted` values, interpolated linearly
+// between order statistics (numpy.percentile's default); empty for none.
+std::vector<double> percentiles(const std::vector<double>& sorted) {
+  std::vector<double> result;
+  if (sorted.empty()) return result;
+  for (int p = 0; p <= 100; ++p) {
+    const double position = p / 100.0 * static_cast<double>(sorted.size() - 1);
+    const size_t below = static_cast<size_t>(std::floor(position));
+    const size_t above = std::min(below + 1, sorted.size() - 1);
+    const double fraction = position - static_cast<double>(below);
+    result.push_back(sorted[below] + (sorted[above] - sorted[below]) * fraction);
+  }
+  return result;
 }
 
 // A float for JSON in its shortest decimal form ("0.06069261", not the 17
@@ -50,7 +50,9 @@ nlohmann::ordered_json float_or_null(float value) {
   return std::strtod(std::string(text, written.ptr).c_str(), nullptr);
 }
 
-nlohmann::ordered_json series_document(const EvalReport& report, const TaskData& task, size_t k) {
+// Series report.series[k], with the forecasts of the models `drawn` (fan_models).
+nlohmann::ordered_json series_document(const EvalReport& report, const TaskData& task, size_t k,
+                                       const std::vector<size_t>& drawn) {
   const int64_t j = report.series[k];
   const int64_t length = task.input_lengths[j];
   const int64_t horizon = task.target_lengths[j];
@@ -60,12 +62,13 @@ nlohmann::ordered_json series_document(const EvalReport& report, const TaskData&
   const float* target = task.targets.data() + j * task.target_width;
   nlohmann::ordered_json forecasts = nlohmann::ordered_json::object();
   const size_t levels = report.quantiles.size();
-  for (size_t m : fan_models(report)) {
+  for (size_t m : drawn) {
     const EvalReportModel& model = report.models[m];
     nlohmann::ordered_json rows = nlohmann::ordered_json::array();
     for (int64_t t = 0; t < horizon; ++t) {
       const float* row =
-          model.forecasts.data() + (k * task.target_width + t) * static_cast<int64_t>(levels);
+          model.forecasts.data() +
+          (static_cast<int64_t>(k) * task.target_width + t) * static_cast<int64_t>(levels);
       nlohmann::ordered_json values = nlohmann::ordered_json::array();
       for (size_t q = 0; q < levels; ++q) values.push_back(float_or_null(row[q]));
       rows.push_back(values);
@@ -139,29 +142,26 @@ std::vector<size_t> fan_models(const EvalReport& report) {
 
 nlohmann::ordered_json eval_report_document(const EvalReport& report, const TaskData& task) {
   nlohmann::ordered_json models = nlohmann::ordered_json::array();
-  size_t scored = 0;
   for (size_t i = 0; i < report.models.size(); ++i) {
     const EvalReportModel& m = report.models[i];
-    scored += m.status == "ok" ? 1 : 0;
-    const std::vector<double> percentiles = loss_percentiles(m.losses);
-    const auto finite = std::count_if(m.losses.begin(), m.losses.end(),
-                                      [](double loss) { return std::isfinite(loss); });
+    const std::vector<double> finite = sorted_finite(m.losses);
     models.push_back({{"rank", i + 1},
                       {"uid", m.uid},
                       {"name", m.name},
                       {"format", m.format},
                       {"status", m.status},
                       {"reason", m.reason},
-                      {"mean_loss", finite_or_null(m.mean_loss)},
+                      {"mean_loss", json_number(m.mean_loss)},
                       {"win_rate", m.win_rate},
                       {"composite", m.composite},
                       {"weight", m.weight},
                       {"seconds", m.seconds},
-                      {"finite_series", finite},
-                      {"loss_percentiles", percentiles}});
+                      {"finite_series", finite.size()},
+                      {"loss_percentiles", percentiles(finite)}});
   }
   nlohmann::ordered_json fan_uids = nlohmann::ordered_json::array();
-  for (size_t m : fan_models(report)) fan_uids.push_back(report.models[m].uid);
+  const std::vector<size_t> drawn = fan_models(report);
+  for (size_t m : drawn) fan_uids.push_back(report.models[m].uid);
   // Named by --report-uids but not scored: no forecast to draw.
   nlohmann::ordered_json fan_unscored = nlohmann::ordered_json::array();
   for (const EvalReportModel& m : report.models) {
@@ -171,7 +171,7 @@ nlohmann::ordered_json eval_report_document(const EvalReport& report, const Task
   }
   nlohmann::ordered_json series = nlohmann::ordered_json::array();
   for (size_t k = 0; k < report.series.size(); ++k) {
-    series.push_back(series_document(report, task, k));
+    series.push_back(series_document(report, task, k, drawn));
   }
   return {{"seed", report.seed},
           {"data", report.data},
@@ -180,7 +180,6 @@ nlohmann::ordered_json eval_report_document(const EvalReport& report, const Task
           {"horizon", task.target_width},
           {"quantiles", report.quantiles},
           {"models", models},
-          {"scored_models", scored},
           {"fan_chosen", !report.fan_uids.empty()},
           {"fan_uids", fan_uids},
           {"fan_unscored", fan_unscored},

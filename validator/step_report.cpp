@@ -6,15 +6,13 @@
 #include <cmath>
 #include <cstdio>
 
+#include "crucible/common/json_number.h"
+
 namespace crucible {
 namespace {
 
 // A failure reason in metrics.jsonl: one line, at most this many bytes.
 constexpr size_t kMaxLoggedReasonChars = 300;
-
-nlohmann::ordered_json number(double value) {
-  return std::isfinite(value) ? nlohmann::ordered_json(value) : nlohmann::ordered_json(nullptr);
-}
 
 std::string shortened(const std::string& text, size_t width) {
   return text.size() <= width ? text : text.substr(0, width - 2) + "..";
@@ -56,19 +54,19 @@ std::string step_metrics_line(const StepReport& report) {
                       {"hotkey", r.hotkey},
                       {"status", r.status},
                       {"reason", shortened(r.reason, kMaxLoggedReasonChars)},
-                      {"mean_loss", number(r.mean_loss)},
-                      {"win_rate", number(r.win_rate)},
-                      {"composite", number(r.composite)},
-                      {"ema", number(r.ema)},
-                      {"weight", number(r.weight)}});
+                      {"mean_loss", json_number(r.mean_loss)},
+                      {"win_rate", json_number(r.win_rate)},
+                      {"composite", json_number(r.composite)},
+                      {"ema", json_number(r.ema)},
+                      {"weight", json_number(r.weight)}});
   }
   nlohmann::ordered_json weights = nlohmann::ordered_json::array();
-  for (double w : report.subnet_weights) weights.push_back(number(w));
+  for (double w : report.subnet_weights) weights.push_back(json_number(w));
   const nlohmann::ordered_json line = {{"step", report.step},
                                        {"block", report.block},
                                        {"competition_id", report.competition_id},
                                        {"seed", report.seed},
-                                       {"seconds", number(report.seconds)},
+                                       {"seconds", json_number(report.seconds)},
                                        {"pending", report.pending},
                                        {"active", report.active},
                                        {"models", models},

@@ -171,7 +171,7 @@
                           (doc.fan_unscored.length ? " (not scored, so not drawn: " +
                                                          uidList(doc.fan_unscored) + ")" : "")
                     : " Fan charts: the " + doc.fan_uids.length + " best-ranked scored models" +
-                          (doc.fan_uids.length < doc.scored_models ? " of " + doc.scored_models
+                          (doc.fan_uids.length < scored.length ? " of " + scored.length
                                                                    : "")) +
                "; bands from the outer and inner quantile levels, click a model to hide it.";
   } else {
