@@ -51,6 +51,9 @@ void log_line(LogLevel level, const std::string& line) {
     case LogLevel::kWarn:
       spdlog::warn("{}", line);
       break;
+    case LogLevel::kError:
+      spdlog::error("{}", line);
+      break;
   }
 }
 
@@ -59,7 +62,7 @@ const char* signal_name(int signal) { return signal == SIGINT ? "SIGINT" : "SIGT
 struct ValidatorCliOptions {
   std::string chain, hub, hub_endpoint, schedule, log_level = "info";
   std::string state_dir = "crucible-state";
-  std::string netuid, wallet_name, wallet_hotkey;
+  std::string netuid, wallet_name, wallet_hotkey, hotkey;
   EngineEvaluatorOptions engine;
   std::string isolation = "process";
   long long memory_limit_mib = 0, memory_budget_mib = 0;
@@ -71,11 +74,41 @@ struct ValidatorCliOptions {
   std::vector<Uid> exclude_uids;
 };
 
-std::shared_ptr<Chain> open_chain(const std::string& spec) {
+// The local chain folder of `--chain local:DIR`.
+std::string chain_directory(const std::string& spec) {
   if (spec.rfind("local:", 0) != 0 || spec.size() == 6) {
     throw CliError("--chain: expected local:DIR (a local chain folder)");
   }
-  return std::make_shared<LocalChain>(spec.substr(6));
+  return spec.substr(6);
+}
+
+std::shared_ptr<Chain> open_chain(const std::string& spec, const std::string& hotkey) {
+  LocalChainOptions options;
+  options.writer_hotkey = hotkey;
+  return std::make_shared<LocalChain>(chain_directory(spec), LocalChain::wall_now_seconds, options);
+}
+
+// Why weights are held after a load whose EMAs did not come from the
+// current generation.
+std::string ema_restore_reason(const StateStore::LoadReport& loaded) {
+  for (const StateStore::PartSource& part : loaded.parts) {
+    if (part.part == "ema.json" && !part.fresh) {
+      return "the EMAs were restored from an older step (" + part.generation + ", step " +
+             std::to_string(part.step) + ")";
+    }
+  }
+  return "the EMAs started fresh: no saved generation holds an intact ema.json";
+}
+
+// An ss58 address: base58 characters, 46 to 50 of them.
+void check_hotkey_address(const std::string& hotkey) {
+  static const std::string base58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+  if (hotkey.empty()) return;
+  if (hotkey.size() < 46 || hotkey.size() > 50 ||
+      hotkey.find_first_not_of(base58) != std::string::npos) {
+    throw CliError("--hotkey: expected an ss58 address (46 to 50 base58 characters), got \"" +
+                   hotkey.substr(0, 64) + "\"");
+  }
 }
 
 std::unique_ptr<ModelHub> open_hub(const ValidatorCliOptions& o) {
@@ -115,11 +148,19 @@ void run_validator(ValidatorCliOptions o) {
   }
   const CompetitionSchedule schedule = o.schedule.empty() ? CompetitionSchedule::builtin_default()
                                                           : CompetitionSchedule::load(o.schedule);
-  std::shared_ptr<Chain> chain = open_chain(o.chain);
+  check_hotkey_address(o.hotkey);
+  std::shared_ptr<Chain> chain = open_chain(o.chain, o.hotkey);
   // A chain that cannot be read at the start is a configuration error.
   const int64_t netuid = chain->metagraph().netuid;
   std::unique_ptr<ModelHub> hub = open_hub(o);
   const StateDirLock lock(o.state_dir);  // before anything reads or writes the state
+  // One writer of the chain folder's weights.jsonl.
+  const StateDirLock weights_lock(chain_directory(o.chain), "weights.lock",
+                                  "another validator writing weights.jsonl");
+  if (o.hotkey.empty()) {
+    spdlog::warn(
+        "no --hotkey: the weights lines carry no hotkey, and a bridge submits none of them");
+  }
   spdlog::info("crucible validator: netuid {} ({}), wallet {}/{}, state {}", netuid, o.chain,
                o.wallet_name.empty() ? "-" : o.wallet_name,
                o.wallet_hotkey.empty() ? "-" : o.wallet_hotkey, o.state_dir);
@@ -132,12 +173,19 @@ void run_validator(ValidatorCliOptions o) {
   StateStore state_store(o.state_dir + "/state");
   const StateStore::LoadReport loaded = state_store.load(state);
   for (const std::string& warning : loaded.warnings) spdlog::warn("state: {}", warning);
+  for (const std::string& error : loaded.errors) spdlog::error("state: {}", error);
   spdlog::info("state: {}", loaded.fresh ? "fresh start" : "resumed from " + loaded.generation);
 
   o.engine.isolate = o.isolation == "process";
   check_worker_memory_limit(o.memory_limit_mib);
   o.engine.memory_limit_bytes = o.memory_limit_mib << 20;
   o.engine.memory_budget_bytes = o.memory_budget_mib << 20;
+  o.engine.work_dir = o.state_dir + "/rounds";
+  const size_t leftovers = remove_round_folders(o.engine.work_dir);
+  if (leftovers > 0) {
+    spdlog::info("removed {} round working folder{} left by a run that did not end cleanly",
+                 leftovers, leftovers == 1 ? "" : "s");
+  }
   EngineRoundEvaluator evaluator(o.engine);
   ValidatorMetrics metrics;
   o.manager.exclude_uids.insert(o.exclude_uids.begin(), o.exclude_uids.end());
@@ -150,6 +198,11 @@ void run_validator(ValidatorCliOptions o) {
   o.loop.state_dir = o.state_dir;
   Validator validator(chain, manager, evaluator, schedule, state, state_store, metrics, o.loop,
                       log_line);
+  if (loaded.ema_restored_or_fresh) {
+    validator.hold_weights(ema_restore_reason(loaded));
+  } else if (!validator.weights_held().empty()) {
+    spdlog::warn("weights held until a full window is scored: {}", validator.weights_held());
+  }
 
   // Before any thread or worker process starts, so they inherit the blocked signals.
   const StopSignals signals(
@@ -276,6 +329,9 @@ CommandRun add_validator_command(CLI::App& app) {
   cmd->add_option("--netuid", o->netuid, "shown in logs (the local chain names its own)");
   cmd->add_option("--wallet.name", o->wallet_name, "shown in logs");
   cmd->add_option("--wallet.hotkey", o->wallet_hotkey, "shown in logs");
+  cmd->add_option("--hotkey", o->hotkey,
+                  "this validator's hotkey address (ss58), written with its weights; a bridge "
+                  "submits only its own wallet's lines");
   return [o] { run_validator(*o); };
 }
 

@@ -125,8 +125,11 @@ void append_line(const std::string& path, const std::string& line) {
   if (::close(fd) != 0) fail(path, "cannot close");
 }
 
-TemporaryFolder::TemporaryFolder(const std::string& prefix) {
-  std::string pattern = "/tmp/" + prefix + ".XXXXXX";
+TemporaryFolder::TemporaryFolder(const std::string& prefix, const std::string& parent) {
+  std::error_code error;
+  std::filesystem::create_directories(parent, error);
+  if (error) fail(parent, "cannot create: " + error.message());
+  std::string pattern = parent + "/" + prefix + ".XXXXXX";
   if (::mkdtemp(pattern.data()) == nullptr) fail(pattern, "cannot create a temporary folder");
   path_ = pattern;
 }
@@ -134,6 +137,20 @@ TemporaryFolder::TemporaryFolder(const std::string& prefix) {
 TemporaryFolder::~TemporaryFolder() {
   std::error_code ignored;
   std::filesystem::remove_all(path_, ignored);
+}
+
+size_t remove_temporary_folders(const std::string& prefix, const std::string& parent) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(parent, error)) return 0;
+  const std::string start = prefix + ".";
+  size_t removed = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(parent, error)) {
+    if (entry.path().filename().string().rfind(start, 0) != 0) continue;
+    std::error_code remove_error;
+    std::filesystem::remove_all(entry.path(), remove_error);
+    if (!remove_error) ++removed;
+  }
+  return removed;
 }
 
 void sync_directory(const std::string& path) {

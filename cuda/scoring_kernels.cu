@@ -71,9 +71,9 @@ __global__ void compact_finite_kernel(const double* losses, int64_t models, int6
 }
 
 // One thread per (model, replicate): the replicate's mean.
-__global__ void bootstrap_means_kernel(const double* finite, const int32_t* counts,
-                                       const int64_t* uids, int64_t models, int64_t series,
-                                       uint64_t seed, int64_t replicates, double* means) {
+__global__ void bootstrap_means_kernel(const double* finite, const int32_t* counts, int64_t models,
+                                       int64_t series, uint64_t seed, int64_t replicates,
+                                       double* means) {
   const int64_t index = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (index >= models * replicates) return;
   const int64_t u = index / replicates;
@@ -83,8 +83,8 @@ __global__ void bootstrap_means_kernel(const double* finite, const int32_t* coun
     means[index] = quiet_nan();
     return;
   }
-  const double sum = bootstrap_replicate_sum(finite + u * series, static_cast<uint32_t>(m),
-                                             BootstrapKey{seed, uids[u]}, replicate);
+  const double sum =
+      bootstrap_replicate_sum(finite + u * series, static_cast<uint32_t>(m), seed, replicate);
   means[index] = sum / m;
 }
 
@@ -103,17 +103,16 @@ void launch_win_rates(const double* losses, int64_t num_models, int64_t num_seri
   throw_on_cuda_error(cudaGetLastError(), "mean_rates_kernel launch");
 }
 
-void launch_bootstrap_means(const double* losses, const int64_t* uids, int64_t num_models,
-                            int64_t num_series, uint64_t seed, int64_t replicates,
-                            double* finite_scratch, int32_t* counts, double* means,
-                            CUstream_st* stream) {
+void launch_bootstrap_means(const double* losses, int64_t num_models, int64_t num_series,
+                            uint64_t seed, int64_t replicates, double* finite_scratch,
+                            int32_t* counts, double* means, CUstream_st* stream) {
   if (num_models == 0) return;
   compact_finite_kernel<<<blocks_for(num_models), kThreadsPerBlock, 0, stream>>>(
       losses, num_models, num_series, finite_scratch, counts);
   throw_on_cuda_error(cudaGetLastError(), "compact_finite_kernel launch");
   if (replicates == 0) return;
   bootstrap_means_kernel<<<blocks_for(num_models * replicates), kThreadsPerBlock, 0, stream>>>(
-      finite_scratch, counts, uids, num_models, num_series, seed, replicates, means);
+      finite_scratch, counts, num_models, num_series, seed, replicates, means);
   throw_on_cuda_error(cudaGetLastError(), "bootstrap_means_kernel launch");
 }
 

@@ -9,6 +9,8 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 
+#include "crucible/cuda/philox.h"
+
 namespace crucible {
 namespace {
 
@@ -35,23 +37,20 @@ __attribute__((target("avx2"))) inline void gather_add(const double* finite, __m
 }  // namespace
 
 __attribute__((target("avx2"))) void bootstrap_sums_avx2(const double* finite, uint32_t m,
-                                                         BootstrapKey key, uint32_t first,
+                                                         uint64_t seed, uint32_t first,
                                                          double* sums) {
   const __m256i multiplier0 = _mm256_set1_epi32(static_cast<int>(philox_detail::kMultiplier0));
   const __m256i multiplier1 = _mm256_set1_epi32(static_cast<int>(philox_detail::kMultiplier1));
   const __m256i range = _mm256_set1_epi32(static_cast<int>(m));
   const __m256i replicate = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first)),
                                              _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  const uint64_t uid = static_cast<uint64_t>(key.uid);
-  const __m256i uid_lo = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(uid)));
-  const __m256i uid_hi = _mm256_set1_epi32(static_cast<int>(static_cast<uint32_t>(uid >> 32)));
 
   __m256d low = _mm256_setzero_pd(), high = _mm256_setzero_pd();
   uint32_t draw = 0;
   for (uint32_t block = 0; draw < m; ++block) {
-    __m256i c0 = _mm256_set1_epi32(static_cast<int>(block)), c1 = replicate, c2 = uid_lo,
-            c3 = uid_hi;
-    uint32_t key0 = static_cast<uint32_t>(key.seed), key1 = static_cast<uint32_t>(key.seed >> 32);
+    __m256i c0 = _mm256_set1_epi32(static_cast<int>(block)), c1 = replicate,
+            c2 = _mm256_setzero_si256(), c3 = _mm256_setzero_si256();
+    uint32_t key0 = static_cast<uint32_t>(seed), key1 = static_cast<uint32_t>(seed >> 32);
     for (int round = 0; round < 10; ++round) {
       __m256i hi0, lo0, hi1, lo1;
       mul_hi_lo_x8(c0, multiplier0, &hi0, &lo0);

@@ -1,5 +1,7 @@
 #include "crucible/engine/bootstrap_cpu.h"
 
+#include "crucible/cuda/scoring_math.h"
+
 namespace crucible {
 
 bool cpu_has_avx2() {
@@ -10,13 +12,13 @@ bool cpu_has_avx2() {
 #endif
 }
 
-void bootstrap_means_cpu(const double* finite, uint32_t m, BootstrapKey key, int64_t replicates,
+void bootstrap_means_cpu(const double* finite, uint32_t m, uint64_t seed, int64_t replicates,
                          double* means, bool allow_simd) {
   int64_t r = 0;
 #if defined(__x86_64__)
   if (allow_simd && cpu_has_avx2()) {
     for (; r + 8 <= replicates; r += 8) {
-      bootstrap_sums_avx2(finite, m, key, static_cast<uint32_t>(r), means + r);
+      bootstrap_sums_avx2(finite, m, seed, static_cast<uint32_t>(r), means + r);
       for (int lane = 0; lane < 8; ++lane) means[r + lane] /= m;
     }
   }
@@ -24,7 +26,7 @@ void bootstrap_means_cpu(const double* finite, uint32_t m, BootstrapKey key, int
   (void)allow_simd;
 #endif
   for (; r < replicates; ++r) {
-    means[r] = bootstrap_replicate_sum(finite, m, key, static_cast<uint32_t>(r)) / m;
+    means[r] = bootstrap_replicate_sum(finite, m, seed, static_cast<uint32_t>(r)) / m;
   }
 }
 

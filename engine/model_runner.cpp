@@ -130,6 +130,7 @@ void run_isolated(const std::string& task_dir, const RunnerOptions& options,
   pool.total_timeout_seconds = options.total_timeout_seconds;
   pool.memory_limit_bytes = options.memory_limit_bytes;
   pool.memory_budget_bytes = options.memory_budget_bytes;
+  pool.work_dir = options.work_dir;
   const std::vector<JobOutcome> outcomes = run_jobs(command, jobs, pool);
   for (size_t k = 0; k < order.size(); ++k) {
     ModelRun& run = runs[order[k]];
@@ -234,7 +235,8 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
     for (size_t i : torchscript) script_runs.push_back(result.runs[i]);
     std::vector<at::Tensor> outputs(script_runs.size());
     if (options.isolate) {
-      const TemporaryFolder outputs_dir("crucible-forecasts");  // not the task's folder
+      // Not the task's folder, which the workers only read.
+      const TemporaryFolder outputs_dir("crucible-forecasts", options.work_dir);
       run_isolated(task_dir, script_options, script_runs, outputs, outputs_dir.path());
     } else {
       run_in_process(task, script_options, script_runs, outputs);

@@ -38,12 +38,11 @@ ModelScores score_models(const at::Tensor& losses, const std::vector<int64_t>& u
                          const ScoringOptions& options) {
   check_scoring_inputs(losses, uids, options);
   const at::Tensor contiguous = losses.contiguous();
-  WinRatesAndBounds core = contiguous.is_cuda()
-                               ? win_rates_and_bounds_cuda(contiguous, uids, options)
-                               : win_rates_and_bounds_cpu(contiguous, uids, options);
+  WinRatesAndBounds core = contiguous.is_cuda() ? win_rates_and_bounds_cuda(contiguous, options)
+                                                : win_rates_and_bounds_cpu(contiguous, options);
   ModelScores scores;
   scores.uids = uids;
-  scores.agg_gap = aggregate_gaps(uids, core.ci_lo, core.ci_hi);
+  scores.agg_gap = aggregate_gaps(core.ci_lo, core.ci_hi);
   scores.sep_score = separation_scores(scores.agg_gap);
   scores.composite = composite_scores(core.win_rate, scores.sep_score);
   scores.win_rate = std::move(core.win_rate);

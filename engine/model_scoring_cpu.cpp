@@ -65,7 +65,6 @@ std::vector<double> mean_rates(const std::vector<double>& rates, int64_t models,
 }  // namespace
 
 WinRatesAndBounds win_rates_and_bounds_cpu(const at::Tensor& losses,
-                                           const std::vector<int64_t>& uids,
                                            const ScoringOptions& options) {
   const int64_t models = losses.size(0), series = losses.size(1);
   const double* data = losses.data_ptr<double>();
@@ -87,8 +86,7 @@ WinRatesAndBounds win_rates_and_bounds_cpu(const at::Tensor& losses,
       }
       const uint32_t m = static_cast<uint32_t>(finite.size());
       if (m < 2) continue;
-      const BootstrapKey key{options.seed, uids[static_cast<size_t>(u)]};
-      bootstrap_means_cpu(finite.data(), m, key, replicates, means.data());
+      bootstrap_means_cpu(finite.data(), m, options.seed, replicates, means.data());
       std::sort(means.begin(), means.end());
       result.ci_lo[static_cast<size_t>(u)] =
           interpolate_order_statistics(means[static_cast<size_t>(lo_at.below)],

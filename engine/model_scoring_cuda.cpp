@@ -16,7 +16,6 @@
 namespace crucible {
 
 WinRatesAndBounds win_rates_and_bounds_cuda(const at::Tensor& losses,
-                                            const std::vector<int64_t>& uids,
                                             const ScoringOptions& options) {
 #ifdef CRUCIBLE_HAVE_CUDA
   const int64_t models = losses.size(0), series = losses.size(1);
@@ -28,13 +27,12 @@ WinRatesAndBounds win_rates_and_bounds_cuda(const at::Tensor& losses,
   launch_win_rates(losses.data_ptr<double>(), models, series, column_rates.data_ptr<double>(),
                    win_rate.data_ptr<double>(), nullptr);
 
-  at::Tensor uid_tensor = at::tensor(uids, at::kLong).to(losses.device());
   at::Tensor finite = at::empty({models, series}, on_device);
   at::Tensor counts = at::empty({models}, on_device.dtype(at::kInt));
   at::Tensor means = at::empty({models, replicates}, on_device);
-  launch_bootstrap_means(losses.data_ptr<double>(), uid_tensor.data_ptr<int64_t>(), models, series,
-                         options.seed, replicates, finite.data_ptr<double>(),
-                         counts.data_ptr<int32_t>(), means.data_ptr<double>(), nullptr);
+  launch_bootstrap_means(losses.data_ptr<double>(), models, series, options.seed, replicates,
+                         finite.data_ptr<double>(), counts.data_ptr<int32_t>(),
+                         means.data_ptr<double>(), nullptr);
 
   const PercentilePosition lo_at = percentile_position(options.ci_alpha / 2, replicates);
   const PercentilePosition hi_at = percentile_position(1 - options.ci_alpha / 2, replicates);
@@ -60,7 +58,7 @@ WinRatesAndBounds win_rates_and_bounds_cuda(const at::Tensor& losses,
   }
   return result;
 #else
-  (void)losses, (void)uids, (void)options;
+  (void)losses, (void)options;
   throw std::runtime_error("crucible was built without CUDA kernels");
 #endif
 }

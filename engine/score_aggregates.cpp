@@ -2,24 +2,29 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <cstdint>
 
 namespace crucible {
 
-std::vector<double> aggregate_gaps(const std::vector<int64_t>& uids, const std::vector<double>& lo,
-                                   const std::vector<double>& hi) {
-  const size_t n = uids.size();
-  std::vector<size_t> by_uid(n);
-  std::iota(by_uid.begin(), by_uid.end(), size_t{0});
-  std::sort(by_uid.begin(), by_uid.end(), [&](size_t a, size_t b) { return uids[a] < uids[b]; });
+std::vector<double> aggregate_gaps(const std::vector<double>& lo, const std::vector<double>& hi) {
+  // A NaN lo[k] only gives NaN terms, so the sum runs over the others, sorted.
+  std::vector<double> sorted_lo;
+  for (double v : lo) {
+    if (!std::isnan(v)) sorted_lo.push_back(v);
+  }
+  std::sort(sorted_lo.begin(), sorted_lo.end());
 
-  std::vector<double> gaps(n, 0.0);
-  for (size_t u = 0; u < n; ++u) {
+  std::vector<double> gaps(lo.size(), 0.0);
+  for (size_t u = 0; u < lo.size(); ++u) {
     double sum = 0.0;
     int64_t terms = 0;
-    for (size_t k : by_uid) {
-      if (k == u) continue;
-      const double term = hi[u] - lo[k];
+    bool own_skipped = std::isnan(lo[u]);  // the k = u term; equal values are interchangeable
+    for (double v : sorted_lo) {
+      if (!own_skipped && v == lo[u]) {
+        own_skipped = true;
+        continue;
+      }
+      const double term = hi[u] - v;
       if (std::isnan(term)) continue;
       sum += term;
       ++terms;

@@ -138,7 +138,7 @@ class Pool {
         jobs_(jobs),
         options_(options),
         outcomes_(jobs.size()),
-        folder_("crucible-workers") {}
+        folder_("crucible-workers", options.work_dir) {}
 
   ~Pool() {
     for (Worker& w : workers_) reap(w, 2.0, nullptr);

@@ -4,7 +4,7 @@
 # seed; (3) windows of a real dataset (yearly sunspots) scored for three
 # baseline forecasters; (4) `crucible eval` of six TorchScript baselines in
 # worker processes and two native Chronos-Bolt baselines (one config, stacked
-# into one forward); (5) `crucible validator` for 3 steps on a local chain of
+# into one forward); (5) `crucible validator` for 3 task windows on a local chain of
 # 9 miners (the eight baselines and one broken model) and a local model hub.
 # Usage: demo.sh BUILD_DIR
 set -euo pipefail
@@ -36,7 +36,7 @@ rm -rf "$out/models" && mkdir -p "$out/models"
 "$crucible" models make-baselines --out "$out/models" >/dev/null
 "$crucible" eval --models "$out/models" --series 100 --length 512 --seed 150 \
   --timeout-per-model 60 --out "$out/eval.json"
-echo "== crucible validator: a local chain (uid 0 a validator, 9 miners), a local hub, 3 steps"
+echo "== crucible validator: a local chain (uid 0 a validator, 9 miners, a task window every 3 s), a local hub, 3 windows"
 rm -rf "$out/hub" "$out/chain" "$out/validator"
 /usr/bin/python3 examples/make_demo_chain.py "$out/models" "$out/hub" "$out/chain"
 "$crucible" validator --chain "local:$out/chain" --hub "$out/hub" --state-dir "$out/validator" \

@@ -9,7 +9,11 @@ a repository demo/<name> at a commit named after its content, plus one broken
 model (a file that is not a TorchScript archive). The chain has uid 0,
 a validator, and one miner per model committed to it for competition 0, with
 the secure hash of docs/scoring.md section 7, so the validator verifies every
-download. The block is frozen (seconds_per_block 0).
+download. Blocks advance every 0.02 s, so a task window (150 blocks, about
+30 minutes on a real subnet) passes every 3 s and the demo's validator scores
+its queue once per window, three windows in a few seconds. The chain records
+no block hashes, so the validator warns that its tasks are predictable (a
+real subnet's bridge records them).
 """
 import base64
 import hashlib
@@ -61,7 +65,7 @@ def main():
         commitments[hotkey] = {"commitment": f"demo/{name}:{commit}:{secure}:0", "block": 900 + uid}
 
     os.makedirs(chain_dir, exist_ok=True)
-    metagraph = {"netuid": 1, "block": 1000, "seconds_per_block": 0, "neurons": neurons}
+    metagraph = {"netuid": 1, "block": 1000, "seconds_per_block": 0.02, "neurons": neurons}
     with open(os.path.join(chain_dir, "metagraph.json"), "w") as f:
         json.dump(metagraph, f, indent=1)
     with open(os.path.join(chain_dir, "commitments.json"), "w") as f:

@@ -37,7 +37,7 @@ std::vector<std::string> golden_cases() {
 struct GoldenCase {
   std::string model;
   ChronosBoltConfig config;
-  at::Tensor inputs, lengths, expected;
+  at::Tensor inputs, lengths, expected, truth;
   std::vector<double> levels;
 };
 
@@ -51,6 +51,7 @@ GoldenCase read_case(const std::string& name) {
   c.inputs = load(dir + "/inputs.npy");
   c.lengths = load(dir + "/input_lengths.npy");
   c.expected = load(dir + "/expected.npy");
+  c.truth = load(dir + "/truth.npy");
   const at::Tensor levels = load(dir + "/quantiles.npy");
   c.levels.assign(levels.data_ptr<double>(), levels.data_ptr<double>() + levels.numel());
   return c;
@@ -73,20 +74,43 @@ double max_relative_error(const at::Tensor& actual, const at::Tensor& expected) 
 
 class ChronosBoltGolden : public ::testing::TestWithParam<std::string> {};
 
+// The tolerance, derived. Both crucible and the official pipeline compute the
+// same forward in float32; neither is exact. The truth is the official
+// pipeline run in float64 (truth.npy). The official float32 forecasts
+// (expected.npy) differ from it by err_official, which is the float32 error
+// of this computation on these inputs (1.4e-6 to 7.4e-5 over the cases: it
+// grows with depth, horizon and the attention's softmax conditioning).
+// crucible's float32 forward performs the same operations in another order
+// (its own matmul shapes, whichever BLAS kernel the CPU selects), so its
+// error has the same magnitude but is not the same rounding: we require
+// err_crucible <= kErrorMultiple * err_official + kErrorFloor.
+// kErrorMultiple = 4: measured ratios were at most 2.4 over 8 cases and the
+// OpenBLAS kernels Prescott, Haswell and Zen (OPENBLAS_CORETYPE, on an AMD
+// EPYC without AVX-512; docs/native-models.md has the figures);
+// 4 leaves room for other kernels while a real defect (a wrong bucket, norm or
+// scale) gives errors of 1e-2 and above, 100x past it. kErrorFloor = 1e-6
+// covers cases whose official error is itself at the level of the truth's
+// own float32 rounding (6e-8 relative) times the forward's amplification.
+constexpr double kErrorMultiple = 4.0;
+constexpr double kErrorFloor = 1e-6;
+
+// The forecasts of a case's model are as close to the float64 truth as the
+// official float32 pipeline is, within the derived tolerance above.
+void expect_within_float32_error(const at::Tensor& forecasts, const GoldenCase& c,
+                                 const std::string& name) {
+  const double err_crucible = max_relative_error(forecasts, c.truth);
+  const double err_official = max_relative_error(c.expected, c.truth);
+  std::cout << name << ": error against float64 " << err_crucible << ", official float32 "
+            << err_official << " (ratio " << err_crucible / err_official << ")\n";
+  EXPECT_LE(err_crucible, kErrorMultiple * err_official + kErrorFloor) << name;
+}
+
 TEST_P(ChronosBoltGolden, MatchesTheOfficialPipeline) {
   const GoldenCase c = read_case(GetParam());
   const at::Tensor forecasts = predict(c, {c.model});
   ASSERT_EQ(forecasts.sizes(),
             (std::vector<int64_t>{1, c.expected.size(0), c.expected.size(1), c.expected.size(2)}));
-  const double error = max_relative_error(forecasts[0], c.expected);
-  EXPECT_LT(error, 1e-4);
-  if (error >= 1e-4) {
-    const at::Tensor worst = ((forecasts[0] - c.expected).abs() > 1e-3).nonzero();
-    std::cout << "first mismatches (series, step, level):\n"
-              << worst.slice(0, 0, 5) << "\n"
-              << forecasts[0][worst[0][0]] << "\n"
-              << c.expected[worst[0][0]] << "\n";
-  }
+  expect_within_float32_error(forecasts[0], c, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ChronosBoltGolden, ::testing::ValuesIn(golden_cases()),
@@ -134,7 +158,7 @@ TEST(ChronosBoltStacking, AnOrderOfModelsDoesNotChangeAModel) {
   const at::Tensor second = predict(c, {other, c.model});
   EXPECT_LT(max_relative_error(first[0], second[1]), 1e-6);
   EXPECT_LT(max_relative_error(first[1], second[0]), 1e-6);
-  EXPECT_LT(max_relative_error(first[0], c.expected), 1e-4);
+  expect_within_float32_error(first[0], c, "relu_p16_reg_h40_subset, stacked");
 }
 
 TEST(ChronosBoltGpu, StackedForwardOnCudaMatchesTheCpu) {
@@ -154,7 +178,7 @@ TEST(ChronosBoltGpu, StackedForwardOnCudaMatchesTheCpu) {
         request);
     EXPECT_EQ(cuda.device().type(), c10::kCUDA);
     EXPECT_LT(max_relative_error(cuda.cpu(), cpu), 1e-4) << name;
-    EXPECT_LT(max_relative_error(cuda.cpu()[0], c.expected), 1e-4) << name;
+    expect_within_float32_error(cuda.cpu()[0], c, name + " on CUDA");
   }
 }
 

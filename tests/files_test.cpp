@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <string>
 
 #include "crucible/common/files.h"
@@ -102,6 +103,33 @@ TEST_F(AppendLineTest, AnUnopenableFileIsNamed) {
         std::string(e.what()),
         folder_.path() + "/missing/log.jsonl: cannot open for appending: " + std::strerror(ENOENT));
   }
+}
+
+// A killed process's TemporaryFolders are found by prefix and removed; other
+// folders and files beside them stay.
+TEST(TemporaryFolders, ThoseAKilledRunLeftAreRemovedByPrefix) {
+  const TemporaryFolder root("files_test");
+  const std::string parent = root.path() + "/rounds";
+  std::string left_behind;
+  {
+    const TemporaryFolder first("crucible-round", parent);  // creates `parent`
+    left_behind = first.path();
+  }
+  EXPECT_FALSE(std::filesystem::exists(left_behind));  // removed when it ends
+  for (const char* name : {"crucible-round.abc123", "crucible-round.x/inner"}) {
+    std::filesystem::create_directories(parent + "/" + name);
+  }
+  write_file_atomically(parent + "/crucible-round.x/inner/task.npy", "data");
+  std::filesystem::create_directories(parent + "/crucible-roundup");
+  write_file_atomically(parent + "/keep.txt", "keep");
+
+  EXPECT_EQ(remove_temporary_folders("crucible-round", parent), 2u);
+  EXPECT_FALSE(std::filesystem::exists(parent + "/crucible-round.abc123"));
+  EXPECT_FALSE(std::filesystem::exists(parent + "/crucible-round.x"));
+  EXPECT_TRUE(std::filesystem::exists(parent + "/crucible-roundup"));
+  EXPECT_TRUE(std::filesystem::exists(parent + "/keep.txt"));
+  EXPECT_EQ(remove_temporary_folders("crucible-round", parent), 0u);
+  EXPECT_EQ(remove_temporary_folders("crucible-round", root.path() + "/missing"), 0u);
 }
 
 }  // namespace

@@ -3,8 +3,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <limits>
 #include <tuple>
+#include <vector>
 
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_scoring.h"
@@ -15,6 +17,12 @@ namespace crucible {
 namespace {
 
 constexpr const char* kNoCuda = "no CUDA device (or built without CUDA)";
+
+uint64_t bits(double v) {
+  uint64_t b;
+  std::memcpy(&b, &v, sizeof b);
+  return b;
+}
 
 // Random forecasts with NaN / +-inf sprinkled in, and random lengths.
 std::tuple<at::Tensor, at::Tensor, at::Tensor> loss_case(int64_t u, int64_t s, int64_t h,
@@ -78,6 +86,8 @@ TEST_P(ScoringAgreement, CudaIsBitIdenticalToCpu) {
       EXPECT_EQ(cpu.ci_hi[i], gpu.ci_hi[i]);
     }
   }
+  EXPECT_EQ(cpu.agg_gap, gpu.agg_gap);
+  EXPECT_EQ(cpu.sep_score, gpu.sep_score);
   EXPECT_EQ(cpu.composite, gpu.composite);
 }
 
@@ -85,6 +95,39 @@ INSTANTIATE_TEST_SUITE_P(Sizes, ScoringAgreement,
                          ::testing::Values(std::make_tuple(1, 1, 1), std::make_tuple(2, 3, 7),
                                            std::make_tuple(33, 100, 100),
                                            std::make_tuple(256, 1000, 257)));
+
+// Copies of models (the same loss row under other uids) among distinct ones,
+// with NaN, +inf and different finite counts: the GPU gives the CPU's bits for
+// every score, and every copy gets the bits of its original.
+TEST(CopiedModels, BitIdenticalOnCpuAndGpu) {
+  if (!cuda_usable()) GTEST_SKIP() << kNoCuda;
+  for (int64_t u : {10, 300}) {
+    at::manual_seed(u);
+    at::Tensor losses = at::rand({u, 200}, at::kDouble) + 0.25;
+    losses.masked_fill_(at::rand({u, 200}) < 0.1, std::numeric_limits<double>::quiet_NaN());
+    losses.masked_fill_(at::rand({u, 200}) < 0.05, std::numeric_limits<double>::infinity());
+    std::vector<int64_t> source(static_cast<size_t>(u)), uids;
+    for (int64_t r = 0; r < u; ++r) {
+      source[static_cast<size_t>(r)] = r % 4 == 3 ? r % 3 : r;  // every 4th row copies row 0-2
+      uids.push_back((r * 37) % 1009);
+    }
+    losses = losses.index_select(0, at::tensor(source, at::kLong));
+    ScoringOptions options;
+    options.seed = (uint64_t{0x19} << 40) | static_cast<uint64_t>(u);
+    const ModelScores cpu = score_models(losses, uids, options);
+    const ModelScores gpu = score_models(losses.cuda(), uids, options);
+    for (const std::vector<double> ModelScores::*field :
+         {&ModelScores::win_rate, &ModelScores::ci_lo, &ModelScores::ci_hi, &ModelScores::agg_gap,
+          &ModelScores::sep_score, &ModelScores::composite}) {
+      for (size_t r = 0; r < source.size(); ++r) {
+        const size_t original = static_cast<size_t>(source[r]);
+        EXPECT_EQ(bits((gpu.*field)[r]), bits((cpu.*field)[r])) << "U=" << u << " row " << r;
+        EXPECT_EQ(bits((cpu.*field)[r]), bits((cpu.*field)[original]))
+            << "U=" << u << " row " << r << " copies row " << original;
+      }
+    }
+  }
+}
 
 }  // namespace
 }  // namespace crucible

@@ -1,6 +1,6 @@
 // LocalChain: the block clock, metagraph and commitments reading with
 // one-line errors, last-good copies of half-written files, the weights log,
-// seed_block and block_seed.
+// seed_block and block_seed (from block hashes, or predictable without them).
 #include "crucible/validator/local_chain.h"
 
 #include <fcntl.h>
@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <atomic>
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -423,9 +424,20 @@ TEST_F(LocalChainTest, SetWeightsAppendsOneJsonLinePerCall) {
   EXPECT_EQ(lines[0].at("version_key"), 7);
   EXPECT_GE(lines[0].at("time").get<double>(), before);
   EXPECT_LT(lines[0].at("time").get<double>(), before + 60);
+  EXPECT_EQ(lines[0].at("hotkey"), nullptr);  // no writer_hotkey: unknown
   EXPECT_EQ(lines[1].at("block"), 1002);
   EXPECT_EQ(lines[1].at("uids"), json::array());
   EXPECT_EQ(lines[1].at("version_key"), 8);
+}
+
+// The bridge submits only the lines of its own wallet's hotkey.
+TEST_F(LocalChainTest, SetWeightsWritesTheWritersHotkey) {
+  write("metagraph.json", kThreeNeurons);
+  options_.writer_hotkey = "5FwriterHotkey";
+  chain().set_weights({{1}, {1.0}, 7});
+  const std::vector<json> lines = weights_lines();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0].at("hotkey"), "5FwriterHotkey");
 }
 
 TEST_F(LocalChainTest, MalformedWeightsAreRefused) {
@@ -499,6 +511,76 @@ TEST_F(LocalChainTest, BlockSeedIsDeterministicPerBlockAndNetuid) {
   EXPECT_EQ(chain().block_seed(901), 0x87498bfbe4fb9a49ULL);
   write("metagraph.json", three_neurons_with({{"netuid", 2}}));
   EXPECT_EQ(chain().block_seed(900), 0xc0de70ecc9c0b4efULL);
+  EXPECT_TRUE(chain().seeds_are_predictable());
+}
+
+// Two hashes the chain might have for block 900 (e.g. before and after a fork).
+constexpr const char* kHash900 = "54a11104c42a13845830cff84bfae7031d6d6ffd0dd1f33c644181dfc5a73ff3";
+constexpr const char* kForkedHash900 =
+    "4b98d70929d221e5f9f400f0c28ee808f52389496a5089d555592ac3617fa572";
+
+std::string with_block_hashes(const json& hashes, const json& patch = json::object()) {
+  json document = json::parse(three_neurons_with(patch));
+  document["block_hashes"] = hashes;
+  return document.dump();
+}
+
+TEST_F(LocalChainTest, BlockSeedComesFromTheBlockHashWhenThereAreHashes) {
+  write("metagraph.json", with_block_hashes({{"900", std::string("0x") + kHash900}}));
+  LocalChain local = chain();
+  EXPECT_FALSE(local.seeds_are_predictable());
+  // First 8 bytes of SHA-256 of "crucible-block-hash:1:900:<kHash900>" (sha256sum).
+  EXPECT_EQ(local.block_seed(900), 0x52f10c311940ef68ULL);
+  EXPECT_EQ(local.block_seed(900), 0x52f10c311940ef68ULL);  // stable for the same hash
+  std::string upper = kHash900;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  for (const std::string& spelling : {upper, "0X" + upper, std::string(kHash900)}) {
+    write("metagraph.json", with_block_hashes({{"900", spelling}}));
+    EXPECT_EQ(local.block_seed(900), 0x52f10c311940ef68ULL) << spelling;
+  }
+  // Only the hash changes (same block, same netuid): another seed.
+  write("metagraph.json", with_block_hashes({{"900", kForkedHash900}}));
+  EXPECT_EQ(local.block_seed(900), 0x59c540d9ec8d01e6ULL);
+  write("metagraph.json", with_block_hashes({{"900", kHash900}}, {{"netuid", 2}}));
+  EXPECT_EQ(local.block_seed(900), 0x16e9619a3bc9cfa2ULL);
+}
+
+TEST_F(LocalChainTest, ABlockWithoutAHashHasNoSeedYet) {
+  write("metagraph.json", with_block_hashes({{"600", "0a"}, {"750", "0b"}}));
+  LocalChain local = chain();
+  try {
+    local.block_seed(900);
+    FAIL() << "no SeedUnavailableError";
+  } catch (const SeedUnavailableError& e) {
+    EXPECT_EQ(std::string(e.what()), dir_ +
+                                         "/metagraph.json: no block_hashes entry for block 900 "
+                                         "(has 750, 600); the bridge has not recorded it yet");
+  }
+  write("metagraph.json", with_block_hashes(json::object()));  // present, but empty
+  EXPECT_FALSE(local.seeds_are_predictable());
+  EXPECT_THROW(local.block_seed(0), SeedUnavailableError);
+}
+
+TEST_F(LocalChainTest, MalformedBlockHashesAreRefusedNamingTheField) {
+  const std::string file = dir_ + "/metagraph.json: $.block_hashes";
+  const std::string expected_hex =
+      ": expected a hex string (0x-prefixed or not, an even number of digits, 2 to 128), got ";
+  EXPECT_EQ(metagraph_error(with_block_hashes(json::array({"ab"}))),
+            file + ": expected an object of block -> hex hash, got array");
+  const std::string not_a_block =
+      ": expected a block number (decimal digits, no sign or leading zero)";
+  for (const char* key : {"-150", "0900", "9e2", "", "1234567890123456789"}) {
+    EXPECT_EQ(metagraph_error(with_block_hashes({{key, "ab"}})),
+              file + "[" + json(key).dump() + "]" + not_a_block);
+  }
+  const std::string at_900 = file + "[\"900\"]" + expected_hex;
+  EXPECT_EQ(metagraph_error(with_block_hashes({{"900", 7}})), at_900 + "7");
+  EXPECT_EQ(metagraph_error(with_block_hashes({{"900", "0x"}})), at_900 + "no digits");
+  EXPECT_EQ(metagraph_error(with_block_hashes({{"900", "abc"}})), at_900 + "3 digits");
+  EXPECT_EQ(metagraph_error(with_block_hashes({{"900", std::string(130, 'a')}})),
+            at_900 + "130 digits");
+  EXPECT_EQ(metagraph_error(with_block_hashes({{"900", "0xag"}})),
+            at_900 + "the non-hex character \"g\"");
 }
 
 }  // namespace

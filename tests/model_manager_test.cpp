@@ -24,7 +24,7 @@ class ModelManagerTest : public ::testing::Test {
  protected:
   ModelManagerTest()
       : chain_(std::make_shared<LocalChain>(fixture_.chain_dir(), LocalChain::wall_now_seconds,
-                                            LocalChainOptions{0.0, 5, 0.01})),
+                                            LocalChainOptions{0.0, 5, 0.01, ""})),
         hub_(fixture_.hub_dir()),
         store_(fixture_.store_dir()),
         schedule_(CompetitionSchedule::builtin_default()) {}

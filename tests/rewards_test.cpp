@@ -48,13 +48,16 @@ TEST(Rewards, LinearIsProportional) {
                  {0.25, 0.0, 0.75, 0.0, 0.0, 0.0});
 }
 
-TEST(Rewards, RankedDecayTiesByLowerUid) {
-  // decay 0.5. Order: uid 1 (0.4) rank 0, uid 0 (0.2) rank 1, uid 2 (0.2)
-  // rank 2, uid 3 (0.1) rank 3 -> 1, 1/2, 1/4, 1/8; sum 15/8.
+TEST(Rewards, RankedDecayTiesShareARank) {
+  // decay 0.5. uid 1 (0.4) rank 0; uids 0 and 2 (0.2, tied) rank 1; uid 3
+  // (0.1) rank 3 (three scores above it) -> 1, 1/2, 1/2, 1/8; sum 17/8.
   RewardConfig config = with_strategy(RewardStrategy::kRankedDecay);
   config.decay = 0.5;
   expect_weights(competition_weights({0.2, 0.4, 0.2, 0.1, 0.0}, config),
-                 {4.0 / 15, 8.0 / 15, 2.0 / 15, 1.0 / 15, 0.0});
+                 {4.0 / 17, 8.0 / 17, 4.0 / 17, 1.0 / 17, 0.0});
+  // The same scores under other uids get the same weights.
+  const std::vector<double> swapped = competition_weights({0.4, 0.2, 0.1, 0.2, 0.0}, config);
+  EXPECT_EQ(swapped[1], swapped[3]);
 }
 
 TEST(Rewards, ExponentTwo) {
@@ -69,8 +72,9 @@ TEST(Rewards, FirstPlaceBoostTwo) {
   RewardConfig config = with_strategy(RewardStrategy::kLinear);
   config.first_place_boost = 2.0;
   expect_weights(competition_weights({1.0, 1.0, 2.0}, config), {1.0 / 6, 1.0 / 6, 2.0 / 3});
-  // A tie for first: the lower uid is boosted -> 1, 1/2 renormalised.
-  expect_weights(competition_weights({1.0, 1.0}, config), {2.0 / 3, 1.0 / 3});
+  // A tie for first: both are boosted, whatever the uids. Linear 0.4, 0.4,
+  // 0.2 -> 0.8, 0.8, 0.2 -> 4/9, 4/9, 1/9.
+  expect_weights(competition_weights({1.0, 1.0, 0.5}, config), {4.0 / 9, 4.0 / 9, 1.0 / 9});
 }
 
 TEST(Rewards, MinWeightOverFourRewardedUids) {

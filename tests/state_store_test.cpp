@@ -28,7 +28,7 @@ class StateStoreTest : public ::testing::Test {
     state.take_pending(0);
     state.add_pending(1, 100 + n);
     state.with_trackers([n](ModelTracker& models, CompetitionEmaTracker& ema) {
-      models.set_model("hk" + std::to_string(n), ModelMetadata{"ns/m:c::0", n, ""});
+      models.set_model("hk" + std::to_string(n), ModelMetadata{"ns/m:c::0", n, "", ""});
       ema.update(0, n, "hk" + std::to_string(n), 0.1 * n, n, EmaParams{});
     });
   }
@@ -75,13 +75,15 @@ TEST_F(StateStoreTest, SaveLoadRoundTripAndOldGenerationsRemoved) {
   fill(state, 2);
   store.save(state);
   store.save(state);
+  store.save(state);
   ValidatorState loaded;
   const StateStore::LoadReport report = store.load(loaded);
   EXPECT_FALSE(report.fresh);
-  EXPECT_EQ(report.generation, "state-000003");
+  EXPECT_EQ(report.generation, "state-000004");
   EXPECT_TRUE(same(state, loaded));
-  EXPECT_FALSE(fs::exists(dir_ + "/state-000001"));  // older than the previous
-  EXPECT_TRUE(fs::exists(dir_ + "/state-000002"));
+  // The new generation and the two before it.
+  EXPECT_EQ(names(),
+            (std::set<std::string>{"CURRENT", "state-000002", "state-000003", "state-000004"}));
 }
 
 TEST_F(StateStoreTest, CrashAtEveryWritePointLeavesTheLastCompleteSave) {
@@ -146,9 +148,10 @@ TEST_F(StateStoreTest, TheStepIsSavedAndReadBack) {
   store.save(state, 42);
   EXPECT_EQ(store.saved_step(), 42);
   expect_loads(state, 42);
-  // A generation saved before the step was recorded: step 0, loaded without a warning.
+  // A generation saved before the step was recorded: step 0, loaded without a
+  // warning; the saved step is the largest of the generations', the older one's.
   std::ofstream(dir_ + "/state-000002/meta.json", std::ios::trunc) << "{\"format_version\": 1}";
-  EXPECT_EQ(store.saved_step(), 0);
+  EXPECT_EQ(store.saved_step(), 41);
   expect_loads(state, 0);
 }
 
@@ -205,7 +208,13 @@ TEST_F(StateStoreTest, CorruptFileIsMovedAsideAndTheRestLoads) {
   const StateStore::LoadReport report = StateStore(dir_).load(loaded);
   EXPECT_FALSE(report.fresh);
   ASSERT_EQ(report.warnings.size(), 1u);
-  EXPECT_NE(report.warnings[0].find("ema.json: corrupt"), std::string::npos) << report.warnings[0];
+  EXPECT_NE(report.warnings[0].find("ema.json of state-000001 (step 0) is damaged"),
+            std::string::npos)
+      << report.warnings[0];
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_EQ(report.errors[0],
+            "ema.json: no intact copy in state-000001 (step 0); the EMAs start fresh");
+  EXPECT_TRUE(report.ema_restored_or_fresh);
   EXPECT_TRUE(fs::exists(dir_ + "/corrupt-state-000001-ema.json"));
   EXPECT_EQ(loaded.snapshot().queues, state.snapshot().queues);
   EXPECT_EQ(loaded.snapshot().models, state.snapshot().models);
@@ -221,6 +230,7 @@ TEST_F(StateStoreTest, IncompatibleVersionIsMovedAsideNotDeleted) {
   const StateStore::LoadReport report = StateStore(dir_).load(loaded);
   EXPECT_TRUE(report.fresh);
   ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_EQ(report.errors.size(), 3u);  // each part starts fresh
   EXPECT_TRUE(fs::exists(dir_ + "/incompatible-state-000001-v99/queues.json"));
   EXPECT_TRUE(same(loaded, ValidatorState()));
 }

@@ -64,6 +64,18 @@ class ValidatorFixture {
     write_chain();
   }
 
+  // The chain's block (1000 at first; the block does not advance by itself).
+  void set_block(Block block) {
+    block_ = block;
+    write_chain();
+  }
+
+  // metagraph.json's block_hashes ({"<block>": "<hex>"}); null: none.
+  void set_block_hashes(const nlohmann::json& hashes) {
+    block_hashes_ = hashes;
+    write_chain();
+  }
+
   void commit(const std::string& hotkey, const std::string& commitment, Block block) {
     commitments_[hotkey] = {{"commitment", commitment}, {"block", block}};
     write_chain();
@@ -71,8 +83,9 @@ class ValidatorFixture {
 
  private:
   void write_chain() {
-    const nlohmann::json metagraph = {
-        {"netuid", 1}, {"block", 1000}, {"seconds_per_block", 0}, {"neurons", neurons_}};
+    nlohmann::json metagraph = {
+        {"netuid", 1}, {"block", block_}, {"seconds_per_block", 0}, {"neurons", neurons_}};
+    if (!block_hashes_.is_null()) metagraph["block_hashes"] = block_hashes_;
     write_file_atomically(chain_dir() + "/metagraph.json", metagraph.dump());
     write_file_atomically(chain_dir() + "/commitments.json", commitments_.dump());
   }
@@ -81,6 +94,8 @@ class ValidatorFixture {
   const std::string root_ = folder_.path();
   nlohmann::json neurons_ = nlohmann::json::array();
   nlohmann::json commitments_ = nlohmann::json::object();
+  Block block_ = 1000;
+  nlohmann::json block_hashes_;
 };
 
 }  // namespace crucible

@@ -16,40 +16,11 @@
 
 #include "crucible/validator/local_chain.h"
 #include "crucible/validator/local_directory_hub.h"
+#include "scripted_evaluator.h"
 #include "validator_fixture.h"
 
 namespace crucible {
 namespace {
-
-// Scores each model by its file's bytes: "score 0.7" -> composite 0.7;
-// anything else fails.
-class ScriptedEvaluator : public RoundEvaluator {
- public:
-  std::vector<RoundModelResult> evaluate(const CompetitionConfig&, uint64_t seed,
-                                         const std::vector<RoundModel>& models) override {
-    seeds.push_back(seed);
-    if (during) during();
-    std::vector<RoundModelResult> results;
-    for (const RoundModel& m : models) {
-      RoundModelResult r;
-      r.uid = m.uid;
-      const std::string bytes = read_file(m.model_path);
-      if (bytes.rfind("score ", 0) == 0) {
-        r.status = "ok";
-        r.composite = r.win_rate = std::stod(bytes.substr(6));
-        r.mean_loss = 1.0 - r.composite;
-      } else {
-        r.status = "failed";
-        r.reason = "scripted failure";
-        r.mean_loss = INFINITY;
-      }
-      results.push_back(r);
-    }
-    return results;
-  }
-  std::vector<uint64_t> seeds;
-  std::function<void()> during;  // runs inside evaluate()
-};
 
 // Validator::run() with the stop flag raised after 200 ms; its return value.
 int64_t run_for_200_ms(Validator& validator) {
@@ -71,10 +42,10 @@ std::vector<nlohmann::json> metrics_lines(const std::string& state_dir) {
   return lines;
 }
 
-class ThrowingEvaluator : public RoundEvaluator {
+class ThrowingEvaluator : public ScriptedEvaluator {
  public:
-  std::vector<RoundModelResult> evaluate(const CompetitionConfig&, uint64_t,
-                                         const std::vector<RoundModel>&) override {
+  std::vector<ModelLosses> run(const CompetitionConfig&, uint64_t,
+                               const std::vector<RoundModel>&) override {
     throw std::runtime_error("no data for this round");
   }
 };
@@ -83,7 +54,7 @@ class ValidatorLoopTest : public ::testing::Test {
  protected:
   ValidatorLoopTest()
       : chain_(std::make_shared<LocalChain>(fixture_.chain_dir(), LocalChain::wall_now_seconds,
-                                            LocalChainOptions{0.0, 5, 0.01})),
+                                            LocalChainOptions{0.0, 5, 0.01, ""})),
         hub_(fixture_.hub_dir()),
         store_(fixture_.store_dir()),
         schedule_(CompetitionSchedule::builtin_default()) {
@@ -134,6 +105,7 @@ TEST_F(ValidatorLoopTest, AStepScoresSavesAndLogsTheQueuedModels) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_EQ(lines[0]["step"], 1);
   EXPECT_EQ(lines[0]["block"], 1000);
+  EXPECT_EQ(lines[0]["window"], 900);
   EXPECT_EQ(lines[0]["competition_id"], 0);
   EXPECT_EQ(lines[0]["seed"].get<uint64_t>(), chain_->block_seed(900));
   EXPECT_EQ(evaluator_.seeds, std::vector<uint64_t>{chain_->block_seed(900)});
@@ -170,6 +142,8 @@ TEST_F(ValidatorLoopTest, ARestartContinuesFromTheLastCompletedStep) {
   // A crash while the next line was written left half a line behind.
   std::ofstream(fixture_.state_dir() + "/metrics.jsonl", std::ios::app) << "{\"step\": 2, \"blo";
   Run second(*this);
+  EXPECT_FALSE(second.validator.step());  // the window is scored already
+  fixture_.set_block(1050);               // the next window
   ASSERT_TRUE(second.validator.step());
   const std::vector<nlohmann::json> lines = metrics_lines(fixture_.state_dir());
   ASSERT_EQ(lines.size(), 2u);
@@ -189,8 +163,9 @@ TEST_F(ValidatorLoopTest, AFailingStepIsLoggedMarksUnhealthyAndTheLoopGoesOn) {
                       [&](LogLevel, const std::string& line) { log.push_back(line); });
   EXPECT_EQ(run_for_200_ms(validator), 0);
   EXPECT_FALSE(run.metrics.healthy());
-  ASSERT_FALSE(log.empty());
-  EXPECT_EQ(log.front(), "step failed: no data for this round");
+  ASSERT_GE(log.size(), 2u);
+  EXPECT_NE(log[0].find("the chain folder records no block hashes"), std::string::npos) << log[0];
+  EXPECT_EQ(log[1], "step failed: no data for this round");
   EXPECT_TRUE(metrics_lines(fixture_.state_dir()).empty());
 }
 
@@ -217,6 +192,9 @@ TEST_F(ValidatorLoopTest, AFailedSaveKeepsTheUpdateInMemoryAndTheNextStepSavesIt
   EXPECT_FALSE(std::filesystem::exists(fixture_.state_dir() + "/state/state-000001.tmp"));
 
   full = false;
+  EXPECT_FALSE(validator.step());  // nothing left to score in the window; the save is retried
+  EXPECT_EQ(flaky.saved_step(), 1);
+  fixture_.set_block(1050);
   ASSERT_TRUE(validator.step());
   std::vector<nlohmann::json> lines = metrics_lines(fixture_.state_dir());
   ASSERT_EQ(lines.size(), 1u);
@@ -227,6 +205,7 @@ TEST_F(ValidatorLoopTest, AFailedSaveKeepsTheUpdateInMemoryAndTheNextStepSavesIt
 
   // A restart loads both updates and goes on from step 2.
   Run restarted(*this);
+  fixture_.set_block(1200);
   ASSERT_TRUE(restarted.validator.step());
   lines = metrics_lines(fixture_.state_dir());
   ASSERT_EQ(lines.size(), 2u);
@@ -244,18 +223,21 @@ TEST_F(ValidatorLoopTest, AStepSavedButNotLoggedKeepsItsNumberAfterARestart) {
     ASSERT_TRUE(first.validator.step());
     std::filesystem::rename(metrics, metrics + ".kept");
     std::filesystem::create_directory(metrics);  // appending to it fails
+    fixture_.set_block(1050);
     try {
       first.validator.step();
       FAIL() << "no error";
     } catch (const std::runtime_error& e) {
-      EXPECT_EQ(std::string(e.what()), "step 2 saved but not logged: " + metrics +
-                                           ": cannot open for appending: Is a directory");
+      EXPECT_EQ(std::string(e.what()),
+                "step 2 saved but not logged (kept; the next step writes it): " + metrics +
+                    ": cannot open for appending: Is a directory");
     }
     EXPECT_EQ(first.state_store.saved_step(), 2);
     std::filesystem::remove(metrics);
     std::filesystem::rename(metrics + ".kept", metrics);
   }
   Run second(*this);
+  fixture_.set_block(1200);
   ASSERT_TRUE(second.validator.step());
   const std::vector<nlohmann::json> lines = metrics_lines(fixture_.state_dir());
   ASSERT_EQ(lines.size(), 2u);
@@ -276,16 +258,26 @@ TEST_F(ValidatorLoopTest, ANewHotkeyAtAUidRestartsItsEmaAndNewNeuronsWidenTheWei
   fixture_.commit("a2", ValidatorFixture::commitment("a", "c1", "a2", "score 0.9"), 20);
   miner("d", "score 0.5");
   run.models.sync_all();
-  ASSERT_TRUE(run.validator.step());
+  ASSERT_TRUE(run.validator.step());  // the same window: only the new models are scored
   const nlohmann::json line = metrics_lines(fixture_.state_dir())[1];
   EXPECT_EQ(line["subnet_weights"].size(), 5u);
   std::map<int, nlohmann::json> by_uid;
   for (const nlohmann::json& m : line["models"]) by_uid[m["uid"].get<int>()] = m;
-  ASSERT_EQ(by_uid.size(), 3u);  // 1, 2 and the new 4; the failed 3 was not kept
+  ASSERT_EQ(by_uid.size(), 2u);  // the new hotkey at uid 1 and the new uid 4
   EXPECT_EQ(by_uid[1]["hotkey"], "a2");
   EXPECT_DOUBLE_EQ(by_uid[1]["ema"].get<double>(), 0.2 * 0.9);  // a first update again
-  EXPECT_DOUBLE_EQ(by_uid[2]["ema"].get<double>(), 0.2 * 0.3 + 0.8 * 0.06);
   EXPECT_DOUBLE_EQ(by_uid[4]["ema"].get<double>(), 0.2 * 0.5);
+  const auto ema_of_2 = run.state.with_trackers(
+      [](ModelTracker&, CompetitionEmaTracker& ema) { return ema.ema(0, 2); });
+  EXPECT_DOUBLE_EQ(*ema_of_2, 0.2 * 0.3);  // scored once in this window: unchanged
+
+  fixture_.set_block(1050);  // the next window scores the queue again
+  ASSERT_TRUE(run.validator.step());
+  by_uid.clear();
+  const nlohmann::json next = metrics_lines(fixture_.state_dir())[2];
+  for (const nlohmann::json& m : next["models"]) by_uid[m["uid"].get<int>()] = m;
+  ASSERT_EQ(by_uid.size(), 3u);  // 1, 2 and 4; the failed 3 was not kept
+  EXPECT_DOUBLE_EQ(by_uid[2]["ema"].get<double>(), 0.2 * 0.3 + 0.8 * 0.06);
 }
 
 TEST_F(ValidatorLoopTest, NothingQueuedIsNoStep) {
@@ -296,7 +288,9 @@ TEST_F(ValidatorLoopTest, NothingQueuedIsNoStep) {
   EXPECT_TRUE(metrics_lines(fixture_.state_dir()).empty());
 }
 
-TEST_F(ValidatorLoopTest, AModelMissingFromTheStoreFailsWithTheTrackersReason) {
+// The validator's own store lost a model: its miner keeps its EMA (none is
+// made up), and the model is queued again to be scored in the same window.
+TEST_F(ValidatorLoopTest, AModelMissingFromTheStoreIsNotInstalledAndCostsItsMinerNothing) {
   Run run(*this);
   std::filesystem::remove_all(fixture_.store_dir() + "/b");
   ASSERT_TRUE(run.validator.step());
@@ -304,6 +298,15 @@ TEST_F(ValidatorLoopTest, AModelMissingFromTheStoreFailsWithTheTrackersReason) {
   EXPECT_EQ(b["uid"], 2);
   EXPECT_EQ(b["status"], "not-installed");
   EXPECT_EQ(b["weight"], 0.0);
+  EXPECT_TRUE(b["ema"].is_null());
+  EXPECT_EQ(run.state.pending(0), std::vector<Uid>{2});
+
+  run.models.sync_all();
+  ASSERT_TRUE(run.validator.step());
+  const nlohmann::json again = metrics_lines(fixture_.state_dir())[1]["models"];
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0]["status"], "ok");
+  EXPECT_DOUBLE_EQ(again[0]["ema"].get<double>(), 0.2 * 0.3);  // its first and only update
 }
 
 // Model folders damaged under a running validator: a rewritten file makes the
@@ -325,7 +328,7 @@ TEST_F(ValidatorLoopTest, AModelDamagedOrDeletedOnDiskIsFetchedAgain) {
       rewritten, std::filesystem::file_time_type::clock::now() + std::chrono::minutes(1));
   std::filesystem::remove_all(model_folder("b"));
 
-  ASSERT_TRUE(run.validator.step());
+  ASSERT_TRUE(run.validator.step());  // c is scored (it fails: the miner's own doing)
   const nlohmann::json damaged = metrics_lines(fixture_.state_dir())[0]["models"];
   EXPECT_EQ(damaged[0]["status"], "not-installed");
   const std::string reason = damaged[0]["reason"];
@@ -354,6 +357,7 @@ TEST_F(ValidatorLoopTest, AnExcludedUidIsNeitherEvaluatedNorWeightedWhateverTheS
   }
   ModelManagerOptions options;
   options.exclude_uids = {1};
+  fixture_.set_block(1050);
   Run second(*this, options);
   ASSERT_EQ(second.state.pending(0), std::vector<Uid>{1});  // as saved
   const auto before = second.validator.current_weights();
@@ -396,9 +400,11 @@ TEST_F(ValidatorLoopTest, IdlingIsLoggedOnceAtDebug) {
       chain_, run.models, evaluator_, schedule_, run.state, run.state_store, run.metrics, options,
       [&](LogLevel level, const std::string& line) { log.emplace_back(level, line); });
   EXPECT_EQ(run_for_200_ms(validator), 0);
-  ASSERT_EQ(log.size(), 1u);
-  EXPECT_EQ(log[0].first, LogLevel::kDebug);
-  EXPECT_EQ(log[0].second, "idle: no model queued for evaluation; polling every 0.01 s");
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_EQ(log[0].first, LogLevel::kWarn);  // the local chain's seeds are predictable, once
+  EXPECT_EQ(log[1].first, LogLevel::kDebug);
+  EXPECT_EQ(log[1].second,
+            "idle: every queued model is scored in this window; polling every 0.01 s");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "crucible/common/json_number.h"
+
 namespace crucible {
 namespace {
 
@@ -18,6 +20,12 @@ constexpr const char* kRawBlock = "raw_block";
 constexpr const char* kWeights = "weights";
 constexpr const char* kHotkeys = "hotkeys";
 constexpr const char* kHotkey = "hotkey";
+constexpr const char* kWindow = "window";
+constexpr const char* kWindowScores = "window_scores";
+constexpr const char* kScore = "score";
+constexpr const char* kMeanLoss = "mean_loss";
+constexpr const char* kWinRate = "win_rate";
+constexpr const char* kWeightsHeld = "weights_held";
 
 }  // namespace
 
@@ -76,6 +84,7 @@ void CompetitionEmaTracker::reset_uid(Uid uid) {
   for (auto& [id, competition] : competitions_) {
     const auto u = competition.uids.find(uid);
     if (u != competition.uids.end()) u->second.ema.reset();
+    competition.window_scores.erase(uid);
   }
 }
 
@@ -108,6 +117,9 @@ void CompetitionEmaTracker::resize(size_t num_neurons) {
     for (auto u = competition.uids.begin(); u != competition.uids.end();) {
       u = beyond(u->first) ? competition.uids.erase(u) : std::next(u);
     }
+    for (auto w = competition.window_scores.begin(); w != competition.window_scores.end();) {
+      w = beyond(w->first) ? competition.window_scores.erase(w) : std::next(w);
+    }
   }
   for (auto h = hotkeys_.begin(); h != hotkeys_.end();) {
     h = beyond(h->first) ? hotkeys_.erase(h) : std::next(h);
@@ -118,6 +130,28 @@ std::set<CompetitionId> CompetitionEmaTracker::competitions() const {
   std::set<CompetitionId> ids;
   for (const auto& [id, competition] : competitions_) ids.insert(id);
   return ids;
+}
+
+std::optional<Block> CompetitionEmaTracker::window(CompetitionId competition) const {
+  const auto c = competitions_.find(competition);
+  return c == competitions_.end() ? std::nullopt : c->second.window;
+}
+
+void CompetitionEmaTracker::start_window(CompetitionId competition, Block window) {
+  Competition& c = competitions_[competition];
+  if (c.window == window) return;
+  c.window = window;
+  c.window_scores.clear();
+}
+
+std::map<Uid, WindowScore> CompetitionEmaTracker::window_scores(CompetitionId competition) const {
+  const auto c = competitions_.find(competition);
+  return c == competitions_.end() ? std::map<Uid, WindowScore>{} : c->second.window_scores;
+}
+
+void CompetitionEmaTracker::set_window_score(CompetitionId competition, Uid uid,
+                                             const WindowScore& score) {
+  competitions_[competition].window_scores[uid] = score;
 }
 
 nlohmann::json CompetitionEmaTracker::to_json() const {
@@ -133,11 +167,26 @@ nlohmann::json CompetitionEmaTracker::to_json() const {
       }
       uids.push_back(std::move(entry));
     }
-    competitions.push_back({{kId, id}, {kUids, std::move(uids)}, {kWeights, competition.weights}});
+    nlohmann::json entry = {{kId, id}, {kUids, std::move(uids)}, {kWeights, competition.weights}};
+    if (competition.window) {
+      nlohmann::json scores = nlohmann::json::array();
+      for (const auto& [uid, score] : competition.window_scores) {
+        scores.push_back({{kUid, uid},
+                          {kScore, score.score},
+                          {kMeanLoss, loss_to_json(score.mean_loss)},
+                          {kWinRate, score.win_rate}});
+      }
+      entry[kWindow] = *competition.window;
+      entry[kWindowScores] = std::move(scores);
+    }
+    competitions.push_back(std::move(entry));
   }
   nlohmann::json hotkeys = nlohmann::json::array();
   for (const auto& [uid, hotkey] : hotkeys_) hotkeys.push_back({{kUid, uid}, {kHotkey, hotkey}});
-  return {{kCompetitions, std::move(competitions)}, {kHotkeys, std::move(hotkeys)}};
+  nlohmann::json document = {{kCompetitions, std::move(competitions)},
+                             {kHotkeys, std::move(hotkeys)}};
+  if (!weights_held_.empty()) document[kWeightsHeld] = weights_held_;
+  return document;
 }
 
 CompetitionEmaTracker CompetitionEmaTracker::from_json(const nlohmann::json& document) {
@@ -153,7 +202,16 @@ CompetitionEmaTracker CompetitionEmaTracker::from_json(const nlohmann::json& doc
           scores.raw = RawScore{u.at(kRawScore).get<double>(), u.at(kRawBlock).get<Block>()};
         }
       }
+      if (c.contains(kWindow)) {
+        competition.window = c.at(kWindow).get<Block>();
+        for (const nlohmann::json& w : c.at(kWindowScores)) {
+          competition.window_scores[w.at(kUid).get<Uid>()] =
+              WindowScore{w.at(kScore).get<double>(), loss_from_json(w.at(kMeanLoss)),
+                          w.at(kWinRate).get<double>()};
+        }
+      }
     }
+    tracker.weights_held_ = document.value(kWeightsHeld, std::string());
     for (const nlohmann::json& h : document.at(kHotkeys)) {
       tracker.hotkeys_[h.at(kUid).get<Uid>()] = h.at(kHotkey).get<std::string>();
     }

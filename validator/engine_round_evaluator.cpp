@@ -19,6 +19,8 @@
 namespace crucible {
 namespace {
 
+constexpr const char* kRoundFolderPrefix = "crucible-round";
+
 // Task i of a competition draws from its own seed; task 0 uses the round
 // seed itself, so `crucible eval --seed N` reproduces a one-task round.
 uint64_t task_seed(uint64_t seed, size_t index) { return seed ^ (0x9E3779B97F4A7C15ULL * index); }
@@ -49,18 +51,16 @@ EngineRoundEvaluator::EngineRoundEvaluator(EngineEvaluatorOptions options)
   parse_device(options_.device);
 }
 
-std::vector<RoundModelResult> EngineRoundEvaluator::evaluate(
-    const CompetitionConfig& competition, uint64_t seed, const std::vector<RoundModel>& models) {
-  std::vector<RoundModelResult> results(models.size());
-  if (models.empty()) return results;
+std::vector<ModelLosses> EngineRoundEvaluator::run(const CompetitionConfig& competition,
+                                                   uint64_t seed,
+                                                   const std::vector<RoundModel>& models) {
+  std::vector<ModelLosses> runs(models.size());
+  if (models.empty()) return runs;
   std::vector<CandidateModel> candidates;
-  std::vector<int64_t> uids;
   for (size_t i = 0; i < models.size(); ++i) {
-    results[i].uid = models[i].uid;
-    results[i].status = "ok";
-    results[i].mean_loss = 0.0;
+    runs[i].uid = models[i].uid;
+    runs[i].status = "ok";
     candidates.push_back({models[i].uid, models[i].model_path});
-    uids.push_back(models[i].uid);
   }
   const c10::Device device = parse_device(options_.device);
   RunnerOptions runner;
@@ -73,14 +73,13 @@ std::vector<RoundModelResult> EngineRoundEvaluator::evaluate(
   runner.limits.max_file_bytes = competition.max_file_bytes;
   runner.limits.max_parameters = competition.max_parameters;
 
-  double total_weight = 0.0;
-  for (const TaskConfig& task : competition.tasks) total_weight += task.weight;
-  const TemporaryFolder folder("crucible-round");
+  const TemporaryFolder folder(kRoundFolderPrefix, options_.work_dir);
+  runner.work_dir = folder.path();
   const auto start = std::chrono::steady_clock::now();
   for (size_t t = 0; t < competition.tasks.size(); ++t) {
     const TaskConfig& config = competition.tasks[t];
-    const uint64_t seed_t = task_seed(seed, t);
-    const TaskData data = build_task(config, seed_t, options_.real_dataset_horizon, device);
+    const TaskData data =
+        build_task(config, task_seed(seed, t), options_.real_dataset_horizon, device);
     const std::string task_dir = folder.path() + "/task" + std::to_string(t);
     write_task_directory(data, task_dir);
     runner.quantiles = config.quantiles.empty() ? default_quantile_levels() : config.quantiles;
@@ -91,19 +90,57 @@ std::vector<RoundModelResult> EngineRoundEvaluator::evaluate(
       runner.total_timeout_seconds = std::max(0.001, options_.step_timeout_seconds - spent);
     }
     const RoundResult round = run_round(candidates, data, task_dir, runner);
-    ScoringOptions scoring;
-    scoring.seed = seed_t;
-    const ModelScores scores = score_models(round.losses, uids, scoring);
-    const double w = config.weight / total_weight;
+    const at::Tensor losses = round.losses.to(at::kCPU, at::kDouble).contiguous();
     for (size_t i = 0; i < models.size(); ++i) {
-      RoundModelResult& r = results[i];
+      ModelLosses& r = runs[i];
       const ModelRun& run = round.runs[i];
       r.seconds += run.seconds;
       if (r.status == "ok" && run.status != "ok") {
         r.status = run.status;
         r.reason = run.reason;
       }
-      r.mean_loss += w * round.losses[static_cast<int64_t>(i)].nanmean().item<double>();
+      const double* row = losses.data_ptr<double>() + static_cast<int64_t>(i) * losses.size(1);
+      r.task_losses.emplace_back(row, row + losses.size(1));
+    }
+  }
+  return runs;
+}
+
+std::vector<RoundModelResult> EngineRoundEvaluator::score(const CompetitionConfig& competition,
+                                                          uint64_t seed,
+                                                          const std::vector<ModelLosses>& runs) {
+  std::vector<RoundModelResult> results(runs.size());
+  if (runs.empty()) return results;
+  std::vector<int64_t> uids;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    results[i].uid = runs[i].uid;
+    results[i].status = runs[i].status;
+    results[i].reason = runs[i].reason;
+    results[i].seconds = runs[i].seconds;
+    uids.push_back(runs[i].uid);
+  }
+  double total_weight = 0.0;
+  for (const TaskConfig& task : competition.tasks) total_weight += task.weight;
+  for (size_t t = 0; t < competition.tasks.size(); ++t) {
+    const int64_t series = static_cast<int64_t>(runs[0].task_losses.at(t).size());
+    at::Tensor losses = at::empty({static_cast<int64_t>(runs.size()), series}, at::kDouble);
+    for (size_t i = 0; i < runs.size(); ++i) {
+      const std::vector<double>& row = runs[i].task_losses.at(t);
+      if (static_cast<int64_t>(row.size()) != series) {
+        throw std::invalid_argument("score: uid " + std::to_string(runs[i].uid) + " has " +
+                                    std::to_string(row.size()) + " losses on task " +
+                                    std::to_string(t) + ", others " + std::to_string(series));
+      }
+      std::copy(row.begin(), row.end(),
+                losses.data_ptr<double>() + static_cast<int64_t>(i) * series);
+    }
+    ScoringOptions scoring;
+    scoring.seed = task_seed(seed, t);
+    const ModelScores scores = score_models(losses, uids, scoring);
+    const double w = competition.tasks[t].weight / total_weight;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      RoundModelResult& r = results[i];
+      r.mean_loss += w * losses[static_cast<int64_t>(i)].nanmean().item<double>();
       r.win_rate += w * scores.win_rate[i];
       r.composite += w * scores.composite[i];
     }
@@ -112,6 +149,10 @@ std::vector<RoundModelResult> EngineRoundEvaluator::evaluate(
     if (r.status != "ok") r.mean_loss = std::numeric_limits<double>::infinity();
   }
   return results;
+}
+
+size_t remove_round_folders(const std::string& work_dir) {
+  return remove_temporary_folders(kRoundFolderPrefix, work_dir);
 }
 
 }  // namespace crucible

@@ -1,5 +1,6 @@
 // LocalChain: re-reading metagraph.json and commitments.json (parsed in
-// local_chain_files.cpp), the block clock, and the append-only weights log.
+// local_chain_files.cpp), the block clock, the round seeds and the
+// append-only weights log.
 #include "crucible/validator/local_chain.h"
 
 #include <openssl/evp.h>
@@ -28,6 +29,32 @@ constexpr const char* kWeightsFile = "weights.jsonl";
 double unix_now_seconds() {
   using namespace std::chrono;
   return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+// The first 8 bytes (big-endian) of SHA-256 of `message`.
+uint64_t sha256_prefix(const std::string& message) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_length = 0;
+  if (EVP_Digest(message.data(), message.size(), digest, &digest_length, EVP_sha256(), nullptr) !=
+      1) {
+    throw ChainError("block_seed: SHA-256 failed");
+  }
+  uint64_t seed = 0;
+  for (int i = 0; i < 8; ++i) seed = (seed << 8) | digest[i];
+  return seed;
+}
+
+// "750, 600": the blocks of `hashes`, newest first, at most 8 of them.
+std::string known_blocks(const std::map<Block, std::string>& hashes) {
+  if (hashes.empty()) return "none";
+  constexpr size_t kShown = 8;
+  std::string text;
+  size_t shown = 0;
+  for (auto it = hashes.rbegin(); it != hashes.rend() && shown < kShown; ++it, ++shown) {
+    text += (shown ? ", " : "") + std::to_string(it->first);
+  }
+  if (hashes.size() > kShown) text += ", ...";
+  return text;
 }
 
 }  // namespace
@@ -105,22 +132,31 @@ Block LocalChain::current_block() {
 }
 
 uint64_t LocalChain::block_seed(Block block) {
-  int64_t netuid = 0;
+  std::string message;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    netuid = refresh_metagraph().netuid;
+    const MetagraphFile& metagraph = refresh_metagraph();
+    const std::string netuid_and_block =
+        std::to_string(metagraph.netuid) + ":" + std::to_string(block);
+    if (!metagraph.block_hashes) {
+      message = "crucible-local-chain:" + netuid_and_block;
+    } else {
+      const auto found = metagraph.block_hashes->find(block);
+      if (found == metagraph.block_hashes->end()) {
+        throw SeedUnavailableError(path(kMetagraphFile) + ": no block_hashes entry for block " +
+                                   std::to_string(block) + " (has " +
+                                   known_blocks(*metagraph.block_hashes) +
+                                   "); the bridge has not recorded it yet");
+      }
+      message = "crucible-block-hash:" + netuid_and_block + ":" + found->second;
+    }
   }
-  const std::string message =
-      "crucible-local-chain:" + std::to_string(netuid) + ":" + std::to_string(block);
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_length = 0;
-  if (EVP_Digest(message.data(), message.size(), digest, &digest_length, EVP_sha256(), nullptr) !=
-      1) {
-    throw ChainError("block_seed: SHA-256 failed");
-  }
-  uint64_t seed = 0;
-  for (int i = 0; i < 8; ++i) seed = (seed << 8) | digest[i];
-  return seed;
+  return sha256_prefix(message);
+}
+
+bool LocalChain::seeds_are_predictable() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !refresh_metagraph().block_hashes.has_value();
 }
 
 Metagraph LocalChain::metagraph() {
@@ -156,11 +192,13 @@ void LocalChain::set_weights(const WeightsSubmission& weights) {
       refuse("weights" + index + " is " + value + "; expected a finite number >= 0");
     }
   }
-  const json line = {{"block", current_block()},
-                     {"time", unix_now_seconds()},
-                     {"uids", weights.uids},
-                     {"weights", weights.weights},
-                     {"version_key", weights.version_key}};
+  const json line = {
+      {"block", current_block()},
+      {"time", unix_now_seconds()},
+      {"uids", weights.uids},
+      {"weights", weights.weights},
+      {"version_key", weights.version_key},
+      {"hotkey", options_.writer_hotkey.empty() ? json(nullptr) : json(options_.writer_hotkey)}};
 
   std::lock_guard<std::mutex> lock(weights_mutex_);
   const bool created = !std::filesystem::exists(weights_path);

@@ -2,6 +2,7 @@
 // every rejection names the file and the JSON path.
 #include "crucible/validator/local_chain_files.h"
 
+#include <cctype>
 #include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -113,6 +114,54 @@ class FieldReader {
   const std::string path_;
 };
 
+constexpr size_t kMaxBlockHashDigits = 128;
+constexpr size_t kMaxBlockDigits = 18;  // every such number fits in a Block
+
+// What is wrong with a block hash's text ("" when nothing is); `digits` gets
+// its hex digits, lowercase, without the "0x".
+std::string block_hash_problem(const std::string& text, std::string& digits) {
+  const bool prefixed = text.size() >= 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+  digits = text.substr(prefixed ? 2 : 0);
+  if (digits.empty()) return "no digits";
+  if (digits.size() % 2 != 0 || digits.size() > kMaxBlockHashDigits) {
+    return std::to_string(digits.size()) + " digits";
+  }
+  for (char& c : digits) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) {
+      return "the non-hex character " + json_quoted(std::string(1, c));
+    }
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return "";
+}
+
+// The "block_hashes" object: block -> hash digits (block_hash_problem).
+std::map<Block, std::string> parse_block_hashes(const json& node, const std::string& path) {
+  if (!node.is_object()) {
+    fail(path, "$.block_hashes", "expected an object of block -> hex hash, got " + describe(node));
+  }
+  std::map<Block, std::string> hashes;
+  for (const auto& item : node.items()) {
+    const std::string& key = item.key();
+    const std::string json_path = "$.block_hashes[" + json_quoted(key) + "]";
+    const bool decimal = !key.empty() && key.size() <= kMaxBlockDigits &&
+                         key.find_first_not_of("0123456789") == std::string::npos &&
+                         (key == "0" || key[0] != '0');
+    if (!decimal) {
+      fail(path, json_path, "expected a block number (decimal digits, no sign or leading zero)");
+    }
+    const std::string expected =
+        "expected a hex string (0x-prefixed or not, an even number of digits, 2 to " +
+        std::to_string(kMaxBlockHashDigits) + "), got ";
+    if (!item.value().is_string()) fail(path, json_path, expected + describe(item.value()));
+    std::string digits;
+    const std::string problem = block_hash_problem(item.value().get<std::string>(), digits);
+    if (!problem.empty()) fail(path, json_path, expected + problem);
+    hashes.emplace(std::stoll(key), std::move(digits));
+  }
+  return hashes;
+}
+
 }  // namespace
 
 LocalMetagraphFile parse_local_metagraph(const std::string& text, const std::string& path) {
@@ -123,6 +172,9 @@ LocalMetagraphFile parse_local_metagraph(const std::string& text, const std::str
   metagraph.block = top.integer("block", 0);
   metagraph.seconds_per_block = top.non_negative_number("seconds_per_block");
   if (document.contains("time")) metagraph.time = top.non_negative_number("time");
+  if (document.contains("block_hashes")) {
+    metagraph.block_hashes = parse_block_hashes(document.at("block_hashes"), path);
+  }
   const json& neurons = top.field("neurons", "an array");
   if (!neurons.is_array()) fail(path, "$.neurons", "expected an array, got " + describe(neurons));
 

@@ -4,6 +4,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "crucible/common/json_number.h"
+
 namespace crucible {
 namespace {
 
@@ -21,16 +23,6 @@ constexpr const char* kRecords = "records";
 constexpr const char* kMeanLoss = "mean_loss";
 constexpr const char* kWinningBlock = "winning_block";
 constexpr const char* kWinningLoss = "winning_loss";
-
-// Losses may be +inf (failed evaluations); JSON has no infinity, so they are
-// written as null and read back as +inf.
-nlohmann::json loss_to_json(double loss) {
-  return std::isfinite(loss) ? nlohmann::json(loss) : nlohmann::json(nullptr);
-}
-
-double loss_from_json(const nlohmann::json& value) {
-  return value.is_null() ? std::numeric_limits<double>::infinity() : value.get<double>();
-}
 
 bool same_loss(double a, double b) { return a == b || (std::isnan(a) && std::isnan(b)); }
 

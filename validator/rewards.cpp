@@ -12,11 +12,11 @@
 // - linear: proportional to the (positive) scores of the support. The "uniform
 //   if all zero" case of docs/scoring.md cannot arise: the support has no zeros and an
 //   empty support gives all 0, as rewards.h says.
-// - ranked decay: support sorted by score descending, ties by lower uid first;
-//   weight decay^rank with rank 0 the best.
+// - ranked decay: weight decay^rank, rank = the number of higher scores (0 for
+//   the best; equal scores share a rank).
 // - Then, in this order, each followed by renormalisation over the same
 //   support and skipped when off: exponent (w^p, off at 1), first-place boost
-//   (the largest weight, ties lower uid, times the boost; off at 1), minimum
+//   (the largest weight, every uid tied for it, times the boost; off at 1), minimum
 //   weight (w = max(w, min_weight) for every uid of the support; off at 0). The
 //   floor is applied once, so after renormalisation a floored weight may end
 //   slightly below min_weight.
@@ -82,14 +82,15 @@ std::vector<double> strategy_weights(const std::vector<double>& values,
       for (size_t i = 0; i < support.size(); ++i) w[support[i]] = values[i];
       break;
     case RewardStrategy::kRankedDecay: {
-      // Positions into support; support is in uid order, so a stable sort by
-      // value keeps ties with the lower uid first.
-      std::vector<size_t> order(support.size());
-      std::iota(order.begin(), order.end(), 0);
-      std::stable_sort(order.begin(), order.end(),
-                       [&](size_t a, size_t b) { return values[a] > values[b]; });
-      for (size_t rank = 0; rank < order.size(); ++rank) {
-        w[support[order[rank]]] = std::pow(config.decay, static_cast<double>(rank));
+      // A uid's rank is the number of uids with a strictly higher score, so
+      // equal scores share a rank (and a weight) whatever their uids.
+      std::vector<double> sorted = values;
+      std::sort(sorted.begin(), sorted.end(), std::greater<double>());
+      for (size_t i = 0; i < support.size(); ++i) {
+        const auto higher =
+            std::lower_bound(sorted.begin(), sorted.end(), values[i], std::greater<double>()) -
+            sorted.begin();
+        w[support[i]] = std::pow(config.decay, static_cast<double>(higher));
       }
       break;
     }
@@ -106,10 +107,12 @@ void apply_exponent(std::vector<double>& w, double exponent) {
   }
 }
 
-// Multiplies the largest weight (ties: lower uid) by the boost.
+// Multiplies the largest weight by the boost; every uid tied for it gets it.
 void apply_first_place_boost(std::vector<double>& w, double boost) {
-  // max_element returns the first of equal maxima, i.e. the lower uid.
-  *std::max_element(w.begin(), w.end()) *= boost;
+  const double largest = *std::max_element(w.begin(), w.end());
+  for (double& x : w) {
+    if (x == largest) x *= boost;
+  }
 }
 
 // Earlier submission first: smaller block, then lower uid.

@@ -25,7 +25,9 @@ std::string holder_pid(int fd) {
 
 }  // namespace
 
-StateDirLock::StateDirLock(const std::string& directory) : path_(directory + "/LOCK") {
+StateDirLock::StateDirLock(const std::string& directory, const std::string& file,
+                           const std::string& holder)
+    : path_(directory + "/" + file) {
   std::error_code error;
   std::filesystem::create_directories(directory, error);
   if (error) throw StateDirLockError(directory + ": cannot create: " + error.message());
@@ -44,7 +46,7 @@ StateDirLock::StateDirLock(const std::string& directory) : path_(directory + "/L
     if (lock_errno != EWOULDBLOCK) {
       throw StateDirLockError(path_ + ": cannot lock: " + std::strerror(lock_errno));
     }
-    throw StateDirLockError(directory + ": in use by another validator (pid " +
+    throw StateDirLockError(directory + ": in use by " + holder + " (pid " +
                             (pid.empty() ? std::string("unknown") : pid) + ", lock " + path_ + ")");
   }
   const std::string pid = std::to_string(::getpid()) + "\n";

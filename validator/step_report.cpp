@@ -28,8 +28,10 @@ std::string format_step_table(const StepReport& report) {
   });
   char line[512];
   std::string text;
-  std::snprintf(line, sizeof line, "step %lld  block %lld  competition %lld  seed %llu  %.1f s\n",
+  std::snprintf(line, sizeof line,
+                "step %lld  block %lld  window %lld  competition %lld  seed %llu  %.1f s\n",
                 static_cast<long long>(report.step), static_cast<long long>(report.block),
+                static_cast<long long>(report.window),
                 static_cast<long long>(report.competition_id),
                 static_cast<unsigned long long>(report.seed), report.seconds);
   text += line;
@@ -62,15 +64,12 @@ std::string step_metrics_line(const StepReport& report) {
   }
   nlohmann::ordered_json weights = nlohmann::ordered_json::array();
   for (double w : report.subnet_weights) weights.push_back(json_number(w));
-  const nlohmann::ordered_json line = {{"step", report.step},
-                                       {"block", report.block},
-                                       {"competition_id", report.competition_id},
-                                       {"seed", report.seed},
-                                       {"seconds", json_number(report.seconds)},
-                                       {"pending", report.pending},
-                                       {"active", report.active},
-                                       {"models", models},
-                                       {"subnet_weights", weights}};
+  const nlohmann::ordered_json line = {
+      {"step", report.step},       {"block", report.block},
+      {"window", report.window},   {"competition_id", report.competition_id},
+      {"seed", report.seed},       {"seconds", json_number(report.seconds)},
+      {"pending", report.pending}, {"active", report.active},
+      {"models", models},          {"subnet_weights", weights}};
   // A reason may hold a model's own bytes: invalid UTF-8 is replaced, not thrown.
   return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

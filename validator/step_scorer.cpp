@@ -54,6 +54,9 @@ StepOutcome score_step(ValidatorState& state, const CompetitionConfig& competiti
 
   state.with_trackers([&](ModelTracker& tracker, CompetitionEmaTracker& ema) {
     for (size_t i = 0; i < models.size(); ++i) {  // models not empty: best is set
+      ema.set_window_score(competition.id, models[i].uid,
+                           WindowScore{models[i].score, models[i].mean_loss, models[i].win_rate});
+      if (!results[i].new_in_window) continue;
       ema.update(competition.id, models[i].uid, results[i].hotkey, models[i].score, block,
                  ema_params);
       tracker.record_evaluation(

@@ -8,7 +8,9 @@
 #include <cstdio>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <set>
 #include <thread>
 
@@ -72,6 +74,19 @@ std::string model_label(const std::optional<ModelMetadata>& model) {
   }
 }
 
+StepReportRow not_installed_row(Uid uid, const std::string& hotkey,
+                                const std::optional<ModelMetadata>& metadata,
+                                const std::string& reason) {
+  StepReportRow row;
+  row.uid = uid;
+  row.hotkey = hotkey;
+  row.model = model_label(metadata);
+  row.status = "not-installed";
+  row.reason = reason;
+  row.mean_loss = std::numeric_limits<double>::infinity();
+  return row;
+}
+
 }  // namespace
 
 Validator::Validator(std::shared_ptr<Chain> chain, ModelManager& models, RoundEvaluator& evaluator,
@@ -106,9 +121,15 @@ int64_t Validator::run(const std::atomic<bool>& stop) {
     try {
       evaluated = step();
       metrics_.set_healthy(true);
+      if (failing_since_) {
+        log_(LogLevel::kInfo,
+             "steps succeed again (" + std::to_string(failures_) + " failed in a row)");
+        failing_since_.reset();
+        last_warned_failure_.clear();
+      }
     } catch (const std::exception& e) {
       metrics_.set_healthy(false);  // /healthz answers 503 until a step succeeds again
-      log_(LogLevel::kWarn, std::string("step failed: ") + e.what());
+      log_failure(e.what());
     }
     if (evaluated) {
       ++evaluated_steps;
@@ -119,7 +140,8 @@ int64_t Validator::run(const std::atomic<bool>& stop) {
       char every[32];
       std::snprintf(every, sizeof every, "%g", options_.idle_poll_seconds);
       log_(LogLevel::kDebug,
-           std::string("idle: no model queued for evaluation; polling every ") + every + " s");
+           std::string("idle: every queued model is scored in this window; polling every ") +
+               every + " s");
       idle = true;
     }
     const Clock::time_point until =
@@ -129,6 +151,45 @@ int64_t Validator::run(const std::atomic<bool>& stop) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return evaluated_steps;
+}
+
+namespace {
+
+// A failure's text with the random parts of temporary names (mkdtemp's and
+// mkstemp's six characters) masked, so the same failure in a new round
+// folder reads the same.
+std::string failure_kind(const std::string& failure) {
+  static const std::regex temporary_name(R"((crucible-[a-z]+\.|tmp-|\.tmp\.)[A-Za-z0-9]{6})");
+  return std::regex_replace(failure, temporary_name, "$1XXXXXX");
+}
+
+}  // namespace
+
+// While steps keep failing (each idle poll retries), each new failure, or
+// the same in a new window, is a warning; the same failure again is logged
+// at debug, with a reminder warning
+// at most once a minute saying how many failed in a row.
+void Validator::log_failure(const std::string& failure) {
+  constexpr double kWarnEverySeconds = 60.0;
+  const Clock::time_point now = Clock::now();
+  if (!failing_since_) {
+    failing_since_ = now;
+    failures_ = 0;
+  }
+  ++failures_;
+  // A new window's failure is news even when it reads the same.
+  const std::string kind = failure_kind(failure) + " (window " + std::to_string(window_) + ")";
+  if (kind != last_warned_failure_) {
+    last_warned_failure_ = kind;
+    last_warned_ = now;
+    log_(LogLevel::kWarn, "step failed: " + failure);
+  } else if (std::chrono::duration<double>(now - last_warned_).count() >= kWarnEverySeconds) {
+    last_warned_ = now;
+    log_(LogLevel::kWarn, "step failed again (" + std::to_string(failures_) +
+                              " failures in a row, retried every poll): " + failure);
+  } else {
+    log_(LogLevel::kDebug, "step failed: " + failure);
+  }
 }
 
 void Validator::apply_metagraph(const Metagraph& metagraph,
@@ -196,6 +257,48 @@ std::string Validator::step_in_progress() const {
          std::to_string(static_cast<int64_t>(seconds)) + " s)";
 }
 
+bool Validator::round_seed(Block window, uint64_t* seed) {
+  try {
+    *seed = chain_->block_seed(window);
+  } catch (const SeedUnavailableError& e) {
+    if (seed_wait_logged_ != window) {
+      log_(LogLevel::kInfo, std::string("waiting for the round seed: ") + e.what());
+      seed_wait_logged_ = window;
+    }
+    return false;
+  }
+  if (!predictable_warned_ && chain_->seeds_are_predictable()) {
+    log_(LogLevel::kWarn,
+         "the chain folder records no block hashes: round seeds come from block numbers, so "
+         "anyone can compute future tasks (fine for a local test chain; a validator on a real "
+         "subnet runs the bridge, which records them)");
+    predictable_warned_ = true;
+  }
+  return true;
+}
+
+Validator::WindowWork Validator::window_work(const CompetitionConfig& competition, Block window,
+                                             size_t num_neurons) {
+  const auto present = [&](Uid uid) {
+    return uid >= 0 && static_cast<size_t>(uid) < num_neurons &&
+           !models_.excluded_uids().count(uid);
+  };
+  const std::vector<Uid> queued = state_.queued(competition.id);
+  const std::map<Uid, WindowScore> scored =
+      state_.with_trackers([&](ModelTracker&, CompetitionEmaTracker& ema) {
+        ema.start_window(competition.id, window);
+        return ema.window_scores(competition.id);
+      });
+  WindowWork work;
+  for (Uid uid : queued) {
+    if (present(uid) && !scored.count(uid)) work.to_score.push_back(uid);
+  }
+  for (const auto& [uid, score] : scored) {
+    if (present(uid)) work.scored.push_back(uid);
+  }
+  return work;
+}
+
 bool Validator::step() {
   const Clock::time_point start = Clock::now();
   const Block block = chain_->current_block();
@@ -204,97 +307,171 @@ bool Validator::step() {
   apply_metagraph(metagraph, active);
   metrics_.set_queue_sizes(state_.pending_count(), state_.active_count());
   if (active.empty()) return false;
+  const Block window = seed_block(block, options_.seed_cadence);
+  window_ = window;
+  uint64_t seed = 0;
+  if (!round_seed(window, &seed)) return false;
 
-  // Round-robin over the active competitions, skipping those with nothing queued.
-  const CompetitionConfig* competition = nullptr;
-  std::vector<Uid> uids;
-  for (size_t k = 0; k < active.size() && uids.empty(); ++k) {
-    competition = &active[(round_robin_ + k) % active.size()];
-    uids = state_.take_pending(competition->id);
-    if (!uids.empty()) round_robin_ = (round_robin_ + k + 1) % active.size();
-  }
+  // Round-robin over the active competitions, skipping those whose queue is
+  // scored in this window already.
   const size_t num_neurons = metagraph.neurons.size();
-  std::vector<Uid> present;
-  for (Uid uid : uids) {
-    if (uid >= 0 && static_cast<size_t>(uid) < num_neurons && !models_.excluded_uids().count(uid)) {
-      present.push_back(uid);
-    }
+  const CompetitionConfig* competition = nullptr;
+  WindowWork work;
+  for (size_t k = 0; k < active.size() && work.to_score.empty(); ++k) {
+    competition = &active[(round_robin_ + k) % active.size()];
+    work = window_work(*competition, window, num_neurons);
+    if (!work.to_score.empty()) round_robin_ = (round_robin_ + k + 1) % active.size();
   }
-  if (present.empty()) return false;
+  if (work.to_score.empty()) {
+    // A failed save or metrics.jsonl line is retried while idle too.
+    if (unsaved_) save_state();
+    if (!unlogged_lines_.empty()) append_metrics_lines();
+    return false;
+  }
+  state_.take_pending(competition->id);
 
   StepReport report;
   report.step = step_ + 1;
   report.block = block;
+  report.window = window;
   report.competition_id = competition->id;
-  report.seed = chain_->block_seed(seed_block(block, options_.seed_cadence));
+  report.seed = seed;
+  WindowRuns& runs = window_runs_[competition->id];
+  runs.start(window, seed);
 
-  std::vector<RoundModel> round_models;
-  std::vector<std::optional<ModelMetadata>> metadata;
-  std::vector<std::string> not_installed_reasons;  // by position in `present`
-  for (Uid uid : present) {
-    const std::string& hotkey = metagraph.neurons[static_cast<size_t>(uid)].hotkey;
-    metadata.push_back(state_.with_trackers(
-        [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(hotkey); }));
+  // The models to run: those new to the window, and the window's earlier
+  // models whose runs this process does not hold (after a restart).
+  struct Candidate {
+    Uid uid;
+    std::string hotkey;
+    std::optional<ModelMetadata> metadata;
+    std::string model_path;
+    bool new_in_window;
+  };
+  std::vector<Candidate> candidates;
+  std::vector<RoundModel> to_run;
+  std::vector<Uid> requeue;  // not installed through the validator's own fault
+  std::vector<Uid> unqueue;  // not installed: the miner's model failed to download
+  const auto consider = [&](Uid uid, bool new_in_window) {
+    Candidate c{uid, metagraph.neurons[static_cast<size_t>(uid)].hotkey, std::nullopt, "",
+                new_in_window};
+    c.metadata = state_.with_trackers(
+        [&](ModelTracker& models, CompetitionEmaTracker&) { return models.model(c.hotkey); });
+    const std::string hash = c.metadata ? c.metadata->content_hash : "";
     std::string problem;
-    const std::optional<InstalledModel> installed = models_.installed_model(hotkey, &problem);
-    if (installed) round_models.push_back({uid, installed->model_path});
-    not_installed_reasons.push_back(problem);
-  }
-  set_progress(StepProgress{report.step, competition->id, round_models.size(), start});
+    const std::optional<InstalledModel> installed = models_.installed_model(c.hotkey, &problem);
+    if (!installed) {
+      if (!new_in_window) return;  // left out of the comparison
+      report.rows.push_back(not_installed_row(uid, c.hotkey, c.metadata, problem));
+      // An installed model gone from the store is fetched again and scored
+      // later; a miner whose model failed to download is queued again by the
+      // model manager once it installs.
+      (hash.empty() ? unqueue : requeue).push_back(uid);
+      return;
+    }
+    c.model_path = installed->model_path;
+    if (new_in_window || runs.find(uid, hash) == nullptr) to_run.push_back({uid, c.model_path});
+    candidates.push_back(std::move(c));
+  };
+  for (Uid uid : work.to_score) consider(uid, true);
+  for (Uid uid : work.scored) consider(uid, false);
+
+  set_progress(StepProgress{report.step, competition->id, to_run.size(), start});
   struct ClearProgress {
     Validator& validator;
     ~ClearProgress() { validator.set_progress(std::nullopt); }
   } clear_progress{*this};
-  const std::vector<RoundModelResult> evaluated =
-      evaluator_.evaluate(*competition, report.seed, round_models);
+  std::vector<ModelLosses> fresh = evaluator_.run(*competition, seed, to_run);
+
+  // A run that failed because the validator's own copy of the model vanished
+  // or was damaged meanwhile is not the miner's doing: not scored, fetched
+  // again, queued for the next step.
+  std::map<Uid, const Candidate*> by_uid;
+  for (const Candidate& c : candidates) by_uid[c.uid] = &c;
+  std::set<Uid> store_faults;
+  for (ModelLosses& run : fresh) {
+    const Candidate& c = *by_uid.at(run.uid);
+    if (run.status != "ok") {
+      std::string problem;
+      const std::optional<InstalledModel> still = models_.installed_model(c.hotkey, &problem);
+      if (!still || still->model_path != c.model_path) {
+        store_faults.insert(run.uid);
+        if (c.new_in_window) {
+          report.rows.push_back(not_installed_row(
+              run.uid, c.hotkey, c.metadata,
+              problem.empty() ? "the installed files changed during the step" : problem));
+          requeue.push_back(run.uid);
+        }
+        continue;
+      }
+    }
+    runs.put(c.metadata ? c.metadata->content_hash : "", std::move(run));
+  }
+
+  std::vector<ModelLosses> window_set;
+  std::vector<const Candidate*> window_candidates;
+  for (const Candidate& c : candidates) {
+    const ModelLosses* run = runs.find(c.uid, c.metadata ? c.metadata->content_hash : "");
+    if (run == nullptr) continue;  // a store fault
+    window_set.push_back(*run);
+    window_candidates.push_back(&c);
+  }
+  size_t scored_now = 0;
+  for (const Candidate* c : window_candidates) scored_now += c->new_in_window ? 1 : 0;
+  for (Uid uid : unqueue) state_.unqueue(uid);
+  if (scored_now == 0) {
+    for (Uid uid : requeue) state_.add_pending(competition->id, uid);
+    for (const StepReportRow& row : report.rows) {
+      std::string& logged = not_installed_logged_[row.uid];
+      if (logged == row.reason) continue;
+      logged = row.reason;
+      log_(LogLevel::kInfo, "uid " + std::to_string(row.uid) + ": not scored (" + row.reason + ")");
+    }
+    return false;
+  }
+  not_installed_logged_.clear();
+  const std::vector<RoundModelResult> scored = evaluator_.score(*competition, seed, window_set);
 
   std::vector<StepModelResult> results;
-  size_t next = 0;
-  for (size_t i = 0; i < present.size(); ++i) {
-    const Uid uid = present[i];
-    StepReportRow row;
-    row.uid = uid;
-    row.hotkey = metagraph.neurons[static_cast<size_t>(uid)].hotkey;
-    row.model = model_label(metadata[i]);
+  for (size_t i = 0; i < window_set.size(); ++i) {
+    const Candidate& c = *window_candidates[i];
+    const RoundModelResult& r = scored.at(i);
     StepModelResult result;
-    result.uid = uid;
-    result.hotkey = row.hotkey;
-    result.mean_loss = std::numeric_limits<double>::infinity();
-    if (metadata[i]) {
-      result.model_block = metadata[i]->block;
-      result.content_hash = metadata[i]->content_hash;
+    result.uid = c.uid;
+    result.hotkey = c.hotkey;
+    result.new_in_window = c.new_in_window;
+    result.ok = r.status == "ok";
+    result.mean_loss = r.mean_loss;
+    result.win_rate = r.win_rate;
+    result.composite = r.composite;
+    if (c.metadata) {
+      result.model_block = c.metadata->block;
+      result.content_hash = c.metadata->content_hash;
     }
-    if (next < round_models.size() && round_models[next].uid == uid) {
-      const RoundModelResult& r = evaluated.at(next++);
-      result.ok = r.status == "ok";
-      result.mean_loss = r.mean_loss;
-      result.win_rate = r.win_rate;
-      result.composite = r.composite;
-      row.status = r.status;
-      row.reason = r.reason;
-    } else {
-      row.status = "not-installed";
-      row.reason = not_installed_reasons[i];
-    }
-    if (!result.ok) metrics_.add_failure(row.status);
-    row.mean_loss = result.mean_loss;
-    row.win_rate = result.win_rate;
-    row.composite = result.composite;
+    if (!result.ok) metrics_.add_failure(r.status);
     results.push_back(result);
+    if (!c.new_in_window) continue;
+    StepReportRow row;
+    row.uid = c.uid;
+    row.hotkey = c.hotkey;
+    row.model = model_label(c.metadata);
+    row.status = r.status;
+    row.reason = r.reason;
+    row.mean_loss = r.mean_loss;
+    row.win_rate = r.win_rate;
+    row.composite = r.composite;
     report.rows.push_back(row);
   }
 
   const StepOutcome outcome = score_step(state_, *competition, active, results, block, num_neurons,
                                          options_.subnet_weight_threshold);
+  for (Uid uid : requeue) state_.add_pending(competition->id, uid);
+  scored_since_hold_ = true;
+  release_weights_when_window_scored(active, window, num_neurons);
   // The step's scores are in memory now: its number is used even when the
   // save fails, and the next save that succeeds holds its update.
   ++step_;
-  try {
-    store_.save(state_, step_);
-  } catch (const std::exception& e) {
-    throw std::runtime_error("state of step " + std::to_string(step_) +
-                             " not saved (kept in memory; the next step saves it): " + e.what());
-  }
+  save_state();
 
   const std::vector<double> emas =
       state_.with_trackers([&](ModelTracker&, CompetitionEmaTracker& ema) {
@@ -305,24 +482,78 @@ bool Validator::step() {
     row.ema = uid < emas.size() ? emas[uid] : std::nan("");
     row.weight = uid < outcome.competition_weights.size() ? outcome.competition_weights[uid] : 0.0;
   }
+  std::sort(report.rows.begin(), report.rows.end(),
+            [](const StepReportRow& a, const StepReportRow& b) { return a.uid < b.uid; });
   report.subnet_weights = outcome.subnet_weights;
   report.pending = state_.pending_count();
   report.active = state_.active_count();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  try {
-    append_line(metrics_path(options_.state_dir), step_metrics_line(report));
-  } catch (const std::exception& e) {
-    throw std::runtime_error("step " + std::to_string(step_) +
-                             " saved but not logged: " + e.what());
-  }
+  unlogged_lines_.push_back({step_, step_metrics_line(report)});
+  append_metrics_lines();
   log_(LogLevel::kInfo, format_step_table(report));
-  metrics_.record_step(step_, block, report.seconds, results.size());
+  metrics_.record_step(step_, block, report.seconds, scored_now);
   metrics_.set_weights(block, outcome.subnet_weights);
   metrics_.set_queue_sizes(report.pending, report.active);
   return true;
 }
 
+void Validator::save_state() {
+  try {
+    store_.save(state_, step_);
+    unsaved_ = false;
+  } catch (const std::exception& e) {
+    unsaved_ = true;
+    throw std::runtime_error("state of step " + std::to_string(step_) +
+                             " not saved (kept in memory; the next step saves it): " + e.what());
+  }
+}
+
+void Validator::append_metrics_lines() {
+  while (!unlogged_lines_.empty()) {
+    try {
+      append_line(metrics_path(options_.state_dir), unlogged_lines_.front().second);
+    } catch (const std::exception& e) {
+      // Named by the newest step: the one a scoring step has just finished.
+      throw std::runtime_error(
+          "step " + std::to_string(unlogged_lines_.back().first) +
+          " saved but not logged (kept; the next step writes it): " + e.what());
+    }
+    unlogged_lines_.erase(unlogged_lines_.begin());
+  }
+}
+
+void Validator::hold_weights(const std::string& reason) {
+  state_.with_trackers([&](ModelTracker&, CompetitionEmaTracker& ema) {
+    ema.hold_weights(reason);
+    return 0;
+  });
+  scored_since_hold_ = false;
+  log_(LogLevel::kWarn, "weights held until a full window is scored: " + reason);
+}
+
+std::string Validator::weights_held() {
+  return state_.with_trackers(
+      [](ModelTracker&, CompetitionEmaTracker& ema) { return ema.weights_held(); });
+}
+
+// Weights held since a restore are released once this process has scored
+// and no active competition has a queued model left unscored in the window.
+void Validator::release_weights_when_window_scored(const std::vector<CompetitionConfig>& active,
+                                                   Block window, size_t num_neurons) {
+  if (weights_held().empty() || !scored_since_hold_) return;
+  for (const CompetitionConfig& c : active) {
+    if (!window_work(c, window, num_neurons).to_score.empty()) return;
+  }
+  state_.with_trackers([](ModelTracker&, CompetitionEmaTracker& ema) {
+    ema.hold_weights("");
+    return 0;
+  });
+  log_(LogLevel::kInfo, "weights released: every queued model is scored in the window of block " +
+                            std::to_string(window));
+}
+
 std::optional<WeightsSubmission> Validator::current_weights() {
+  if (!weights_held().empty()) return std::nullopt;
   const Block block = chain_->current_block();
   const size_t num_neurons = chain_->metagraph().neurons.size();
   std::vector<CompetitionContribution> contributions;

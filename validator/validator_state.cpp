@@ -46,6 +46,15 @@ void ValidatorState::retain_competitions(const std::set<CompetitionId>& active) 
   ema_.retain_competitions(active);
 }
 
+std::vector<Uid> ValidatorState::queued(CompetitionId competition) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto q = queues_.find(competition);
+  if (q == queues_.end()) return {};
+  std::set<Uid> uids = q->second.active;
+  uids.insert(q->second.pending.begin(), q->second.pending.end());
+  return {uids.begin(), uids.end()};
+}
+
 std::vector<Uid> ValidatorState::active(CompetitionId competition) const {
   std::lock_guard<std::mutex> lock(mutex_);
   const auto q = queues_.find(competition);

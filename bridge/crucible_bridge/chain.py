@@ -46,10 +46,18 @@ class Chain(abc.ABC):
     def current_block(self) -> int: ...
 
     @abc.abstractmethod
+    def block_hash(self, block: int) -> str:
+        """The hash of `block` (hex, "0x"-prefixed or not) on the chain's best fork."""
+
+    @abc.abstractmethod
     def neurons(self, netuid: int, block: int) -> list[NeuronRow]: ...
 
     @abc.abstractmethod
     def commitments(self, netuid: int, block: int) -> dict[str, Commitment]: ...
+
+    @abc.abstractmethod
+    def hotkey_address(self) -> Optional[str]:
+        """The ss58 address of the configured wallet's hotkey, or None without a wallet."""
 
     @abc.abstractmethod
     def own_uid(self, netuid: int) -> Optional[int]:

@@ -9,10 +9,20 @@ import signal
 import threading
 import time
 
-from .sync import sync_once
+from .sync import SEED_CADENCE, sync_once
 from .weights import WeightsSubmitter
 
 log = logging.getLogger("crucible_bridge")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {value}")
+    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -44,6 +54,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="seconds between metagraph/commitment syncs (default 60)")
     p.add_argument("--weights-poll-interval", type=float, default=10.0,
                    help="seconds between looks at weights.jsonl (default 10)")
+    p.add_argument("--seed-cadence", type=positive_int, default=SEED_CADENCE,
+                   help="blocks per seed window, the validator's (default "
+                        f"{SEED_CADENCE}): metagraph.json gets the hashes of the current "
+                        "window's first block and the 3 before it")
     p.add_argument("--once", action="store_true", help="sync once, poll weights once, exit")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
@@ -51,12 +65,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def run(args, chain, stop: threading.Event) -> int:
     submitter = WeightsSubmitter(chain, args.chain_dir, args.netuid) if args.wallet_name else None
+    if submitter:
+        try:
+            hotkey = chain.hotkey_address()
+            log.info("submitting the weights.jsonl lines of hotkey %s (the validator's "
+                     "--hotkey)", hotkey)
+        except Exception as error:  # the poll says it again, each time
+            log.error("the wallet's hotkey address cannot be read: %s", error)
     next_sync = next_poll = 0.0
     while not stop.is_set():
         now = time.monotonic()
         if now >= next_sync:
             try:
-                sync_once(chain, args.chain_dir, args.netuid)
+                sync_once(chain, args.chain_dir, args.netuid, seed_cadence=args.seed_cadence)
             except Exception as error:  # never fatal: the last good files stay in place
                 log.error("sync failed: %s", error)
             next_sync = now + args.sync_interval
@@ -99,8 +120,8 @@ def main(argv=None) -> int:
 
     network = args.chain_endpoint or args.network
     wallet_path = os.path.expanduser(args.wallet_path)
-    log.info("netuid %d, network %s, chain dir %s, wallet %s", args.netuid, network,
-             args.chain_dir, f"{args.wallet_name}/{args.wallet_hotkey}"
+    log.info("netuid %d, network %s, chain dir %s, seed cadence %d, wallet %s", args.netuid,
+             network, args.chain_dir, args.seed_cadence, f"{args.wallet_name}/{args.wallet_hotkey}"
              if args.wallet_name else "none (mirror only)")
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Optional
 
 from .chain import Chain, Commitment, NeuronRow, SubmitResult
@@ -13,7 +14,8 @@ class FakeChain(Chain):
         self.rate_limit = rate_limit
         self.rows: list[NeuronRow] = []
         self.commits: dict[str, Commitment] = {}
-        self.own_hotkey: Optional[str] = None
+        self.own_hotkey: Optional[str] = None  # the wallet's hotkey address
+        self.fork = ""  # salts every block hash: set it to model a fork (another history)
         self.last_update: dict[int, int] = {}
         self.submitted: list[tuple[list[int], list[float], int, int]] = []  # uids, weights, key, block
         self.fail_next = 0  # number of coming set_weights calls that fail
@@ -29,6 +31,14 @@ class FakeChain(Chain):
 
     def current_block(self) -> int:
         return self.block
+
+    def block_hash(self, block: int) -> str:
+        if block > self.block:
+            raise ValueError(f"fake: block {block} does not exist yet (at {self.block})")
+        return "0x" + hashlib.sha256(f"fake-block:{self.fork}:{block}".encode()).hexdigest()
+
+    def hotkey_address(self) -> Optional[str]:
+        return self.own_hotkey
 
     def neurons(self, netuid: int, block: int) -> list[NeuronRow]:
         return [NeuronRow(r.uid, r.hotkey, r.stake, r.validator_permit,

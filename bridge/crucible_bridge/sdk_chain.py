@@ -18,6 +18,7 @@ U16_MAX = 65535
 SDK_CALLS = [
     ("Subtensor", None, ["network"]),
     ("Subtensor", "get_current_block", []),
+    ("Subtensor", "get_block_hash", ["block"]),
     ("Subtensor", "metagraph", ["netuid", "mechid", "lite", "block"]),
     ("Subtensor", "weights", ["netuid", "mechid", "block"]),
     ("Subtensor", "query_map", ["module", "name", "params", "block"]),
@@ -59,6 +60,12 @@ class SdkChain(Chain):
     def current_block(self) -> int:
         return int(self.subtensor.get_current_block())
 
+    def block_hash(self, block: int) -> str:
+        return str(self.subtensor.get_block_hash(block=block))
+
+    def hotkey_address(self) -> Optional[str]:
+        return None if self.wallet is None else self.wallet.hotkey.ss58_address  # public only
+
     def neurons(self, netuid: int, block: int) -> list[NeuronRow]:
         mg = self.subtensor.metagraph(netuid=netuid, mechid=0, lite=True, block=block)
         n = len(mg.hotkeys)
@@ -91,8 +98,8 @@ class SdkChain(Chain):
     def own_uid(self, netuid: int) -> Optional[int]:
         if self.wallet is None:
             return None
-        hotkey = self.wallet.hotkey.ss58_address  # public address only
-        return self.subtensor.get_uid_for_hotkey_on_subnet(hotkey_ss58=hotkey, netuid=netuid)
+        return self.subtensor.get_uid_for_hotkey_on_subnet(hotkey_ss58=self.hotkey_address(),
+                                                           netuid=netuid)
 
     def weights_rate_limit(self, netuid: int) -> Optional[int]:
         return self.subtensor.weights_rate_limit(netuid=netuid)

@@ -1,5 +1,10 @@
 """Weights to chain: tail DIR/weights.jsonl and submit each new entry once.
 
+Only entries whose "hotkey" is the wallet's own hotkey address are ours to
+submit: the validator writes its hotkey (crucible validator --hotkey) into
+every line, so the lines of another validator on the same folder, or of one
+started without --hotkey, are never sent with our wallet.
+
 Every outcome is appended to DIR/weights-submitted.jsonl, one JSON object a
 line: {"line", "block", "success", "status", "message", "time"}, where status is
   submitting  written (fsynced) just before the set-weights call
@@ -7,6 +12,7 @@ line: {"line", "block", "success", "status", "message", "time"}, where status is
   failed      the call failed or raised; retried with backoff
   superseded  a newer entry arrived before this one was sent (final)
   malformed   the line is not a valid entry; skipped          (final)
+  not-ours    another hotkey's line, or one without a hotkey (final)
   unknown     the bridge stopped during the call; not resent (final)
 On start the last record per line decides: final lines are never sent again
 (at most once, even across a crash), failed ones are retried."""
@@ -28,7 +34,7 @@ log = logging.getLogger("crucible_bridge.weights")
 
 WEIGHTS_FILE = "weights.jsonl"
 SUBMITTED_FILE = "weights-submitted.jsonl"
-FINAL = {"submitted", "superseded", "malformed", "unknown"}
+FINAL = {"submitted", "superseded", "malformed", "not-ours", "unknown"}
 
 
 def parse_entry(text: str) -> dict:
@@ -51,8 +57,22 @@ def parse_entry(text: str) -> dict:
     key = entry.get("version_key", 0)
     if not isinstance(key, int) or isinstance(key, bool) or key < 0:
         raise ValueError("version_key: expected an integer >= 0")
+    hotkey = entry.get("hotkey")
+    if hotkey is not None and not isinstance(hotkey, str):
+        raise ValueError("hotkey: expected a string or null")
     return {"uids": uids, "weights": [float(w) for w in weights], "version_key": key,
-            "block": entry.get("block")}
+            "block": entry.get("block"), "hotkey": hotkey}
+
+
+def not_ours(entry: dict, own_hotkey: str) -> Optional[str]:
+    """Why the entry is not ours to submit, or None when it is."""
+    hotkey = entry["hotkey"]
+    if not hotkey:
+        return (f"it names no hotkey, so it is not ours ({own_hotkey}): the validator "
+                f"must be started with its hotkey (--hotkey {own_hotkey})")
+    if hotkey != own_hotkey:
+        return f"it is hotkey {hotkey}'s line, not ours ({own_hotkey})"
+    return None
 
 
 class WeightsSubmitter:
@@ -88,15 +108,27 @@ class WeightsSubmitter:
                                       "time": self.clock()})
 
     def _read_new(self) -> None:
+        own_hotkey = self.chain.hotkey_address()
+        if not own_hotkey:  # before reading: the lines wait for a wallet that has a hotkey
+            raise RuntimeError("the wallet's hotkey address is unknown: cannot tell our "
+                               "weights.jsonl lines from others'")
         for line, text in self.tail.read_new():
             if line in self.done:
                 continue
             try:
-                self.pending[line] = parse_entry(text)
+                entry = parse_entry(text)
             except ValueError as error:  # json.JSONDecodeError is a ValueError
                 log.warning("weights.jsonl line %d is malformed, skipped: %s", line, error)
                 self._record(line, None, False, "malformed", str(error))
                 self.done.add(line)
+                continue
+            reason = not_ours(entry, own_hotkey)
+            if reason:
+                log.warning("weights.jsonl line %d skipped: %s", line, reason)
+                self._record(line, None, False, "not-ours", reason)
+                self.done.add(line)
+                continue
+            self.pending[line] = entry
 
     def poll(self) -> Optional[int]:
         """One step: read new lines, submit the newest pending entry if due.

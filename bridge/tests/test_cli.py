@@ -33,6 +33,14 @@ class CliTest(unittest.TestCase):
         self.assertEqual((args.network, args.wallet_name, args.wallet_hotkey, args.wallet_path),
                          ("local", "vali", "hot", "/wallets"))
 
+    def test_seed_cadence(self):
+        base = ["--netuid", "1", "--chain-dir", "d"]
+        self.assertEqual(parse_args(base).seed_cadence, 150)
+        self.assertEqual(parse_args(base + ["--seed-cadence", "100"]).seed_cadence, 100)
+        for bad in ("0", "-150", "1.5", "x"):
+            with self.subTest(bad=bad), mock.patch("sys.stderr"), self.assertRaises(SystemExit):
+                parse_args(base + ["--seed-cadence", bad])
+
     def test_once_syncs_and_submits(self):
         directory = tempfile.mkdtemp()
         chain = FakeChain(block=77)
@@ -41,12 +49,14 @@ class CliTest(unittest.TestCase):
         chain.own_hotkey = "hk-me"
         with open(os.path.join(directory, "weights.jsonl"), "w") as f:
             f.write(json.dumps({"block": 70, "time": 1, "uids": [1], "weights": [1.0],
-                                "version_key": 1}) + "\n")
+                                "version_key": 1, "hotkey": "hk-me"}) + "\n")
         args = parse_args(["--netuid", "2", "--chain-dir", directory, "--wallet.name", "w",
-                           "--once"])
+                           "--seed-cadence", "25", "--once"])
         self.assertEqual(run(args, chain, threading.Event()), 0)
         with open(os.path.join(directory, "metagraph.json")) as f:
-            self.assertEqual(json.load(f)["block"], 77)
+            metagraph = json.load(f)
+        self.assertEqual(metagraph["block"], 77)
+        self.assertEqual(sorted(metagraph["block_hashes"], key=int), ["0", "25", "50", "75"])
         self.assertEqual(chain.submitted, [([1], [1.0], 1, 77)])
 
 

@@ -61,6 +61,8 @@ class SdkDriftTest(unittest.TestCase):
 
         self.assertTrue(callable(decode_metadata))
         self.assertIn("block", CommitmentOfResponse.__annotations__)
+        # block_hash() passes the SDK's hash on as the text of metagraph.json's block_hashes.
+        self.assertIn(signature_of(bt.Subtensor.get_block_hash).return_annotation, (str, "str"))
         response = ExtrinsicResponse(success=False, message="x")
         self.assertEqual((response.success, response.message), (False, "x"))
         for attribute in ("uids", "hotkeys", "S", "validator_permit"):
@@ -84,6 +86,9 @@ class _FakeSubtensor:
     def weights(self, netuid, mechid, block):
         return [(0, [(1, 65535)])]
 
+    def get_block_hash(self, block):
+        return "0x" + f"{block:064x}"
+
     def query_map(self, module, name, params, block):
         info = {"fields": [{"Raw10": "0x" + b"ns/m:c:h:1".hex()}]}
         return [("hk-m", {"deposit": 0, "block": 42, "info": info})]
@@ -105,6 +110,8 @@ class SdkChainConversionTest(unittest.TestCase):
         commitments = chain.commitments(1, 100)
         self.assertEqual((commitments["hk-m"].commitment, commitments["hk-m"].block),
                          ("ns/m:c:h:1", 42))
+        self.assertEqual(chain.block_hash(150), "0x" + "0" * 61 + "096")
+        self.assertIsNone(chain.hotkey_address())  # no wallet
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""Chain to directory against the fake chain: format and atomic replacement."""
+"""Chain to directory against the fake chain: format, block hashes, atomic replacement."""
 
+import hashlib
 import json
 import os
 import sys
@@ -13,6 +14,14 @@ from crucible_bridge.sync import SyncError, metagraph_document, sync_once  # noq
 from crucible_bridge.chain import NeuronRow  # noqa: E402
 
 COMMIT = "ns/model:0123abc:deadbeef:competition-1"
+
+
+def validator_seed(metagraph: dict, block: int) -> int:
+    """crucible's LocalChain::block_seed with block_hashes (validator/local_chain.cpp)."""
+    digits = metagraph["block_hashes"][str(block)].lower()
+    digits = digits[2:] if digits.startswith("0x") else digits
+    message = f"crucible-block-hash:{metagraph['netuid']}:{block}:{digits}"
+    return int.from_bytes(hashlib.sha256(message.encode()).digest()[:8], "big")
 
 
 def make_chain():
@@ -39,9 +48,16 @@ class SyncTest(unittest.TestCase):
         block = sync_once(chain, self.dir, netuid=7, clock=lambda: 1700000000.25)
         self.assertEqual(block, 4321)
         mg = self.read("metagraph.json")
-        self.assertEqual(set(mg), {"netuid", "block", "seconds_per_block", "time", "neurons"})
+        self.assertEqual(set(mg), {"netuid", "block", "seconds_per_block", "time", "block_hashes",
+                                   "neurons"})
         self.assertEqual((mg["netuid"], mg["block"], mg["seconds_per_block"], mg["time"]),
                          (7, 4321, 12, 1700000000.25))
+        # The current window's first block (4321 -> 4200) and the 3 before it.
+        self.assertEqual(mg["block_hashes"], {str(b): chain.block_hash(b)
+                                              for b in (4200, 4050, 3900, 3750)})
+        for value in mg["block_hashes"].values():  # crucible's rule: hex, even length <= 128
+            digits = value[2:] if value.startswith("0x") else value
+            self.assertRegex(digits, r"^([0-9a-f]{2}){1,64}$")
         # crucible's rules: uids exactly 0..n-1, distinct non-empty hotkeys, stake >= 0,
         # validator_permit a bool, weights (optional) finite numbers >= 0.
         self.assertEqual([n["uid"] for n in mg["neurons"]], [0, 1, 2])
@@ -85,7 +101,51 @@ class SyncTest(unittest.TestCase):
     def test_uid_gap_rejected(self):
         rows = [NeuronRow(0, "a", 1.0, False), NeuronRow(2, "b", 1.0, False)]
         with self.assertRaises(SyncError):
-            metagraph_document(1, 1, 0.0, rows)
+            metagraph_document(1, 1, 0.0, rows, {})
+
+    def test_seed_cadence_sets_the_blocks_hashed(self):
+        chain = make_chain()
+        sync_once(chain, self.dir, 7, seed_cadence=100)
+        self.assertEqual(sorted(self.read("metagraph.json")["block_hashes"], key=int),
+                         ["4000", "4100", "4200", "4300"])
+        chain.block = 200  # a young chain: no window starts below block 0
+        sync_once(chain, self.dir, 7)
+        self.assertEqual(sorted(self.read("metagraph.json")["block_hashes"], key=int),
+                         ["0", "150"])
+        chain.block = 300  # exactly a window start: its own hash
+        sync_once(chain, self.dir, 7)
+        self.assertEqual(sorted(self.read("metagraph.json")["block_hashes"], key=int),
+                         ["0", "150", "300"])
+        with self.assertRaises(ValueError):
+            sync_once(chain, self.dir, 7, seed_cadence=0)
+
+    def test_the_validators_seed_follows_the_hash_not_only_the_block(self):
+        chain = make_chain()
+        sync_once(chain, self.dir, 7)
+        before = self.read("metagraph.json")
+        chain.fork = "another history"  # same blocks, other hashes
+        sync_once(chain, self.dir, 7)
+        after = self.read("metagraph.json")
+        self.assertEqual(after["block"], before["block"])
+        self.assertNotEqual(after["block_hashes"]["4200"], before["block_hashes"]["4200"])
+        self.assertNotEqual(validator_seed(after, 4200), validator_seed(before, 4200))
+        self.assertEqual(validator_seed(after, 4200), validator_seed(self.read("metagraph.json"),
+                                                                     4200))
+
+    def test_seed_formula_matches_the_validators(self):
+        # The hash and seed of tests/local_chain_test.cpp, BlockSeedComesFromTheBlockHash...
+        hash900 = "0x54A11104c42a13845830cff84bfae7031d6d6ffd0dd1f33c644181dfc5a73ff3"
+        self.assertEqual(validator_seed({"netuid": 1, "block_hashes": {"900": hash900}}, 900),
+                         0x52f10c311940ef68)
+
+    def test_unusable_block_hash_keeps_last_good_files(self):
+        chain = make_chain()
+        sync_once(chain, self.dir, 7)
+        before = self.read("metagraph.json")
+        chain.block_hash = lambda block: None  # e.g. a node that lost the block
+        with self.assertRaises(SyncError):
+            sync_once(chain, self.dir, 7)
+        self.assertEqual(self.read("metagraph.json"), before)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Weights to chain against the fake chain: once, retries, malformed lines, rate limit."""
+"""Weights to chain against the fake chain: once, retries, malformed lines, rate limit,
+only our own hotkey's lines."""
 
 import json
 import os
@@ -20,9 +21,9 @@ class Clock:
         return self.t
 
 
-def entry(block, uids, weights, key=7):
+def entry(block, uids, weights, key=7, hotkey="hk-me"):
     return json.dumps({"block": block, "time": 1.0, "uids": uids, "weights": weights,
-                       "version_key": key})
+                       "version_key": key, "hotkey": hotkey})
 
 
 class WeightsTest(unittest.TestCase):
@@ -136,6 +137,41 @@ class WeightsTest(unittest.TestCase):
         self.assertEqual(self.chain.submitted[0][0], [0, 1])
         self.assertEqual({r["line"]: r["status"] for r in self.records()},
                          {1: "superseded", 2: "submitted"})
+
+    def test_only_our_hotkeys_lines_are_submitted(self):
+        self.append(entry(100, [0], [1.0], hotkey="hk-me") + "\n")
+        self.append(entry(101, [1], [1.0], hotkey="hk-other") + "\n")
+        self.append(json.dumps({"block": 102, "uids": [1], "weights": [1.0]}) + "\n")
+        self.append(entry(103, [1], [1.0], hotkey=None) + "\n")
+        s = self.submitter()
+        with self.assertLogs("crucible_bridge.weights", "WARNING") as logs:
+            self.assertEqual(s.poll(), 1)  # not superseded by the lines that are not ours
+        self.assertEqual(self.chain.submitted, [([0], [1.0], 7, 500)])
+        self.assertEqual(len(logs.output), 3)  # one line each
+        self.assertIn("line 2 skipped: it is hotkey hk-other's line, not ours (hk-me)",
+                      logs.output[0])
+        for output, line in zip(logs.output[1:], (3, 4)):
+            self.assertIn(f"line {line} skipped: it names no hotkey, so it is not ours (hk-me): "
+                          "the validator must be started with its hotkey (--hotkey hk-me)",
+                          output)
+        self.assertEqual({r["line"]: r["status"] for r in self.records()},
+                         {1: "submitted", 2: "not-ours", 3: "not-ours", 4: "not-ours"})
+        # A restart neither sends them nor logs them again; our next line goes out.
+        self.append(entry(110, [0, 1], [0.5, 0.5]) + "\n")
+        self.chain.block += 10
+        restarted = self.submitter()
+        with self.assertNoLogs("crucible_bridge.weights", "WARNING"):
+            self.assertEqual(restarted.poll(), 5)
+        self.assertEqual([s[0] for s in self.chain.submitted], [[0], [0, 1]])
+
+    def test_without_our_hotkey_address_no_line_is_read(self):
+        self.chain.own_hotkey = None
+        self.append(entry(100, [1], [1.0]) + "\n")
+        s = self.submitter()
+        with self.assertRaisesRegex(RuntimeError, "hotkey address is unknown"):
+            s.poll()
+        self.chain.own_hotkey = "hk-me"  # the line was left for when we know it
+        self.assertEqual(s.poll(), 1)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ with them, the reference for crucible's C++ Chronos-Bolt forward pass.
 Each case folder: model/{config.json, model.safetensors} (as save_pretrained wrote
 them), inputs.npy float32 [S, Tmax] (left-aligned, right-padded with 0),
 input_lengths.npy int64 [S], quantiles.npy float64 [Q] (the task's levels),
-expected.npy float32 [S, H, Q] and case.json. Deterministic: a rerun gives the
-same bytes. Also imported by chronos_bolt_live_test.py for build_model().
+expected.npy float32 [S, H, Q] (the official float32 forecasts), truth.npy
+float64 [S, H, Q] (the same pipeline in float64: the reference both float32
+forecasts are measured against) and case.json. Deterministic: a rerun gives the
+same bytes (`--truth-only` adds truth.npy to existing cases). Also imported by chronos_bolt_live_test.py for build_model().
 """
 import json
 import logging
@@ -121,6 +123,29 @@ def forecast(pipeline, series, horizon, levels):
     return q.numpy().astype(np.float32)
 
 
+def forecast_float64(folder, series, horizon, levels):
+    """The official pipeline with its model in float64 and float64 contexts: the
+    truth the float32 forecasts are measured against. The pipeline returns
+    float32, so the truth carries one float32 rounding (relative 6e-8), far
+    under the float32 forward's own error (1e-6 to 1e-4 here)."""
+    from chronos import ChronosBoltPipeline
+    pipeline = ChronosBoltPipeline.from_pretrained(folder / "model")
+    pipeline.model = pipeline.model.double()
+    context = [torch.tensor(s.astype(np.float64)) for s in series]
+    with torch.no_grad():
+        q, _ = pipeline.predict_quantiles(context, prediction_length=horizon,
+                                          quantile_levels=list(levels))
+    return q.numpy().astype(np.float64)
+
+
+def write_truth(folder, horizon, levels):
+    """truth.npy float64 [S, H, Q] for a case folder already written."""
+    inputs = np.load(folder / "inputs.npy")
+    n = np.load(folder / "input_lengths.npy")
+    series = [inputs[j, :n[j]] for j in range(len(n))]
+    np.save(folder / "truth.npy", forecast_float64(folder, series, horizon, levels))
+
+
 def main():
     quiet()
     torch.set_num_threads(1)                    # a fixed reduction order
@@ -151,6 +176,7 @@ def main():
         np.save(folder / "input_lengths.npy", n)
         np.save(folder / "quantiles.npy", np.array(levels, dtype=np.float64))
         np.save(folder / "expected.npy", expected)
+        write_truth(folder, horizon, levels)
         description = (f"model {model_name} ({spec['feed_forward_proj']}, patch {spec['patch']}, "
                        f"reg token {spec['use_reg_token']}, context {spec['context_length']}, "
                        f"prediction {spec['prediction_length']}, quantiles {spec['quantiles']}); "
@@ -162,4 +188,10 @@ def main():
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--truth-only"]:   # add truth.npy to the committed cases
+        quiet()
+        torch.set_num_threads(1)
+        for case, _, horizon, levels, _ in CASES:
+            write_truth(OUT / case, horizon, levels)
+        sys.exit(0)
     sys.exit(main())

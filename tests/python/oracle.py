@@ -2,9 +2,12 @@
 
 Written from docs/scoring.md sections 3 and 4: every formula is the plain
 definition (CRPS with the explicit O(Q^2) pairwise term, win rates by direct
-comparison), not the engine's faster equivalents. Two details follow the
+comparison, the bootstrap with its own numpy Philox4x32-10 and np.quantile),
+not the engine's faster equivalents. Some details follow the documented
 engine so that comparisons can be exact: the win-rate mean sums the columns
-left to right, and "numerically equal" gaps means max - min <= 1e-12 * max(1, |max|).
+left to right, a replicate sums its draws in draw order, gap terms are summed
+in ascending order of lo, and "numerically equal" gaps means
+max - min <= 1e-12 * max(1, |max|).
 Also the small harness the command-line tests share: run(), write_npy(),
 close() and Report.
 """
@@ -148,27 +151,65 @@ def win_rate(losses):
     return [sums[u] / defined[u] if defined[u] else 0.0 for u in range(models)]
 
 
-def bootstrap_bounds(values, replicates, alpha, rng):
-    """numpy bootstrap of the mean of the finite values (m < 2 -> NaN, NaN)."""
+PHILOX_MULTIPLIERS = (0xD2511F53, 0xCD9E8D57)
+PHILOX_WEYL = (0x9E3779B9, 0xBB67AE85)
+WORD = 0xFFFFFFFF
+
+
+def philox4x32_10(counter, key):
+    """Philox4x32-10 (Salmon et al., SC'11): counter is four uint32 arrays (broadcast
+    together), key a pair of 32-bit ints; returns the four output word arrays."""
+    c0, c1, c2, c3 = np.broadcast_arrays(*(np.asarray(c, dtype=np.uint64) for c in counter))
+    k0, k1 = key
+    for _ in range(10):
+        p0 = np.uint64(PHILOX_MULTIPLIERS[0]) * c0        # < 2^64: exact in uint64
+        p1 = np.uint64(PHILOX_MULTIPLIERS[1]) * c2
+        c0, c1, c2, c3 = ((p1 >> np.uint64(32)) ^ c1 ^ np.uint64(k0), p1 & np.uint64(WORD),
+                          (p0 >> np.uint64(32)) ^ c3 ^ np.uint64(k1), p0 & np.uint64(WORD))
+        k0, k1 = (k0 + PHILOX_WEYL[0]) & WORD, (k1 + PHILOX_WEYL[1]) & WORD
+    return c0, c1, c2, c3
+
+
+def bootstrap_indices(m, replicates, seed):
+    """[replicates, m] draws in [0, m): draw d of replicate r is floor(w * m / 2^32),
+    w word d % 4 of Philox4x32-10 on counter (d // 4, r, 0, 0), key (seed low 32
+    bits, seed high 32 bits). No model identity enters: the paired bootstrap."""
+    blocks = (m + 3) // 4
+    block = np.arange(blocks, dtype=np.uint64)[None, :]
+    replicate = np.arange(replicates, dtype=np.uint64)[:, None]
+    words = philox4x32_10((block, replicate, 0, 0), (seed & WORD, (seed >> 32) & WORD))
+    bits = np.stack(words, axis=-1).reshape(replicates, 4 * blocks)[:, :m]
+    return (bits * np.uint64(m)) >> np.uint64(32)
+
+
+def bootstrap_bounds(values, replicates, alpha, seed):
+    """The paired Philox bootstrap of the mean of the finite values (m < 2 -> NaN, NaN):
+    each replicate sums its draws in draw order, then numpy's linear quantiles."""
     finite = np.asarray(values, dtype=np.float64)
     finite = finite[np.isfinite(finite)]
     if finite.size < 2:
         return float("nan"), float("nan")
-    idx = rng.integers(0, finite.size, (replicates, finite.size))
-    means = finite[idx].mean(axis=1)
-    lo, hi = np.percentile(means, [100 * alpha / 2, 100 * (1 - alpha / 2)])
+    idx = bootstrap_indices(finite.size, replicates, seed)
+    sums = np.zeros(replicates)
+    for d in range(finite.size):
+        sums += finite[idx[:, d]]
+    lo, hi = np.quantile(sums / finite.size, [alpha / 2, 1 - alpha / 2])
     return float(lo), float(hi)
 
 
 def aggregate_gaps(lo, hi):
-    """gap[u] = mean over k != u of hi[u] - lo[k], NaN terms ignored; none -> 0."""
+    """gap[u] = mean over k != u of hi[u] - lo[k], NaN terms ignored; none -> 0.
+    Terms are added one by one in ascending order of lo[k]."""
     lo = np.asarray(lo, dtype=np.float64)
     hi = np.asarray(hi, dtype=np.float64)
     gaps = []
     for u in range(lo.size):
-        terms = [hi[u] - lo[k] for k in range(lo.size) if k != u]
-        terms = [t for t in terms if not np.isnan(t)]
-        gaps.append(sum(terms) / len(terms) if terms else 0.0)
+        others = sorted((lo[k] for k in range(lo.size) if k != u and not np.isnan(lo[k])))
+        total, count = 0.0, 0
+        for term in (hi[u] - v for v in others):
+            if not np.isnan(term):
+                total, count = total + term, count + 1
+        gaps.append(total / count if count else 0.0)
     return np.array(gaps)
 
 

@@ -1,6 +1,8 @@
-"""`crucible score` against the numpy oracle: exact win rates, gap/sep/composite
-consistent with the CLI's own bounds, determinism, permutation invariance,
-seed dependence, and bootstrap bounds that converge to the analytic ones.
+"""`crucible score` against the numpy oracle: exact win rates, exact bootstrap
+bounds (the oracle's own Philox4x32-10, the paired scheme of docs/scoring.md),
+exact gap/sep/composite, determinism, permutation invariance, seed dependence,
+scores that ignore the uids (copies score alike, swapped uids swap only the
+labels), and bootstrap bounds that converge to the analytic ones.
 
     /usr/bin/python3 tests/python/score_oracle_test.py PATH_TO_CRUCIBLE
 """
@@ -51,8 +53,21 @@ def finite_counts(losses):
     return np.isfinite(np.asarray(losses, dtype=np.float64)).sum(axis=1)
 
 
-def check_against_oracle(report, name, losses, uids, scores):
-    """Everything the oracle can reproduce exactly or from the CLI's own bounds."""
+def check_philox(report):
+    """The oracle's Philox4x32-10 against the Random123 known-answer vectors."""
+    vectors = (((0, 0, 0, 0), (0, 0), (0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8)),
+               ((0xffffffff,) * 4, (0xffffffff, 0xffffffff),
+                (0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd)),
+               ((0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344), (0xa4093822, 0x299f31d0),
+                (0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1)))
+    for counter, key, expected in vectors:
+        got = tuple(int(w) for w in oracle.philox4x32_10(counter, key))
+        report.check(f"oracle Philox known answer {key}", got == expected, str(got))
+
+
+def check_against_oracle(report, name, losses, uids, scores, seed=SEED, replicates=100,
+                         alpha=0.05):
+    """Everything the oracle reproduces, exactly: win rates, bounds, gap, sep, composite."""
     models = losses.shape[0]
     expected_uids = list(range(models)) if uids is None else [int(u) for u in uids]
     report.check(f"{name}: uids", scores["uids"] == expected_uids, str(scores["uids"]))
@@ -71,11 +86,13 @@ def check_against_oracle(report, name, losses, uids, scores):
     report.check(f"{name}: min <= lo <= hi <= max of the finite losses",
                  bool(np.all(inside[~undefined])), f"lo {lo} hi {hi}")
 
-    gap, sep, comp = oracle.scores_from_bounds(scores["win_rate"], lo, hi)
-    for field, expected in (("agg_gap", gap), ("sep_score", sep), ("composite", comp)):
+    bounds = [oracle.bootstrap_bounds(row, replicates, alpha, seed) for row in losses]
+    expected_lo, expected_hi = (np.array(b, dtype=np.float64) for b in zip(*bounds))
+    gap, sep, comp = oracle.scores_from_bounds(expected_win, expected_lo, expected_hi)
+    for field, expected in (("ci_lo", expected_lo), ("ci_hi", expected_hi), ("agg_gap", gap),
+                            ("sep_score", sep), ("composite", comp)):
         got = oracle.json_floats(scores[field])
-        report.check(f"{name}: {field} consistent with oracle",
-                     oracle.close(got, expected, 1e-12, 1e-13),
+        report.check(f"{name}: {field} == oracle exactly", oracle.close(got, expected, 0.0),
                      f"\n  cli    {got}\n  oracle {expected}")
 
 
@@ -141,6 +158,35 @@ def check_invariances(cli, report, rng):
         report.check("seed: win rates do not depend on it", other["win_rate"] == first["win_rate"])
 
 
+def check_uids_do_not_score(cli, report, rng):
+    """Issue 19: scores are a function of the losses and the seed only. Copies of a
+    model (one loss row under several uids) score alike; swapping two models' uids
+    swaps the uid labels and nothing else."""
+    m = rng.gamma(2.0, 0.5, (10, 90))
+    m[rng.random(m.shape) < 0.1] = np.nan
+    m[rng.random(m.shape) < 0.04] = np.inf
+    m[[4, 7]] = m[0]
+    m[8] = m[2]
+    m[[6, 9]] = np.inf                # failed models
+    copies = ([0, 4, 7], [2, 8], [6, 9])
+    uids = np.array([500, 3, 77, 12, 9001, 41, 0, 18, 64, 2])
+    swapped_uids = uids.copy()
+    swapped_uids[[1, 3]] = uids[[3, 1]]
+    base, _ = cli("copies", m, uids)
+    swapped, _ = cli("copies, uids 3 and 12 swapped", m, swapped_uids)
+    if base is None or swapped is None:
+        return
+    check_against_oracle(report, "copies", m, uids, base)
+    for rows in copies:
+        report.check(f"copies {rows}: identical scores",
+                     all(len({repr(base[f][r]) for r in rows}) == 1 for f in FIELDS[1:]),
+                     str({f: [base[f][r] for r in rows] for f in FIELDS[1:]}))
+    report.check("swapped uids: the labels swap",
+                 swapped["uids"] == [int(u) for u in swapped_uids], str(swapped["uids"]))
+    report.check("swapped uids: every score stays with its row",
+                 all(swapped[f] == base[f] for f in FIELDS[1:]))
+
+
 def check_ci_convergence(cli, report, rng):
     """One model, m = 400 finite normal losses (plus NaN/inf the bootstrap must skip).
     The bootstrap distribution of the mean is nearly normal with mean mean(x) and
@@ -180,7 +226,8 @@ def check_options(cli, report, rng):
         report.check("--ci-alpha: smaller alpha -> wider interval",
                      all(w_lo < n_lo and w_hi > n_hi for n_lo, n_hi, w_lo, w_hi in
                          zip(narrow["ci_lo"], narrow["ci_hi"], wide["ci_lo"], wide["ci_hi"])))
-        check_against_oracle(report, "--ci-alpha 0.2", m, None, narrow)
+        check_against_oracle(report, "--ci-alpha 0.2", m, None, narrow, replicates=2000,
+                             alpha=0.2)
 
 
 def main():
@@ -189,8 +236,10 @@ def main():
     rng = np.random.default_rng(11)
     with tempfile.TemporaryDirectory() as tmp:
         cli = ScoreCli(binary, tmp, report)
+        check_philox(report)
         check_matrices(cli, report, rng)
         check_invariances(cli, report, rng)
+        check_uids_do_not_score(cli, report, rng)
         check_ci_convergence(cli, report, rng)
         check_options(cli, report, rng)
     report.finish()

@@ -1,9 +1,11 @@
 """Shared parts of the end-to-end validator tests: JSON files written
-atomically; readers for metrics.jsonl, weights.jsonl and the saved state; a
-local chain and a local hub of native baseline models (fast, in process);
-a validator process whose output goes to a file; waiting for a condition.
+atomically; readers for metrics.jsonl, weights.jsonl and the saved state; the
+EMA update; a local chain (its block advancing with wall time, or moved by
+the test) and a local hub of native baseline models (fast, in process); a
+validator process whose output goes to a file; waiting for a condition.
 """
 import json
+import math
 import os
 import re
 import shutil
@@ -16,7 +18,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from make_demo_chain import content_hash, sha256_b64  # noqa: E402
 
 EMA_ALPHA = 0.2  # the schedule's ema alpha and alpha_init (NativeSetup and the integration test)
-WEIGHTS_KEYS = {"block", "time", "uids", "weights", "version_key"}
+WEIGHTS_KEYS = {"block", "time", "uids", "weights", "version_key", "hotkey"}
+WINDOW = 150  # blocks per task window: a validator scores each queued model once per window
 
 
 def write_json(path, document):
@@ -26,10 +29,13 @@ def write_json(path, document):
 
 
 def read_lines(path):
+    """The complete lines of a JSON-lines file. A last line without its newline
+    is an append in progress (or one being cut back after a failed write), not
+    yet a record: left out."""
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
 
 
 def jsonl_problems(path, keys=None):
@@ -87,12 +93,23 @@ def ema_of(state_dir, uid):
     return None
 
 
-def ema_after(score, updates):
-    """The EMA of a model scored `score` at each of `updates` steps."""
-    ema = None
-    for _ in range(updates):
-        ema = EMA_ALPHA * score if ema is None else EMA_ALPHA * score + (1 - EMA_ALPHA) * ema
-    return ema
+def ema_update(ema, score):
+    """The EMA after one update with `score` (baseline 0): alpha * score for
+    a first update (`ema` None), else alpha * score + (1 - alpha) * ema."""
+    return EMA_ALPHA * score if ema is None else EMA_ALPHA * score + (1 - EMA_ALPHA) * ema
+
+
+def step_score(row):
+    """What a metrics.jsonl row enters into its EMA: the composite of an ok
+    model (0 when it is not finite), else 0."""
+    composite = row.get("composite")
+    ok = row.get("status") == "ok" and isinstance(composite, (int, float))
+    return composite if ok and math.isfinite(composite) else 0.0
+
+
+def window_of(block):
+    """The first block of the task window holding `block`."""
+    return block - block % WINDOW
 
 
 def wait_for(predicate, seconds, interval=0.1):
@@ -121,12 +138,20 @@ def commitment(repo, commit, files, hotkey, competition=0):
 class NativeSetup:
     """A local hub and chain in `root`: uid 0 a validator, one miner per
     native baseline of `crucible models make-baselines` (Chronos-Bolt shaped,
-    run in process), a frozen block (the same task every step, so a model's
-    score is the same at every step), and a schedule with a small task."""
+    run in process), and a schedule with a small task.
+
+    The chain's block starts at 1200 (a window's first block) at `self.time`
+    and advances every `seconds_per_block` (0.01 s: a new task window, so a
+    new round seed and new data, every 1.5 s; a validator scores each queued
+    model once per window, so a model's composite differs from step to
+    step). With `seconds_per_block=0` the block stays where `set_block` puts
+    it: the validator scores its queue once, then idles until the test moves
+    the block to another window."""
 
     NATIVE = ("6_bolt_gaussian", "7_bolt_random")
+    FIRST_BLOCK = 1200
 
-    def __init__(self, crucible, root, series=16, length=192):
+    def __init__(self, crucible, root, series=16, length=192, seconds_per_block=0.01):
         self.crucible, self.root = crucible, root
         self.hub, self.chain = os.path.join(root, "hub"), os.path.join(root, "chain")
         self.schedule = os.path.join(root, "schedule.json")
@@ -149,9 +174,14 @@ class NativeSetup:
                                    "block": 900 + uid}
         shutil.rmtree(models)
         self.uids = list(range(1, len(self.NATIVE) + 1))
+        self.chains = [self.chain]
+        self.seconds_per_block = seconds_per_block
+        self.time = time.time()
+        self.metagraph = {"netuid": 7, "block": self.FIRST_BLOCK,
+                          "seconds_per_block": seconds_per_block, "time": self.time,
+                          "neurons": neurons}
         os.makedirs(self.chain)
-        write_json(os.path.join(self.chain, "metagraph.json"),
-                   {"netuid": 7, "block": 1200, "seconds_per_block": 0, "neurons": neurons})
+        write_json(os.path.join(self.chain, "metagraph.json"), self.metagraph)
         write_json(os.path.join(self.chain, "commitments.json"), commitments)
         write_json(self.schedule, {"schedule": [{
             "start_block": 0, "competitions": [{
@@ -162,9 +192,38 @@ class NativeSetup:
                 "ema": {"alpha": EMA_ALPHA, "alpha_init": EMA_ALPHA, "baseline": 0.0},
                 "sample_min": 10}]}]})
 
-    def start(self, state_dir, log_path, *extra, env=None):
-        """Starts a validator on `state_dir`; its output goes to `log_path`."""
-        command = [self.crucible, "validator", "--chain", "local:" + self.chain, "--hub",
+    def block_now(self):
+        """The chain's current block, as the validator computes it."""
+        if self.seconds_per_block <= 0:
+            return self.metagraph["block"]
+        elapsed = max(0.0, time.time() - self.time)
+        return self.metagraph["block"] + int(math.floor(elapsed / self.seconds_per_block))
+
+    def window_now(self):
+        return window_of(self.block_now())
+
+    def add_chain(self, name):
+        """Another chain folder with the same metagraph and commitments (one
+        validator per chain folder); `set_block` moves every one."""
+        folder = os.path.join(self.root, name)
+        os.makedirs(folder)
+        for file in ("metagraph.json", "commitments.json"):
+            shutil.copyfile(os.path.join(self.chain, file), os.path.join(folder, file))
+        self.chains.append(folder)
+        return folder
+
+    def set_block(self, block):
+        """Moves the block of a chain with `seconds_per_block=0` in every
+        chain folder (a validator rereads metagraph.json within a second)."""
+        assert self.seconds_per_block <= 0, "the block advances by itself"
+        self.metagraph["block"] = block
+        for folder in self.chains:
+            write_json(os.path.join(folder, "metagraph.json"), self.metagraph)
+
+    def start(self, state_dir, log_path, *extra, env=None, chain=None):
+        """Starts a validator on `state_dir` (and `chain`, this setup's first
+        chain folder by default); its output goes to `log_path`."""
+        command = [self.crucible, "validator", "--chain", "local:" + (chain or self.chain), "--hub",
                    self.hub, "--state-dir", state_dir, "--schedule", self.schedule,
                    "--device", "cpu", "--idle-poll", "0.2", "--sync-interval", "0.5",
                    "--retry-interval", "3600", "--timeout-per-model", "60", *extra]

@@ -6,12 +6,19 @@ Usage: validator_integration_test.py CRUCIBLE_BINARY
 
 Miners 1-3 commit honest baselines; miners 4-8 commit repositories the hub
 serves badly (HTTP 500, truncated body, body over the size cap, wrong bytes,
-404). Checks: every bad download is a failure reason in the tracker and leaves
-nothing in the store; honest models are scored; a changed commitment restarts
-that uid's EMA; after SIGKILL the restarted validator continues the step count,
-the EMA, the queues and the tracker from the last saved state; weights.jsonl is
-one well-formed JSON object per line; the hub's retries and a final
-download-failed are warnings, each line with one "hub: " prefix.
+404). The chain's block advances (a task window every 1.5 s; the validator
+scores each queued model once per window, so every step is in a new window
+or scores a model that joined the window). Checks: every bad download is a
+failure reason in the tracker and leaves nothing in the store; honest models
+are scored; a changed commitment restarts that uid's EMA (its first update
+after the change is alpha * composite while its EMA before was positive);
+after SIGKILL the restarted validator continues the step count, the EMA, the
+queues and the tracker from the last saved state (the restart waits for a
+window after the last one the killed run scored, so its step scores the
+whole saved queue); weights.jsonl is one well-formed JSON object per line,
+with a null hotkey (no --hotkey given); the hub's retries and a final
+download-failed are warnings, each line with one "hub: " prefix; the chain
+folder records no block hashes, which one warning says.
 """
 import json
 import os
@@ -19,10 +26,12 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 from oracle import Report
-from validator_harness import (content_hash, ema_of, make_baselines, read_lines, saved_state,
-                               sha256_b64, wait_for, write_json)
+from validator_harness import (EMA_ALPHA, WEIGHTS_KEYS, content_hash, ema_of, ema_update,
+                               make_baselines, read_lines, saved_state, sha256_b64, wait_for,
+                               window_of, write_json)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -30,6 +39,7 @@ CAP = 100_000  # the schedule's max_file_bytes
 BAD = {4: ("error500", "download-failed"), 5: ("truncated", "download-failed"),
        6: ("oversize", "too-large"), 7: ("wrongcontent", "hash-mismatch"),
        8: ("notfound", "not-found")}
+SECONDS_PER_BLOCK = 0.01  # a task window (150 blocks) every 1.5 s
 
 
 class Setup:
@@ -37,6 +47,7 @@ class Setup:
         self.crucible, self.root = crucible, root
         self.hub, self.chain = os.path.join(root, "hub"), os.path.join(root, "chain")
         self.state = os.path.join(root, "state")
+        self.time = time.time()  # when block 1200 was current
         models = make_baselines(crucible, os.path.join(root, "baselines"))
         self.bytes = {}
         for name in (n for n in os.listdir(models) if n.endswith(".pt")):
@@ -73,8 +84,13 @@ class Setup:
                                     "block": block or 900 + uid}
         os.makedirs(self.chain, exist_ok=True)
         write_json(os.path.join(self.chain, "metagraph.json"),
-                   {"netuid": 7, "block": 1200, "seconds_per_block": 0, "neurons": self.neurons})
+                   {"netuid": 7, "block": 1200, "seconds_per_block": SECONDS_PER_BLOCK,
+                    "time": self.time, "neurons": self.neurons})
         write_json(os.path.join(self.chain, "commitments.json"), self.commitments)
+
+    def window_now(self):
+        """The first block of the chain's current task window."""
+        return window_of(1200 + int((time.time() - self.time) / SECONDS_PER_BLOCK))
 
     def validator(self, endpoint, steps):
         return subprocess.Popen(
@@ -116,20 +132,51 @@ def run(setup, endpoint, report):
                  all("[warning]" in l for l in retries), retries[:3])
     report.check("the final download-failed is logged once, as a warning",
                  len(final) == 1 and "[warning]" in final[0], final)
+    predictable = [l for l in output.splitlines() if "records no block hashes" in l]
+    report.check("one warning that the local chain's seeds are predictable",
+                 len(predictable) == 1 and "[warning]" in predictable[0], predictable)
     lines = read_lines(metrics)
     report.check("two steps logged", [l["step"] for l in lines] == [1, 2], lines)
-    statuses = {m["uid"]: m["status"] for m in lines[-1]["models"]} if lines else {}
+    # A step scores the models not yet scored in its window: the second step
+    # is in a later window, or scores models that joined the first's.
+    scored = [(l["window"], m["uid"]) for l in lines for m in l["models"]
+              if m["status"] != "not-installed"]
+    report.check("every line names its window; a uid is scored once per window",
+                 all(l["window"] == window_of(l["block"]) for l in lines) and
+                 len(set(scored)) == len(scored),
+                 [(l["block"], l.get("window"), [m["uid"] for m in l["models"]]) for l in lines])
+    statuses = {m["uid"]: m["status"] for l in lines for m in l["models"]}  # each uid's last
     report.check("honest models scored", all(statuses.get(u) == "ok" for u in (1, 2, 3)),
                  statuses)
 
-    # A long run: change miner 1's model once step 4 is logged, then SIGKILL.
+    # A long run: change miner 1's model once step 4 is logged and uid 1's
+    # EMA is positive (so a restarted EMA shows), then SIGKILL.
     second = setup.validator(endpoint, 0)
     report.check("step 4 reached", wait_for(lambda: len(read_lines(metrics)) >= 4, 120))
+    uid1_emas = lambda: [m["ema"] for l in read_lines(metrics)  # noqa: E731
+                         for m in l["models"] if m["uid"] == 1]
+    report.check("uid 1's EMA is positive before its model changes",
+                 wait_for(lambda: (uid1_emas() or [0])[-1] > 0, 120), uid1_emas())
+    before_change = len(read_lines(metrics))
     setup.commit(1, "mean-copy", setup.bytes["seasonal_naive"], block=1100)
-    changed = wait_for(lambda: any(
-        m["uid"] == 1 and m["ema"] is not None and abs(m["ema"] - 0.2 * m["composite"]) < 1e-12
-        for l in read_lines(metrics)[4:] for m in l["models"]), 120)
-    report.check("a changed commitment restarts the uid's EMA", changed)
+
+    def first_update_after_change():
+        """uid 1's first row logged after the change whose EMA moved away
+        from a positive one to alpha * composite (a restarted EMA), or None."""
+        ema = None
+        for number, line in enumerate(read_lines(metrics)):
+            for m in line["models"]:
+                if m["uid"] != 1 or m["ema"] is None:
+                    continue
+                restarted = abs(m["ema"] - EMA_ALPHA * m["composite"]) < 1e-12
+                if number >= before_change and restarted and ema is not None and ema > 0:
+                    return m
+                ema = m["ema"]
+        return None
+    changed = wait_for(lambda: first_update_after_change() is not None, 120)
+    history = [(l["step"], m["composite"], m["ema"]) for l in read_lines(metrics)
+               for m in l["models"] if m["uid"] == 1]
+    report.check("a changed commitment restarts the uid's EMA", changed, history)
     # By now every miner was synced at least once and a step saved the tracker.
     tracker = {h["hotkey"]: h.get("model", {}) for h in saved_state(setup.state, "models.json")["hotkeys"]}
     for uid, (repo, reason) in BAD.items():
@@ -144,19 +191,30 @@ def run(setup, endpoint, report):
     second.send_signal(signal.SIGKILL)
     second.wait()
 
-    killed_at = read_lines(metrics)[-1]["step"]
+    lines = read_lines(metrics)
+    # A kill between a save and its metrics line leaves the saved step one ahead.
+    killed_at = max(lines[-1]["step"], saved_state(setup.state, "meta.json")["step"])
     saved_emas = {uid: ema_of(setup.state, uid) for uid in (1, 2, 3)}
     queues = saved_state(setup.state, "queues.json")
     tracker = {h["hotkey"]: h.get("model", {}) for h in saved_state(setup.state, "models.json")["hotkeys"]}
     report.check("tracker holds the new commitment",
                  tracker["miner1"].get("commitment", "").startswith("ns/mean-copy:"), tracker["miner1"])
 
+    # The restarted step scores the models without a score in its window: for
+    # it to score the whole saved queue, restart in a window after the last
+    # one the killed run scored (logged, or saved with the EMAs).
+    scored_windows = [lines[-1]["window"]] + [
+        c.get("window", 0) for c in saved_state(setup.state, "ema.json")["competitions"]]
+    report.check("a new window begins", wait_for(
+        lambda: setup.window_now() > max(scored_windows), 60), (scored_windows, setup.window_now()))
     third = setup.validator(endpoint, 1)
     output, _ = third.communicate(timeout=300)
     report.check("restart exits 0", third.returncode == 0, output[-2000:])
     lines = read_lines(metrics)
     report.check("the step count continues", lines[-1]["step"] == killed_at + 1,
                  (killed_at, [l["step"] for l in lines]))
+    report.check("the restarted step is in a later window",
+                 lines[-1]["window"] > max(scored_windows), (lines[-1]["window"], scored_windows))
     saved_queue = set()
     for competition in queues.get("competitions", []):
         saved_queue |= set(competition["active"]) | set(competition["pending"])
@@ -167,7 +225,7 @@ def run(setup, endpoint, report):
     report.check("the restarted step evaluated uids with a saved EMA", len(continued) >= 2,
                  (saved_emas, lines[-1]["models"]))
     for m in continued:
-        expected = 0.2 * m["composite"] + 0.8 * saved_emas[m["uid"]]
+        expected = ema_update(saved_emas[m["uid"]], m["composite"])
         report.check("uid %d: the EMA continues from the saved state" % m["uid"],
                      abs(m["ema"] - expected) < 1e-12, (m["ema"], expected))
 
@@ -176,7 +234,7 @@ def run(setup, endpoint, report):
         for line in f:
             weights.append(json.loads(line))
     report.check("weights were set", len(weights) > 0)
-    well_formed = all(set(w) == {"block", "time", "uids", "weights", "version_key"} and
+    well_formed = all(set(w) == WEIGHTS_KEYS and w["hotkey"] is None and
                       len(w["uids"]) == len(w["weights"]) and
                       abs(sum(w["weights"]) - 1.0) < 1e-9 for w in weights)
     report.check("weights.jsonl is well-formed", well_formed, weights[-1] if weights else None)

@@ -3,6 +3,7 @@
 // folder; a reader sees the old file or the complete new one, never a part.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 namespace crucible {
@@ -30,8 +31,10 @@ void append_line(const std::string& path, const std::string& line);
 // the object goes out of scope (also when an exception passes).
 class TemporaryFolder {
  public:
-  // Throws std::runtime_error when the folder cannot be created.
-  explicit TemporaryFolder(const std::string& prefix);
+  // Creates PARENT/PREFIX.XXXXXX (PARENT is created when missing); removed
+  // with everything in it by the destructor. Throws std::runtime_error when
+  // the folder cannot be created.
+  explicit TemporaryFolder(const std::string& prefix, const std::string& parent = "/tmp");
   ~TemporaryFolder();
   TemporaryFolder(const TemporaryFolder&) = delete;
   TemporaryFolder& operator=(const TemporaryFolder&) = delete;
@@ -41,6 +44,11 @@ class TemporaryFolder {
  private:
   std::string path_;
 };
+
+// Removes every PARENT/PREFIX.* folder (what TemporaryFolder(PREFIX, PARENT)
+// objects of a killed process left behind); returns how many. A missing
+// PARENT is none.
+size_t remove_temporary_folders(const std::string& prefix, const std::string& parent);
 
 // fsyncs a folder so that renames and creations inside it are durable.
 // Best effort: errors are ignored (some file systems refuse it).

@@ -18,9 +18,10 @@ void launch_win_rates(const double* losses, int64_t num_models, int64_t num_seri
 // For each model: its finite losses in series order (finite_scratch [models,
 // series], counts [models]), then `replicates` bootstrap means into
 // means [models, replicates] (NaN for a model with fewer than 2 finite losses).
-void launch_bootstrap_means(const double* losses, const int64_t* uids, int64_t num_models,
-                            int64_t num_series, uint64_t seed, int64_t replicates,
-                            double* finite_scratch, int32_t* counts, double* means,
-                            CUstream_st* stream);
+// Replicate r draws the same positions for every model with the same count
+// (bootstrap_replicate_sum in scoring_math.h: keyed by seed, replicate, draw).
+void launch_bootstrap_means(const double* losses, int64_t num_models, int64_t num_series,
+                            uint64_t seed, int64_t replicates, double* finite_scratch,
+                            int32_t* counts, double* means, CUstream_st* stream);
 
 }  // namespace crucible

@@ -18,23 +18,18 @@ CRUCIBLE_HD inline double column_win_rate(int64_t n_worse, int64_t n_present) {
   return static_cast<double>(n_worse) / static_cast<double>(n_present - 1);
 }
 
-// Key of the bootstrap generator for a round seed.
-struct BootstrapKey {
-  uint64_t seed;
-  int64_t uid;
-};
-
 // Sum of one bootstrap replicate: m draws, with replacement, from finite[0..m).
-// Draw d of replicate r for model uid uses Philox on counter
-// (d / 4, r, uid_lo, uid_hi) with key (seed_lo, seed_hi), output word d % 4, so
-// the result depends on nothing but (seed, uid, r, d) and the data. Summed in
-// draw order in double, identically on CPU and GPU.
-CRUCIBLE_HD inline double bootstrap_replicate_sum(const double* finite, uint32_t m,
-                                                  BootstrapKey key, uint32_t replicate) {
-  const uint32_t key0 = static_cast<uint32_t>(key.seed);
-  const uint32_t key1 = static_cast<uint32_t>(key.seed >> 32);
-  const uint64_t uid = static_cast<uint64_t>(key.uid);
-  Philox4x32 counter{{0u, replicate, static_cast<uint32_t>(uid), static_cast<uint32_t>(uid >> 32)}};
+// Draw d of replicate r uses Philox on counter (d / 4, r, 0, 0) with key
+// (seed_lo, seed_hi), output word d % 4: the draws depend on nothing but
+// (seed, r, d), so replicate r resamples the same positions for every model
+// with the same m (a paired bootstrap) and identical losses give identical
+// sums whatever the model's uid or row. Summed in draw order in double,
+// identically on CPU and GPU.
+CRUCIBLE_HD inline double bootstrap_replicate_sum(const double* finite, uint32_t m, uint64_t seed,
+                                                  uint32_t replicate) {
+  const uint32_t key0 = static_cast<uint32_t>(seed);
+  const uint32_t key1 = static_cast<uint32_t>(seed >> 32);
+  Philox4x32 counter{{0u, replicate, 0u, 0u}};
   double sum = 0.0;
   uint32_t draw = 0;
   for (uint32_t block = 0; draw < m; ++block) {

@@ -58,6 +58,9 @@ struct RunnerOptions {
   std::string device = "cpu";
   std::vector<double> quantiles;  // sorted levels
   LossMetric metric = LossMetric::kCrps;
+  // Where the workers' forecast and stderr files go (folders made and removed
+  // per round).
+  std::string work_dir = "/tmp";
 };
 
 struct RoundResult {

@@ -50,6 +50,8 @@ struct WorkerPoolOptions {
   // Jobs run at once only while the sum of their footprints stays within the
   // budget (a job larger than the whole budget still runs, alone). 0 = none.
   long long memory_budget_bytes = 0;
+  // Where the folder of the workers' stderr files is made (removed at the end).
+  std::string work_dir = "/tmp";
 };
 
 // Runs the jobs, in order of admission as given (callers sort largest-first),

@@ -51,6 +51,14 @@ class ChainError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// block_seed() does not know the seed of that block yet (e.g. its block hash
+// has not been recorded): what() is one line naming where it looked, the
+// block and the blocks it does know. Asking again later may succeed.
+class SeedUnavailableError : public ChainError {
+ public:
+  using ChainError::ChainError;
+};
+
 // Implementations are thread-safe: the model manager, the weight setter and
 // the validator step call them from different threads. Every method may throw
 // ChainError.
@@ -63,8 +71,14 @@ class Chain {
 
   // The round seed for `block`: deterministic, the same on every call and on
   // every validator reading the same chain; different blocks give different
-  // seeds (with overwhelming probability).
+  // seeds (with overwhelming probability). Derived from the block's hash where
+  // the chain knows it, so nobody can compute it before the block exists.
+  // Throws SeedUnavailableError when that block's seed is not known (yet).
   virtual uint64_t block_seed(Block block) = 0;
+
+  // true when block_seed() can be computed for blocks that do not exist yet
+  // (a local chain without block hashes): the tasks are predictable.
+  virtual bool seeds_are_predictable() { return false; }
 
   // The subnet's neurons now.
   virtual Metagraph metagraph() = 0;

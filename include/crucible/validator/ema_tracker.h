@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crucible/validator/types.h"
@@ -24,6 +25,15 @@ struct EmaParams {
 struct RawScore {
   double score = 0.0;
   Block block = 0;
+};
+
+// A uid's result in a task window (the blocks that share a round seed): its
+// score once the window's other models are taken into account, and what the
+// keep rule needs. A uid is scored once per window (docs/scoring.md).
+struct WindowScore {
+  double score = 0.0;
+  double mean_loss = 0.0;  // +inf for a failed evaluation
+  double win_rate = 0.0;
 };
 
 class CompetitionEmaTracker {
@@ -45,7 +55,8 @@ class CompetitionEmaTracker {
   // The competition's weight vector (empty when never set).
   std::vector<double> weights(CompetitionId competition) const;
 
-  // The uid's model changed: its EMA is dropped in every competition; raw
+  // The uid's model changed: its EMA and its window scores are dropped in
+  // every competition (so it is scored again in the current window); raw
   // scores and its hotkey stay.
   void reset_uid(Uid uid);
 
@@ -63,6 +74,21 @@ class CompetitionEmaTracker {
 
   std::set<CompetitionId> competitions() const;
 
+  // The window (its first block) the competition's window scores belong to;
+  // nullopt before the first. start_window with another window clears the
+  // window scores (the EMAs stay).
+  std::optional<Block> window(CompetitionId competition) const;
+  void start_window(CompetitionId competition, Block window);
+  // The uids scored in the current window, with their latest window score.
+  std::map<Uid, WindowScore> window_scores(CompetitionId competition) const;
+  void set_window_score(CompetitionId competition, Uid uid, const WindowScore& score);
+
+  // While a reason is held, the validator sets no weights: its EMAs were
+  // restored from an older step or started fresh, and no full window has
+  // been scored since. Empty when weights may be set.
+  const std::string& weights_held() const { return weights_held_; }
+  void hold_weights(std::string reason) { weights_held_ = std::move(reason); }
+
   // Versionless JSON document; from_json throws std::runtime_error on a
   // malformed one.
   nlohmann::json to_json() const;
@@ -78,10 +104,13 @@ class CompetitionEmaTracker {
   struct Competition {
     std::map<Uid, UidScores> uids;
     std::vector<double> weights;
+    std::optional<Block> window;
+    std::map<Uid, WindowScore> window_scores;
   };
 
   std::map<CompetitionId, Competition> competitions_;
   std::map<Uid, std::string> hotkeys_;
+  std::string weights_held_;
 };
 
 }  // namespace crucible

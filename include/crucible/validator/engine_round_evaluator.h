@@ -4,6 +4,7 @@
 // scores them. The one place where the validator meets LibTorch.
 #pragma once
 
+#include <cstddef>
 #include <string>
 
 #include "crucible/validator/round_evaluator.h"
@@ -19,15 +20,25 @@ struct EngineEvaluatorOptions {
   long long memory_limit_bytes = 0;   // per worker; 0 = none
   long long memory_budget_bytes = 0;  // 0 = 90% of the device's free memory
   int64_t real_dataset_horizon = 64;  // target length for a real dataset's windows
+  // Where a run's working folder (crucible-round.XXXXXX: the task files the
+  // workers read) is made; removed when the run ends. The validator uses
+  // <state-dir>/rounds so a killed run's folder is found at the next start.
+  std::string work_dir = "/tmp";
 };
+
+// Removes every working folder a run left in `work_dir` (a run killed before
+// it could remove its own); returns how many. Call before any run starts.
+size_t remove_round_folders(const std::string& work_dir);
 
 class EngineRoundEvaluator : public RoundEvaluator {
  public:
   // Throws std::invalid_argument for an unusable device.
   explicit EngineRoundEvaluator(EngineEvaluatorOptions options);
 
-  std::vector<RoundModelResult> evaluate(const CompetitionConfig& competition, uint64_t seed,
-                                         const std::vector<RoundModel>& models) override;
+  std::vector<ModelLosses> run(const CompetitionConfig& competition, uint64_t seed,
+                               const std::vector<RoundModel>& models) override;
+  std::vector<RoundModelResult> score(const CompetitionConfig& competition, uint64_t seed,
+                                      const std::vector<ModelLosses>& runs) override;
 
  private:
   EngineEvaluatorOptions options_;

@@ -5,16 +5,24 @@
 //
 //   DIR/metagraph.json    {"netuid": 1, "block": 1000, "seconds_per_block": 12,
 //                          "time": 1700000000.0,
+//                          "block_hashes": {"900": "0x9a3f..", "750": "0x41c0..", ...},
 //                          "neurons": [{"uid": 0, "hotkey": "5F..", "stake": 10.0,
 //                                       "validator_permit": false,
 //                                       "weights": [0.0, 0.7, ...]}, ...]}
 //                         ("time", optional: the unix time at which "block" was
 //                          current, by default the file's modification time;
+//                          "block_hashes", optional: the chain's hashes of the
+//                          blocks that round seeds come from, hex, 0x-prefixed
+//                          or not, any case; without it the seeds are
+//                          predictable, see block_seed;
 //                          "weights", optional: what that validator last set, by uid)
 //   DIR/commitments.json  {"<hotkey>": {"commitment": "ns/name:commit:hash:0",
 //                                       "block": 990}, ...}   (optional)
-//   DIR/weights.jsonl     one line per set_weights: {"block", "time", "uids",
-//                          "weights", "version_key"}
+//   DIR/weights.jsonl     one line per set_weights: {"block", "hotkey", "time",
+//                          "uids", "version_key", "weights"}; "hotkey" is the
+//                          writer's hotkey (LocalChainOptions::writer_hotkey),
+//                          null when not given, so the bridge submits only its
+//                          own wallet's lines
 //
 // Unknown keys are ignored, so a bridge may add fields of its own.
 #pragma once
@@ -41,6 +49,9 @@ struct LocalChainOptions {
   // `retry_delay_seconds` apart, before the read counts as failed.
   int read_attempts = 5;
   double retry_delay_seconds = 0.05;
+  // The ss58 address of the hotkey whose weights this process writes, put in
+  // every weights.jsonl line; empty = unknown (written as null).
+  std::string writer_hotkey;
 };
 
 class LocalChain : public Chain {
@@ -65,9 +76,17 @@ class LocalChain : public Chain {
   // this LocalChain returned before, e.g. when the wall clock steps back.
   Block current_block() override;
 
-  // The first 8 bytes (big-endian) of SHA-256 of
-  // "crucible-local-chain:<netuid>:<block>": deterministic for a netuid.
+  // With "block_hashes" in metagraph.json: the first 8 bytes (big-endian) of
+  // SHA-256 of "crucible-block-hash:<netuid>:<block>:<hash>" (<hash> the
+  // block's hash in lowercase hex without "0x"); throws SeedUnavailableError,
+  // naming the file, the block and the blocks it has, when that block has no
+  // entry. Without the field: SHA-256 of "crucible-local-chain:<netuid>:<block>",
+  // computable for any block in advance (seeds_are_predictable()).
   uint64_t block_seed(Block block) override;
+
+  // true when metagraph.json has no "block_hashes" field. Throws ChainError
+  // when metagraph.json never read fine.
+  bool seeds_are_predictable() override;
 
   // The neurons of metagraph.json, sorted by uid; `block` is current_block().
   Metagraph metagraph() override;
@@ -79,9 +98,11 @@ class LocalChain : public Chain {
   // Appends one line to weights.jsonl (one write() on an O_APPEND
   // descriptor, then fsync), so concurrent writers never interleave within a
   // line: "block" is current_block(), "time" the wall clock in unix seconds
-  // (not the injected clock). Throws ChainError when uids and weights differ in length, a weight
-  // is negative or not finite, a uid is negative or repeated, or the write
-  // fails.
+  // (not the injected clock), "hotkey" Options::writer_hotkey. Throws
+  // ChainError when uids and weights differ in length, a weight is negative
+  // or not finite, a uid is negative or repeated, or the write fails. One
+  // writer per directory is the caller's to ensure (StateDirLock on
+  // DIR/weights.lock).
   void set_weights(const WeightsSubmission& weights) override;
 
   // Reads failing after a good read keep serving the last good copy (never

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,9 @@ struct LocalMetagraphFile {
   double seconds_per_block = 0;
   double time = -1;             // unix seconds at which `block` was current; -1 = not given
   std::vector<Neuron> neurons;  // neurons[i].uid == i
+  // "block_hashes": block -> its hash as lowercase hex digits without "0x";
+  // nullopt when the field is absent (an empty object is present, no blocks).
+  std::optional<std::map<Block, std::string>> block_hashes;
 };
 
 // commitments.json as read: hotkey -> commitment (the string not parsed).
@@ -33,7 +37,10 @@ using LocalCommitmentsFile = std::map<std::string, Commitment>;
 // not an object, whose uid is not an integer in [0, n) or repeats, whose
 // hotkey is not a non-empty string or repeats, whose stake is not a finite
 // number >= 0, whose validator_permit is not a bool, or whose optional
-// weights are not an array of finite numbers >= 0.
+// weights are not an array of finite numbers >= 0; block_hashes (optional)
+// not an object, with a key that is not a block number (decimal digits, no
+// sign or leading zero) or a value that is not a string of hex digits,
+// "0x"-prefixed or not, non-empty, of even length, at most 128 digits.
 LocalMetagraphFile parse_local_metagraph(const std::string& text, const std::string& path);
 
 // Parses commitments.json's text; `path` names the file in messages. Throws

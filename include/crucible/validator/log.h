@@ -8,7 +8,7 @@
 
 namespace crucible {
 
-enum class LogLevel { kDebug, kInfo, kWarn };
+enum class LogLevel { kDebug, kInfo, kWarn, kError };
 
 // One line, no trailing newline. Called from several threads (the step loop,
 // the model manager), so it must be thread-safe.

@@ -31,6 +31,7 @@ struct StepReportRow {
 struct StepReport {
   int64_t step = 0;
   Block block = 0;
+  Block window = 0;  // the task window's first block (the seed's block)
   CompetitionId competition_id = 0;
   uint64_t seed = 0;
   double seconds = 0.0;

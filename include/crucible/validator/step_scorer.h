@@ -22,6 +22,10 @@ struct StepModelResult {
   double composite = 0.0;    // the step score; a failed model scores 0
   Block model_block = 0;     // block of the model's commitment
   std::string content_hash;  // for the copy penalty; may be empty
+  // Scored for the first time in this window: its EMA moves and its
+  // evaluation is recorded. Models scored earlier in the window are in the
+  // comparison (and the keep rule) only.
+  bool new_in_window = true;
 };
 
 struct StepOutcome {
@@ -31,7 +35,9 @@ struct StepOutcome {
   std::vector<Uid> kept;                    // active uids for the next step
 };
 
-// Scores one step of `competition` at `block`. `active_competitions` are the
+// Scores one step of `competition` at `block`: `results` are every model
+// scored in the current window; the new ones move their EMAs, all of them
+// get their window score and compete for the queue. `active_competitions` are the
 // competitions active now (their stored weights are aggregated); `hotkeys` is
 // the number of uids in the metagraph now.
 StepOutcome score_step(ValidatorState& state, const CompetitionConfig& competition,

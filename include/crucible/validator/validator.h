@@ -1,8 +1,9 @@
 // The validator's step loop, wiring only: each step picks the next active
-// competition (round-robin), moves its pending uids to active, evaluates
-// their installed models on the round seed's data (RoundEvaluator), scores
-// the step (score_step), saves the state, then prints the step's table and
-// appends one line to <state-dir>/metrics.jsonl. Background services (model
+// competition (round-robin) with queued models not yet scored in the current
+// task window, runs them on the round seed's data (RoundEvaluator), scores
+// them against the window's earlier runs, updates their EMAs (score_step),
+// saves the state, then prints the step's table and appends one line to
+// <state-dir>/metrics.jsonl. Background services (model
 // manager, weight setter, status server) are started by the caller. The
 // model manager's excluded uids are never evaluated nor weighted, whatever
 // the saved state holds.
@@ -11,10 +12,13 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "crucible/validator/chain.h"
 #include "crucible/validator/competition_schedule.h"
@@ -24,6 +28,7 @@
 #include "crucible/validator/state_store.h"
 #include "crucible/validator/validator_metrics.h"
 #include "crucible/validator/validator_state.h"
+#include "crucible/validator/window_runs.h"
 
 namespace crucible {
 
@@ -49,7 +54,14 @@ class Validator {
   // succeeds, and the loop goes on.
   int64_t run(const std::atomic<bool>& stop);
 
-  // One step; true when it evaluated at least one model. Step numbers go on
+  // One step; true when it scored at least one model. A model is scored once
+  // per task window (the blocks sharing a round seed): the step scores the
+  // queued models without a score in the current window, against the
+  // window's earlier ones, and moves only their EMAs; with none, it is idle
+  // (false) and runs nothing. A model whose installed copy is missing or
+  // damaged is not scored ("not-installed"), costs its miner nothing and is
+  // queued again. While the chain has no hash for the window's first block
+  // the step waits (false). Step numbers go on
   // from the larger of metrics.jsonl's last step and the saved state's step.
   // Once the step is scored, its number is used: a save that fails throws
   // ("state of step N not saved ...") with the step's update kept in memory
@@ -58,8 +70,15 @@ class Validator {
   bool step();
 
   // The subnet weights the state holds now (for the WeightSetter); nullopt
-  // while no competition has weights.
+  // while no competition has weights, and while weights are held.
   std::optional<WeightsSubmission> current_weights();
+
+  // Sets no weights until a full window is scored: for EMAs restored from an
+  // older step or started fresh after a damaged state. Logged, and saved
+  // with the EMAs, so a restart keeps holding.
+  void hold_weights(const std::string& reason);
+  // Why weights are held; empty when they are not.
+  std::string weights_held();
 
   // The step evaluating models now, e.g. "step 4 (competition 0, 3 models,
   // running for 12 s)"; empty when none. Thread-safe (for a stop request).
@@ -73,7 +92,27 @@ class Validator {
     std::chrono::steady_clock::time_point start;
   };
 
+  // A competition's queue in the current window: the queued uids without a
+  // score in it (to score now) and the uids scored in it already (the
+  // comparison set), both restricted to present, not excluded uids.
+  struct WindowWork {
+    std::vector<Uid> to_score;
+    std::vector<Uid> scored;
+  };
+  WindowWork window_work(const CompetitionConfig& competition, Block window, size_t num_neurons);
+  // The seed of `window` into *seed; false (logged once per window) while the
+  // chain has no hash for it yet.
+  bool round_seed(Block window, uint64_t* seed);
+  void release_weights_when_window_scored(const std::vector<CompetitionConfig>& active,
+                                          Block window, size_t num_neurons);
   void apply_metagraph(const Metagraph& metagraph, const std::vector<CompetitionConfig>& active);
+  // Saves the state at step_; on failure throws, and the next step() (idle
+  // or not) saves again.
+  void save_state();
+  // Appends the steps' metrics.jsonl lines not written yet, oldest first; on
+  // failure throws and keeps them for the next step() (idle or not).
+  void append_metrics_lines();
+  void log_failure(const std::string& failure);
   void drop_excluded_uids();
   void set_progress(std::optional<StepProgress> progress);
 
@@ -88,6 +127,18 @@ class Validator {
   Log log_;
   int64_t step_ = 0;  // steps that evaluated a model, over restarts (from metrics.jsonl)
   size_t round_robin_ = 0;
+  std::map<CompetitionId, WindowRuns> window_runs_;  // the step loop's own
+  bool scored_since_hold_ = false;                   // a step scored models since weights were held
+  Block seed_wait_logged_ = -1;                      // the window whose missing seed was logged
+  bool predictable_warned_ = false;
+  bool unsaved_ = false;                                                // the last save failed
+  std::vector<std::pair<int64_t, std::string>> unlogged_lines_;         // (step, line)
+  std::optional<std::chrono::steady_clock::time_point> failing_since_;  // the run loop's own
+  std::chrono::steady_clock::time_point last_warned_;
+  std::string last_warned_failure_;  // failure_kind() of the last warning
+  Block window_ = -1;                // the window of the latest step
+  int64_t failures_ = 0;
+  std::map<Uid, std::string> not_installed_logged_;  // the reason logged per uid
 
   mutable std::mutex progress_mutex_;  // guards progress_
   std::optional<StepProgress> progress_;

@@ -45,6 +45,8 @@ class ValidatorState {
   // Drops the queues and EMA of every competition not in `active`.
   void retain_competitions(const std::set<CompetitionId>& active);
 
+  // The queue: active and pending uids together (sorted); moves nothing.
+  std::vector<Uid> queued(CompetitionId competition) const;
   std::vector<Uid> active(CompetitionId competition) const;
   std::vector<Uid> pending(CompetitionId competition) const;
   size_t active_count() const;   // over all competitions
