@@ -9,9 +9,12 @@ CMAKE_FLAGS ?=
 TSAN_BUILD ?= build-tsan
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+WHEEL_BUILD ?= build-wheel
 FUZZ_SECONDS ?= 60
+# make test's bounded fuzzing: seconds per target (make fuzz runs FUZZ_SECONDS).
+TEST_FUZZ_SECONDS ?= 20
 
-.PHONY: deps configure build test test-tsan test-asan test-long fuzz demo bench format clean
+.PHONY: deps configure build test test-wheel test-tsan test-asan test-long fuzz demo bench format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -24,9 +27,21 @@ build: configure
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory test-wheel
 	@$(MAKE) --no-print-directory test-tsan
 	@$(MAKE) --no-print-directory test-asan
-	@$(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+
+# The GPU route (the Docker image's build stage, the GPU machine): crucible
+# with CUDA on (sm_90) against LibTorch 2.11 from the PyTorch wheel
+# (scripts/fetch-torch-wheel.sh, cached outside the tree), then the CPU test
+# suite on that build.
+test-wheel: deps
+	@torch_root=$$(bash scripts/fetch-torch-wheel.sh) && \
+	  cmake -S . -B $(WHEEL_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$$torch_root" \
+	  -DCMAKE_CUDA_ARCHITECTURES=90 -DCRUCIBLE_REQUIRE_CUDA=ON -DCRUCIBLE_BUILD_BENCHMARKS=OFF >/dev/null
+	@cmake --build $(WHEEL_BUILD) -j $(JOBS)
+	@ctest --test-dir $(WHEEL_BUILD) --output-on-failure -j $(JOBS)
 
 # The validator core's tests (threads included) under ThreadSanitizer; any
 # report fails the run.
@@ -82,4 +97,4 @@ format:
 	@clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu')
 
 clean:
-	@rm -rf $(BUILD) $(TSAN_BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	@rm -rf $(BUILD) $(WHEEL_BUILD) $(TSAN_BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -35,6 +35,7 @@ struct EvalOptions {
   std::vector<int64_t> report_series;  // --report-series
   std::vector<int64_t> report_uids;    // --report-uids
   std::string device = "auto";
+  std::string precision = "fp32";
   std::string isolation = "process";
   SyntheticGpOptions task;
   double timeout = 120.0;
@@ -224,6 +225,8 @@ void run_eval(const EvalOptions& o) {
           : with_context("--quantiles", [&] { return parse_quantile_levels(o.quantiles); });
   const c10::Device device = with_context("--device", [&] { return parse_device(o.device); });
   runner.device = device.str();
+  runner.native_precision =
+      with_context("--precision", [&] { return parse_native_precision(o.precision, device); });
   runner.memory_budget_bytes = o.memory_budget_mib << 20;
   const std::vector<CandidateModel> models = list_models(o.models_dir);
   check_distinct_uids(models);
@@ -334,6 +337,11 @@ CommandRun add_eval_command(CLI::App& app) {
   cmd->add_option("--quantiles", o->quantiles, "quantile levels (default 0.1,...,0.9)");
   cmd->add_option("--data", o->data_dir, "a task folder from crucible synth instead");
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--precision", o->precision,
+                  "native models' matrix products on CUDA: fp32 (what validators run) or tf32 "
+                  "(faster, not bit-equal)")
+      ->check(CLI::IsMember({"fp32", "tf32"}))
+      ->capture_default_str();
   cmd->add_option("--timeout-per-model", o->timeout, "seconds")
       ->check(positive_number())
       ->capture_default_str();

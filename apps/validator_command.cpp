@@ -18,6 +18,7 @@
 #include "cli_error.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "crucible/engine/device.h"
 #include "crucible/validator/child_processes.h"
 #include "crucible/validator/disk_model_store.h"
 #include "crucible/validator/engine_round_evaluator.h"
@@ -146,6 +147,11 @@ void run_validator(ValidatorCliOptions o) {
   if (o.engine.step_timeout_seconds < 0 || o.memory_limit_mib < 0 || o.memory_budget_mib < 0) {
     throw CliError("--step-timeout, --memory-limit-mib and --gpu-memory-budget must be >= 0");
   }
+  with_context("--precision", [&] {
+    return parse_native_precision(o.engine.precision, with_context("--device", [&] {
+                                    return parse_device(o.engine.device);
+                                  }));
+  });
   const CompetitionSchedule schedule = o.schedule.empty() ? CompetitionSchedule::builtin_default()
                                                           : CompetitionSchedule::load(o.schedule);
   check_hotkey_address(o.hotkey);
@@ -293,6 +299,11 @@ CommandRun add_validator_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--schedule", o->schedule, "competition schedule JSON (default: built in)");
   cmd->add_option("--device", o->engine.device, "auto, cpu, cuda or cuda:N")->capture_default_str();
+  cmd->add_option("--precision", o->engine.precision,
+                  "native models' matrix products on CUDA: fp32 (validators agree to the bit) "
+                  "or tf32 (faster, not bit-equal)")
+      ->check(CLI::IsMember({"fp32", "tf32"}))
+      ->capture_default_str();
   cmd->add_option("--isolation", o->isolation, "process or none (trusted models only)")
       ->check(CLI::IsMember({"process", "none"}))
       ->capture_default_str();

@@ -7,7 +7,10 @@
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
 
+#include <cstdio>
 #include <numeric>
+#include <string>
+#include <vector>
 
 #include "crucible/engine/chronos_bolt.h"
 #include "crucible/engine/device.h"
@@ -95,31 +98,63 @@ ChronosBoltStack random_stack(int64_t models, int64_t d_model, const c10::Device
   return stack;
 }
 
-void run_chronos_bolt(benchmark::State& state, const c10::Device& device) {
+// The mean CRPS of each model's forecasts [G, S, H, Q] of `task`, float64 [G].
+at::Tensor mean_losses(const at::Tensor& forecasts, const TaskData& task, int64_t horizon) {
+  const at::Tensor targets = at::from_blob(const_cast<float*>(task.targets.data()),
+                                           {task.num_series, task.target_width}, at::kFloat)
+                                 .narrow(1, 0, horizon)
+                                 .to(forecasts.device());
+  const at::Tensor lengths =
+      at::tensor(task.target_lengths, at::kLong).clamp_max(horizon).to(forecasts.device());
+  return series_losses(LossMetric::kCrps, targets, forecasts, lengths, default_quantile_levels())
+      .nanmean(1)
+      .cpu();
+}
+
+// The stacked forecast of G random models (range 0) of d_model (range 1) on
+// S = 100 synthetic series of length 1024, horizon H (range 2, 0: the task's
+// own), with the native forwards' matrix products in `precision`. With tf32
+// the "loss_drift" counter is the largest relative change of a model's mean
+// CRPS against the same forecast in fp32.
+void run_chronos_bolt(benchmark::State& state, const c10::Device& device,
+                      NativePrecision precision = NativePrecision::kFp32, int64_t series = 100) {
   const ChronosBoltStack stack = random_stack(state.range(0), state.range(1), device);
   SyntheticGpOptions gp;
   gp.seed = 1;
-  gp.num_series = 100;
+  gp.num_series = series;
   gp.length = 1024;
   TaskData task = generate_synthetic_gp_cpu(gp);
   const at::Tensor inputs =
       at::from_blob(task.inputs.data(), {task.num_series, task.input_width}, at::kFloat);
   const at::Tensor lengths = at::tensor(task.input_lengths, at::kLong);
   QuantileForecastRequest request;
-  request.horizon = task.target_width;
+  request.horizon = state.range(2) > 0 ? state.range(2) : task.target_width;
   request.levels = default_quantile_levels();
-  request.needed_steps = task.target_lengths;
+  request.needed_steps.assign(static_cast<size_t>(task.num_series), request.horizon);
   ForecastWork work;
   request.work = &work;
+  const NativePrecisionScope scope(precision);
+  at::Tensor forecasts;
   for (auto _ : state) {
     work = ForecastWork{};
-    const at::Tensor forecasts = chronos_bolt_predict_quantiles(stack, inputs, lengths, request);
+    forecasts = chronos_bolt_predict_quantiles(stack, inputs, lengths, request);
     benchmark::DoNotOptimize(forecasts.sum().item<float>());
   }
   state.counters["models/s"] = benchmark::Counter(static_cast<double>(stack.models),
                                                   benchmark::Counter::kIsIterationInvariantRate);
   state.counters["FLOP/s"] = benchmark::Counter(chronos_bolt_flops(stack.config, work),
                                                 benchmark::Counter::kIsIterationInvariantRate);
+  if (precision == NativePrecision::kTf32 && request.horizon <= task.target_width) {
+    at::Tensor exact;
+    {
+      const NativePrecisionScope fp32(NativePrecision::kFp32);
+      exact = chronos_bolt_predict_quantiles(stack, inputs, lengths, request);
+    }
+    const at::Tensor reference = mean_losses(exact, task, request.horizon);
+    const at::Tensor drift =
+        (mean_losses(forecasts, task, request.horizon) - reference).abs() / reference.abs();
+    state.counters["loss_drift"] = drift.max().item<double>();
+  }
 }
 
 void BM_ChronosBoltCpu(benchmark::State& state) { run_chronos_bolt(state, c10::Device(c10::kCPU)); }
@@ -159,18 +194,78 @@ BENCHMARK(BM_SyntheticGpCpu)
     ->UseRealTime();
 BENCHMARK(BM_SyntheticGpCuda)->Args({1000, 1024})->Unit(benchmark::kMillisecond)->UseRealTime();
 // G models of d_model 128 on the CPU; 64 chronos-bolt-tiny-sized ones on CUDA.
-BENCHMARK(BM_ChronosBoltCpu)->Args({8, 128})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ChronosBoltCpu)->Args({8, 128, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ChronosBoltCuda)
-    ->Args({64, 256})
-    ->Args({1, 256})
+    ->Args({64, 256, 0})
+    ->Args({1, 256, 0})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
+
+// The benchmarks of record (scripts/device-build-and-test.sh, then
+// benchmarks/record.py): named record/<what>/<device>, on CUDA when usable,
+// else on the CPU. `full` is the figures' size; `small` the same workloads
+// scaled down, to rehearse the device call on a CPU.
+void register_record_benchmarks(const std::string& scale) {
+  const bool full = scale == "full";
+  const c10::Device device = cuda_usable() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  const std::string on = device.is_cuda() ? "cuda" : "cpu";
+  const auto add = [](const std::string& name, auto run, std::vector<int64_t> args) {
+    benchmark::RegisterBenchmark(name.c_str(), run)
+        ->Args(args)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->MinTime(0.5);
+  };
+  add(
+      "record/loss/" + on, [device](benchmark::State& s) { run_loss(s, device); },
+      full ? std::vector<int64_t>{256, 256, 512, 9} : std::vector<int64_t>{64, 64, 128, 9});
+  add(
+      "record/scoring/" + on, [device](benchmark::State& s) { run_scoring(s, device); },
+      full ? std::vector<int64_t>{256, 1000, 2000} : std::vector<int64_t>{64, 256, 500});
+  const int64_t series = full ? 100 : 20;
+  // chronos-bolt-tiny's shape (d_model 256) at full size; d_model 64 scaled down.
+  const std::vector<std::vector<int64_t>> stacks =
+      full ? std::vector<std::vector<int64_t>>{{64, 256, 512}, {256, 256, 512}}
+           : std::vector<std::vector<int64_t>>{{4, 64, 128}, {16, 64, 128}};
+  for (const std::vector<int64_t>& args : stacks) {
+    add(
+        "record/bolt_fp32/" + on,
+        [device, series](benchmark::State& s) {
+          run_chronos_bolt(s, device, NativePrecision::kFp32, series);
+        },
+        args);
+    if (device.is_cuda()) {
+      add(
+          "record/bolt_tf32/" + on,
+          [device, series](benchmark::State& s) {
+            run_chronos_bolt(s, device, NativePrecision::kTf32, series);
+          },
+          args);
+    }
+  }
+}
 
 }  // namespace
 }  // namespace crucible
 
 int main(int argc, char** argv) {
   crucible::set_cpu_threads(0);
+  // --record=full|small registers the benchmarks of record (and is removed
+  // before Google Benchmark reads the arguments).
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--record=", 0) != 0) continue;
+    const std::string scale = arg.substr(9);
+    if (scale != "full" && scale != "small") {
+      std::fprintf(stderr, "engine_bench: --record: expected full or small, got '%s'\n",
+                   scale.c_str());
+      return 2;
+    }
+    crucible::register_record_benchmarks(scale);
+    for (int j = i; j + 1 < argc; ++j) argv[j] = argv[j + 1];
+    --argc;
+    --i;
+  }
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "crucible/common/safetensors.h"
+#include "crucible/engine/native_model.h"
 
 namespace crucible {
 namespace {
@@ -132,30 +133,53 @@ double chronos_bolt_flops(const ChronosBoltConfig& c, const ForecastWork& work) 
                 work.position_pairs * per_pair + work.series_steps * per_series);
 }
 
+ChronosBoltWeights load_chronos_bolt_weights(const ChronosBoltConfig& config,
+                                             const std::string& folder, const c10::Device& device,
+                                             long long* bytes_read) {
+  const SafetensorsFile file = SafetensorsFile::open(folder + "/model.safetensors");
+  ChronosBoltWeights weights;
+  for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
+    const SafetensorsEntry& entry = file.entry(name);
+    if (entry.shape != shape) {
+      throw SafetensorsError(file.path() + ": tensor '" + name + "' changed its shape");
+    }
+    at::Tensor values = at::empty(shape, at::kFloat);
+    file.read_float32(name, values.data_ptr<float>());
+    if (bytes_read != nullptr) *bytes_read += static_cast<long long>(entry.end - entry.begin);
+    const std::string reason =
+        check_native_tensor_values(name, values.data_ptr<float>(), values.numel());
+    if (!reason.empty()) throw NativeWeightsRefused(reason);
+    weights[name] = values.to(device);
+  }
+  const std::string reason = check_tied_embeddings(file.view());
+  if (!reason.empty()) throw NativeWeightsRefused(reason);
+  return weights;
+}
+
+ChronosBoltStack stack_chronos_bolt_weights(const ChronosBoltConfig& config,
+                                            const std::vector<const ChronosBoltWeights*>& models) {
+  ChronosBoltStack stack;
+  stack.config = config;
+  stack.models = static_cast<int64_t>(models.size());
+  for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
+    std::vector<at::Tensor> parts;
+    parts.reserve(models.size());
+    for (const ChronosBoltWeights* model : models) parts.push_back(model->at(name));
+    stack.weights[name] = at::stack(parts);
+  }
+  return stack;
+}
+
 ChronosBoltStack load_chronos_bolt_stack(const ChronosBoltConfig& config,
                                          const std::vector<std::string>& folders,
                                          const c10::Device& device) {
-  ChronosBoltStack stack;
-  stack.config = config;
-  stack.models = static_cast<int64_t>(folders.size());
-  std::vector<SafetensorsFile> files;
+  std::vector<ChronosBoltWeights> loaded;
   for (const std::string& folder : folders) {
-    files.push_back(SafetensorsFile::open(folder + "/model.safetensors"));
+    loaded.push_back(load_chronos_bolt_weights(config, folder, device));
   }
-  for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
-    std::vector<int64_t> stacked_shape = {stack.models};
-    stacked_shape.insert(stacked_shape.end(), shape.begin(), shape.end());
-    at::Tensor values = at::empty(stacked_shape, at::kFloat);
-    for (int64_t g = 0; g < stack.models; ++g) {
-      const SafetensorsEntry& entry = files[g].entry(name);
-      if (entry.shape != shape) {
-        throw SafetensorsError(files[g].path() + ": tensor '" + name + "' changed its shape");
-      }
-      files[g].read_float32(name, values[g].data_ptr<float>());
-    }
-    stack.weights[name] = values.to(device);
-  }
-  return stack;
+  std::vector<const ChronosBoltWeights*> models;
+  for (const ChronosBoltWeights& weights : loaded) models.push_back(&weights);
+  return stack_chronos_bolt_weights(config, models);
 }
 
 at::Tensor chronos_bolt_forward(const ChronosBoltStack& stack, const at::Tensor& full_context) {
@@ -276,7 +300,8 @@ long long chronos_bolt_bytes_per_model(const ChronosBoltConfig& c, int64_t serie
   const long long floats_per_series = 3 * c.num_heads * patches * patches + 4 * patches * inner +
                                       6 * patches * c.d_model + 3 * patches * c.d_ff +
                                       4 * patches * c.input_patch_size;
-  const long long weights = 4LL * chronos_bolt_parameter_count(c);
+  // Its weights twice: its own tensors and their copy in the stack.
+  const long long weights = 2 * 4LL * chronos_bolt_parameter_count(c);
   const long long per_forward = std::min<int64_t>(series, kMaxSeriesPerForward);
   return weights + 4LL * floats_per_series * per_forward * 2;  // x2: allocator slack, temporaries
 }

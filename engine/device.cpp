@@ -50,6 +50,22 @@ c10::Device parse_device(const std::string& text) {
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(n));
 }
 
+NativePrecision parse_native_precision(const std::string& text, const c10::Device& device) {
+  if (text == "fp32") return NativePrecision::kFp32;
+  if (text != "tf32") throw std::invalid_argument("'" + text + "': expected fp32 or tf32");
+  if (!device.is_cuda()) {
+    throw std::invalid_argument("'tf32' needs a CUDA device (the device is " + device.str() + ")");
+  }
+  return NativePrecision::kTf32;
+}
+
+NativePrecisionScope::NativePrecisionScope(NativePrecision precision)
+    : previous_(at::globalContext().allowTF32CuBLAS()) {
+  at::globalContext().setAllowTF32CuBLAS(precision == NativePrecision::kTf32);
+}
+
+NativePrecisionScope::~NativePrecisionScope() { at::globalContext().setAllowTF32CuBLAS(previous_); }
+
 long long free_memory_bytes(const c10::Device& device) {
 #ifdef CRUCIBLE_HAVE_CUDA
   if (device.is_cuda()) {

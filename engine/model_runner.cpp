@@ -16,6 +16,7 @@
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_forecaster.h"
 #include "crucible/engine/native_model.h"
+#include "crucible/engine/native_model_cache.h"
 #include "crucible/engine/native_runner.h"
 #include "crucible/engine/series_losses.h"
 #include "crucible/engine/tensor_npy.h"
@@ -209,9 +210,14 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
   at::Tensor forecasts = at::zeros({static_cast<int64_t>(models.size()), series, horizon,
                                     static_cast<int64_t>(options.quantiles.size())},
                                    at::TensorOptions().dtype(at::kFloat).device(device));
-  // Both kinds share the memory budget when both are present.
-  const long long budget = options.memory_budget_bytes > 0 ? options.memory_budget_bytes
-                                                           : free_memory_bytes(device) / 10 * 9;
+  // Both kinds share the memory budget when both are present. Resident
+  // native weights already hold part of an explicit budget (free memory
+  // counts them as used).
+  const long long resident =
+      options.native_cache != nullptr ? options.native_cache->resident_bytes() : 0;
+  const long long budget = options.memory_budget_bytes > 0
+                               ? std::max(1LL, options.memory_budget_bytes - resident)
+                               : free_memory_bytes(device) / 10 * 9;
   const bool both = !native.empty() && !torchscript.empty();
   RunnerOptions script_options = options;
   script_options.memory_budget_bytes = both ? budget / 2 : budget;
@@ -220,6 +226,8 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
   native_options.quantiles = options.quantiles;
   native_options.timeout_seconds = options.timeout_seconds;
   native_options.memory_budget_bytes = both ? budget / 2 : budget;
+  native_options.cache = options.native_cache;
+  native_options.precision = options.native_precision;
   if (options.total_timeout_seconds > 0) {
     native_options.deadline =
         round_start + std::chrono::duration_cast<std::chrono::nanoseconds>(

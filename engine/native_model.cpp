@@ -78,22 +78,10 @@ std::string check_tensor_names_and_shapes(const SafetensorsView& file,
 std::string check_tensor_values(const SafetensorsView& file, const ChronosBoltConfig& config) {
   for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
     const std::vector<float> values = file.read_float32(name);
-    for (size_t i = 0; i < values.size(); ++i) {
-      if (!std::isfinite(values[i])) {
-        return "model.safetensors: tensor '" + name + "' holds a non-finite value at index " +
-               std::to_string(i);
-      }
-    }
+    const std::string reason = check_native_tensor_values(name, values.data(), values.size());
+    if (!reason.empty()) return reason;
   }
-  const std::vector<float> shared = file.read_float32("shared.weight");
-  for (const char* copy : {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}) {
-    if (!file.contains(copy)) continue;
-    const std::vector<float> values = file.read_float32(copy);
-    if (std::memcmp(values.data(), shared.data(), shared.size() * sizeof(float)) != 0) {
-      return std::string("model.safetensors: tensor '") + copy + "' differs from shared.weight";
-    }
-  }
-  return "";
+  return check_tied_embeddings(file);
 }
 
 // The sizes of config.json and model.safetensors against the limits (sets
@@ -138,14 +126,17 @@ bool check_config(const std::string& config_text, const ModelLimits& limits,
   return true;
 }
 
-// The tensors of model.safetensors against the accepted config; sets
-// dtype_counts, the reason and `accepted`.
-void check_weights(const SafetensorsView& weights, NativeModelInspection& result) {
+// The tensors of model.safetensors against the accepted config, their
+// values too when `depth` says so; sets dtype_counts, the reason and `accepted`.
+void check_weights(const SafetensorsView& weights, InspectionDepth depth,
+                   NativeModelInspection& result) {
   for (const auto& [name, entry] : weights.header().tensors) {
     ++result.dtype_counts[dtype_name(entry.dtype)];
   }
   result.reason = check_tensor_names_and_shapes(weights, result.config);
-  if (result.reason.empty()) result.reason = check_tensor_values(weights, result.config);
+  if (result.reason.empty() && depth == InspectionDepth::kAll) {
+    result.reason = check_tensor_values(weights, result.config);
+  }
   result.accepted = result.reason.empty();
 }
 
@@ -159,6 +150,28 @@ std::string weights_reason(const SafetensorsError& error, const std::string& lab
 
 }  // namespace
 
+std::string check_native_tensor_values(const std::string& name, const float* values, size_t count) {
+  for (size_t i = 0; i < count; ++i) {
+    if (!std::isfinite(values[i])) {
+      return "model.safetensors: tensor '" + name + "' holds a non-finite value at index " +
+             std::to_string(i);
+    }
+  }
+  return "";
+}
+
+std::string check_tied_embeddings(const SafetensorsView& file) {
+  const std::vector<float> shared = file.read_float32("shared.weight");
+  for (const char* copy : {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}) {
+    if (!file.contains(copy)) continue;
+    const std::vector<float> values = file.read_float32(copy);
+    if (std::memcmp(values.data(), shared.data(), shared.size() * sizeof(float)) != 0) {
+      return std::string("model.safetensors: tensor '") + copy + "' differs from shared.weight";
+    }
+  }
+  return "";
+}
+
 const std::vector<std::string>& native_architectures() {
   static const std::vector<std::string> names = {"ChronosBoltModelForForecasting"};
   return names;
@@ -170,7 +183,8 @@ bool is_native_model_folder(const std::string& path) {
          regular_file_bytes(path + "/config.json") >= 0;
 }
 
-NativeModelInspection inspect_native_model(const std::string& folder, const ModelLimits& limits) {
+NativeModelInspection inspect_native_model(const std::string& folder, const ModelLimits& limits,
+                                           InspectionDepth depth) {
   NativeModelInspection result;
   const int64_t config_bytes = regular_file_bytes(folder + "/config.json");
   const int64_t weights_bytes = regular_file_bytes(folder + "/model.safetensors");
@@ -193,7 +207,7 @@ NativeModelInspection inspect_native_model(const std::string& folder, const Mode
   if (!check_config(config_text, limits, result)) return result;
   const std::string weights_path = folder + "/model.safetensors";
   try {
-    check_weights(SafetensorsFile::open(weights_path).view(), result);
+    check_weights(SafetensorsFile::open(weights_path).view(), depth, result);
   } catch (const SafetensorsError& e) {
     result.reason = weights_reason(e, weights_path);
   }
@@ -211,7 +225,7 @@ NativeModelInspection inspect_native_model_image(const std::string& config_text,
   }
   const std::string label = "model.safetensors";
   try {
-    check_weights(SafetensorsView(label, weights, weights_size), result);
+    check_weights(SafetensorsView(label, weights, weights_size), InspectionDepth::kAll, result);
   } catch (const SafetensorsError& e) {
     result.reason = weights_reason(e, label);
   }

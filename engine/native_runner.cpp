@@ -8,6 +8,7 @@
 #include "crucible/engine/chronos_bolt.h"
 #include "crucible/engine/model_runner.h"
 #include "crucible/engine/native_model.h"
+#include "crucible/engine/native_model_cache.h"
 
 namespace crucible {
 namespace {
@@ -26,6 +27,7 @@ struct GroupContext {
   const TaskData* task;
   at::Tensor inputs, input_lengths;  // CPU
   const NativeRunOptions* options;
+  NativeModelCache* cache;
   std::vector<ModelRun>* runs;
   at::Tensor* forecasts;
 };
@@ -57,10 +59,24 @@ void run_chunk(const GroupContext& group, const std::vector<size_t>& members) {
   bool out_of_memory = false;
   try {
     if (options.before_chunk) options.before_chunk(members.size());
-    std::vector<std::string> folders;
-    for (size_t i : members) folders.push_back(runs[i].path);
-    const ChronosBoltStack stack =
-        load_chronos_bolt_stack(*group.config, folders, group.forecasts->device());
+    // Each model's weights (resident, or read now); a model whose values are
+    // refused leaves the chunk alone.
+    std::vector<size_t> loaded;
+    std::vector<std::shared_ptr<const ChronosBoltWeights>> weights;
+    for (size_t i : members) {
+      try {
+        weights.push_back(
+            group.cache->weights(runs[i].path, *group.config, group.forecasts->device()));
+        loaded.push_back(i);
+      } catch (const NativeWeightsRefused& e) {
+        fail_all({i}, runs, "refused", e.what());
+      }
+    }
+    if (loaded.empty()) return;
+    std::vector<const ChronosBoltWeights*> models;
+    for (const auto& model : weights) models.push_back(model.get());
+    const ChronosBoltStack stack = stack_chronos_bolt_weights(*group.config, models);
+    weights.clear();  // the stack holds its own copy
     const double load_seconds = seconds_since(start);
     const auto forward_start = Clock::now();
     QuantileForecastRequest request;
@@ -68,13 +84,14 @@ void run_chunk(const GroupContext& group, const std::vector<size_t>& members) {
     request.levels = options.quantiles;
     request.needed_steps = group.task->target_lengths;  // steps past a target are not scored
     request.deadline = deadline;
+    const NativePrecisionScope precision(options.precision);
     const at::Tensor values =
         chronos_bolt_predict_quantiles(stack, group.inputs, group.input_lengths, request);
-    std::vector<int64_t> rows(members.begin(), members.end());
+    std::vector<int64_t> rows(loaded.begin(), loaded.end());
     group.forecasts->index_copy_(0, at::tensor(rows, at::kLong).to(values.device()), values);
     const double forward_seconds = seconds_since(forward_start);
-    const double share = 1.0 / static_cast<double>(members.size());
-    for (size_t i : members) {
+    const double share = 1.0 / static_cast<double>(loaded.size());
+    for (size_t i : loaded) {
       runs[i].status = "ok";
       runs[i].reason.clear();
       runs[i].load_seconds = load_seconds * share;
@@ -112,14 +129,18 @@ bool is_out_of_memory_error(const std::exception& error) {
 void run_native_models(const std::vector<size_t>& indices, const TaskData& task,
                        const NativeRunOptions& options, std::vector<ModelRun>& runs,
                        at::Tensor& forecasts) {
-  // Inspect every folder; group the accepted ones by config, in order of appearance.
+  NativeModelCache one_run_cache;  // keeps nothing: for callers without a cache of their own
+  NativeModelCache& cache = options.cache != nullptr ? *options.cache : one_run_cache;
+  cache.begin_round();
+  // Inspect every folder (the header; the values are checked as they load);
+  // group the accepted ones by config, in order of appearance.
   std::map<std::string, size_t> group_of_key;
   std::vector<std::vector<size_t>> groups;
   std::vector<ChronosBoltConfig> configs;
   for (size_t i : indices) {
     runs[i].format = "native";
     runs[i].takes_lengths = true;  // each series' context is exactly its input
-    const NativeModelInspection inspection = inspect_native_model(runs[i].path, options.limits);
+    const NativeModelInspection inspection = cache.inspect(runs[i].path, options.limits);
     if (!inspection.accepted) {
       runs[i].status = "refused";
       runs[i].reason = inspection.reason;
@@ -139,8 +160,8 @@ void run_native_models(const std::vector<size_t>& indices, const TaskData& task,
   const at::Tensor input_lengths =
       at::from_blob(const_cast<int64_t*>(task.input_lengths.data()), {task.num_series}, at::kLong);
   for (size_t g = 0; g < groups.size(); ++g) {
-    const GroupContext group{&configs[g], &task, inputs,    input_lengths,
-                             &options,    &runs, &forecasts};
+    const GroupContext group{&configs[g], &task,  inputs, input_lengths,
+                             &options,    &cache, &runs,  &forecasts};
     const long long per_model = chronos_bolt_bytes_per_model(configs[g], task.num_series);
     const size_t chunk = options.memory_budget_bytes > 0
                              ? static_cast<size_t>(std::max<long long>(

@@ -17,6 +17,27 @@ at::Tensor per_model(const at::Tensor& weight, const at::Tensor& x) {
   return weight.view(shape);
 }
 
+// a [G, ...] @ b [G, ...] (matmul broadcasting within a model), one model
+// at a time: a model's product is then the same computation (same shapes,
+// same kernel) alone and in a stack of any size, so its forecasts do not
+// depend on which models share its stack. One batched GEMM over G does not
+// give that: BLAS builds pick the kernel by batch size (LibTorch 2.11's MKL
+// moved a model's forecasts by up to 1.7e-4 relative between G = 1 and 3).
+at::Tensor per_model_matmul(const at::Tensor& a, const at::Tensor& b) {
+  std::vector<at::Tensor> products;
+  products.reserve(a.size(0));
+  for (int64_t g = 0; g < a.size(0); ++g) products.push_back(at::matmul(a[g], b[g]));
+  return at::stack(products);
+}
+
+// ACT2FN[activation] on one model's values: gelu (erf) or gelu_new (tanh).
+at::Tensor activate(const at::Tensor& x, Activation activation) {
+  if (activation == Activation::kGelu) return at::gelu(x);
+  // NewGELUActivation: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
+  const double c = std::sqrt(2.0 / M_PI);
+  return 0.5 * x * (1.0 + at::tanh(c * (x + 0.044715 * at::pow(x, 3.0))));
+}
+
 // T5Attention.forward without a cache: q from `queries`, k and v from `keys`
 // (both [G, S, T, d]), scores = q k^T (T5 does not scale by 1/sqrt(d_kv)),
 // plus the additive `bias` (position bias and mask), softmax, weighted values,
@@ -33,9 +54,9 @@ at::Tensor attention(const StackedWeights& w, const std::string& prefix,
   const at::Tensor q = heads(stacked_linear(queries, stacked_weight(w, prefix + "q.weight")));
   const at::Tensor k = heads(stacked_linear(keys, stacked_weight(w, prefix + "k.weight")));
   const at::Tensor v = heads(stacked_linear(keys, stacked_weight(w, prefix + "v.weight")));
-  at::Tensor scores = at::matmul(q, k.transpose(-1, -2));
+  at::Tensor scores = per_model_matmul(q, k.transpose(-1, -2));
   scores.add_(bias);
-  const at::Tensor context = at::matmul(at::softmax(scores, -1), v);
+  const at::Tensor context = per_model_matmul(at::softmax(scores, -1), v);
   const at::Tensor merged =
       context.permute({0, 1, 3, 2, 4})
           .reshape({models, series, queries.size(2), config.num_heads * config.d_kv});
@@ -58,13 +79,15 @@ at::Tensor single_query_cross_attention(const StackedWeights& w, const std::stri
   };
   const at::Tensor q = stacked_linear(query, stacked_weight(w, prefix + "q.weight"))
                            .view({models, series, heads, 1, config.d_kv});
-  const at::Tensor q_keys = at::matmul(q, per_head("k.weight").unsqueeze(1));  // [G, S, H, 1, d]
-  at::Tensor scores =
-      at::matmul(q_keys.squeeze(3), encoder.transpose(-1, -2)).unsqueeze(3);  // [G, S, H, 1, T]
+  const at::Tensor q_keys =
+      per_model_matmul(q, per_head("k.weight").unsqueeze(1));  // [G, S, H, 1, d]
+  at::Tensor scores = per_model_matmul(q_keys.squeeze(3), encoder.transpose(-1, -2))
+                          .unsqueeze(3);  // [G, S, H, 1, T]
   scores.add_(bias);
-  const at::Tensor mixed = at::matmul(at::softmax(scores, -1).squeeze(3), encoder);  // [G, S, H, d]
+  const at::Tensor mixed =
+      per_model_matmul(at::softmax(scores, -1).squeeze(3), encoder);  // [G, S, H, d]
   const at::Tensor values =
-      at::matmul(mixed.unsqueeze(3), per_head("v.weight").transpose(-1, -2).unsqueeze(1));
+      per_model_matmul(mixed.unsqueeze(3), per_head("v.weight").transpose(-1, -2).unsqueeze(1));
   return stacked_linear(values.reshape({models, series, 1, heads * config.d_kv}),
                         stacked_weight(w, prefix + "o.weight"));
 }
@@ -112,24 +135,21 @@ at::Tensor stacked_linear(const at::Tensor& x, const at::Tensor& weight, const a
   std::vector<int64_t> out_shape = x.sizes().vec();
   out_shape.back() = weight.size(1);
   const at::Tensor flat = x.reshape({x.size(0), -1, x.size(-1)});
-  at::Tensor out = at::matmul(flat, weight.transpose(1, 2));
+  at::Tensor out = per_model_matmul(flat, weight.transpose(1, 2));
   if (bias.defined()) out.add_(bias.unsqueeze(1));
   return out.view(out_shape);
 }
 
 at::Tensor apply_activation(const at::Tensor& x, Activation activation) {
-  switch (activation) {
-    case Activation::kRelu:
-      return at::relu(x);
-    case Activation::kGelu:
-      return at::gelu(x);
-    case Activation::kGeluTanh: {
-      // NewGELUActivation: 0.5 x (1 + tanh(sqrt(2 / pi) (x + 0.044715 x^3))).
-      const double c = std::sqrt(2.0 / M_PI);
-      return 0.5 * x * (1.0 + at::tanh(c * (x + 0.044715 * at::pow(x, 3.0))));
-    }
-  }
-  throw std::logic_error("unknown activation");
+  if (activation == Activation::kRelu) return at::relu(x);  // exact: no per-model loop needed
+  // Per model, like the matmuls: a CPU kernel computes the elements past its
+  // last full vector with scalar erf / tanh, which round differently from the
+  // vector ones, and where that tail falls depends on the tensor's size, so
+  // on the stack's.
+  std::vector<at::Tensor> activated;
+  activated.reserve(x.size(0));
+  for (int64_t g = 0; g < x.size(0); ++g) activated.push_back(activate(x[g], activation));
+  return at::stack(activated);
 }
 
 at::Tensor t5_rms_norm(const at::Tensor& x, const at::Tensor& weight, double epsilon) {

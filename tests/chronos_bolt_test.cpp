@@ -3,8 +3,10 @@
 // tests/python/make_chronos_bolt_golden.py with chronos-forecasting 1.5.3),
 // and stacking: a model's forecasts in a stack equal its forecasts alone.
 #include <ATen/ATen.h>
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 
@@ -15,6 +17,7 @@
 #include "crucible/engine/device.h"
 #include "crucible/engine/native_model.h"
 #include "crucible/engine/tensor_npy.h"
+#include "tensor_bits.h"
 
 namespace crucible {
 namespace {
@@ -72,37 +75,58 @@ double max_relative_error(const at::Tensor& actual, const at::Tensor& expected) 
   return ((actual.to(at::kDouble) - e).abs() / at::maximum(e.abs(), floor)).max().item<double>();
 }
 
+// ||a - b|| / ||b|| over all values (Euclidean norms, in float64).
+double relative_rms_error(const at::Tensor& actual, const at::Tensor& expected) {
+  const at::Tensor e = expected.to(at::kDouble);
+  return ((actual.to(at::kDouble) - e).norm() / e.norm()).item<double>();
+}
+
 class ChronosBoltGolden : public ::testing::TestWithParam<std::string> {};
 
 // The tolerance, derived. Both crucible and the official pipeline compute the
 // same forward in float32; neither is exact. The truth is the official
 // pipeline run in float64 (truth.npy). The official float32 forecasts
-// (expected.npy) differ from it by err_official, which is the float32 error
-// of this computation on these inputs (1.4e-6 to 7.4e-5 over the cases: it
-// grows with depth, horizon and the attention's softmax conditioning).
-// crucible's float32 forward performs the same operations in another order
-// (its own matmul shapes, whichever BLAS kernel the CPU selects), so its
-// error has the same magnitude but is not the same rounding: we require
-// err_crucible <= kErrorMultiple * err_official + kErrorFloor.
-// kErrorMultiple = 4: measured ratios were at most 2.4 over 8 cases and the
-// OpenBLAS kernels Prescott, Haswell and Zen (OPENBLAS_CORETYPE, on an AMD
-// EPYC without AVX-512; docs/native-models.md has the figures);
-// 4 leaves room for other kernels while a real defect (a wrong bucket, norm or
-// scale) gives errors of 1e-2 and above, 100x past it. kErrorFloor = 1e-6
-// covers cases whose official error is itself at the level of the truth's
-// own float32 rounding (6e-8 relative) times the forward's amplification.
-constexpr double kErrorMultiple = 4.0;
-constexpr double kErrorFloor = 1e-6;
+// (expected.npy) differ from it by the float32 error of this computation on
+// these inputs. crucible's float32 forward performs the same operations in
+// another order (its own matmul shapes, whichever BLAS and vector kernels the
+// CPU selects), so its error has the same size but is another rounding. Two
+// measures of it, each bounded by a multiple of the official one's:
+// - the relative RMS error ||f - truth|| / ||truth||, the primary check: it
+//   averages thousands of independent roundings, so two float32 runs give
+//   nearly the same figure. Official: 5.8e-8 to 2.6e-7 over the 8 cases.
+//   Measured ratios crucible / official: 0.54 to 1.56 over the cases, the
+//   kernel families Prescott, Haswell and Zen (tests/with_blas_kernel.sh) and
+//   LibTorch 1.13 and 2.11 (docs/native-models.md has the figures). Bound:
+//   4x, plus 6e-8 (the float32 unit roundoff: the error of merely storing
+//   the exact forecasts in float32), 2.6x above the largest measured ratio,
+//   while the bound (at most 1.1e-6) is still far below what a defect (a
+//   wrong bucket, norm or scale) does to the forecasts.
+// - the largest relative error of one value (relative to max(|truth|,
+//   1e-3 x the forecasts' scale)), which catches a defect confined to a few
+//   values. Official: 1.2e-6 to 7.4e-5. Its ratio is an extreme of
+//   heavy-tailed roundings and varies much more: measured 0.26 to 5.4.
+//   Bound: 16x, plus 1e-6 (cases whose official error is itself at the
+//   truth's float32 rounding times the forward's amplification), 3x above
+//   the largest measured; a localised defect of 1e-2 is still 8x past it.
+constexpr double kRmsMultiple = 4.0;
+constexpr double kRmsFloor = 6e-8;
+constexpr double kMaxMultiple = 16.0;
+constexpr double kMaxFloor = 1e-6;
 
 // The forecasts of a case's model are as close to the float64 truth as the
-// official float32 pipeline is, within the derived tolerance above.
+// official float32 pipeline is, within the derived tolerances above.
 void expect_within_float32_error(const at::Tensor& forecasts, const GoldenCase& c,
                                  const std::string& name) {
-  const double err_crucible = max_relative_error(forecasts, c.truth);
-  const double err_official = max_relative_error(c.expected, c.truth);
-  std::cout << name << ": error against float64 " << err_crucible << ", official float32 "
-            << err_official << " (ratio " << err_crucible / err_official << ")\n";
-  EXPECT_LE(err_crucible, kErrorMultiple * err_official + kErrorFloor) << name;
+  const double rms_crucible = relative_rms_error(forecasts, c.truth);
+  const double rms_official = relative_rms_error(c.expected, c.truth);
+  const double max_crucible = max_relative_error(forecasts, c.truth);
+  const double max_official = max_relative_error(c.expected, c.truth);
+  std::cout << name << ": error against float64, RMS " << rms_crucible << " (official "
+            << rms_official << ", ratio " << rms_crucible / rms_official << "), largest "
+            << max_crucible << " (official " << max_official << ", ratio "
+            << max_crucible / max_official << ")\n";
+  EXPECT_LE(rms_crucible, kRmsMultiple * rms_official + kRmsFloor) << name;
+  EXPECT_LE(max_crucible, kMaxMultiple * max_official + kMaxFloor) << name;
 }
 
 TEST_P(ChronosBoltGolden, MatchesTheOfficialPipeline) {
@@ -111,6 +135,18 @@ TEST_P(ChronosBoltGolden, MatchesTheOfficialPipeline) {
   ASSERT_EQ(forecasts.sizes(),
             (std::vector<int64_t>{1, c.expected.size(0), c.expected.size(1), c.expected.size(2)}));
   expect_within_float32_error(forecasts[0], c, GetParam());
+}
+
+// Under tests/with_blas_kernel.sh (ctest engine.kernels.*), the OpenBLAS
+// core it asked for is the one running, so those runs test other machines'
+// kernels rather than this one's again.
+TEST(BlasKernel, TheRequestedOpenBlasCoreRuns) {
+  const char* requested = std::getenv("OPENBLAS_CORETYPE");
+  using CoreName = char* (*)();
+  const auto core_name = reinterpret_cast<CoreName>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (requested == nullptr) GTEST_SKIP() << "OPENBLAS_CORETYPE is not set";
+  if (core_name == nullptr) GTEST_SKIP() << "OpenBLAS is not loaded";
+  EXPECT_STRCASEEQ(core_name(), requested);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, ChronosBoltGolden, ::testing::ValuesIn(golden_cases()),
@@ -131,34 +167,42 @@ std::string scaled_copy(const std::string& model, const std::string& dir, float 
   return dir;
 }
 
-TEST(ChronosBoltStacking, StackedEqualsEachAloneAndRepeats) {
-  for (const std::string& name : {"relu_p8_noreg_q5_h25_levels9", "gelu_p16_reg_h24_offgrid"}) {
+// A model's forecasts are the same bits alone and in a stack, wherever it
+// stands and whatever shares the stack: the validator's chunking (its memory
+// budget) must not change a model's loss. Identical models in one stack get
+// identical forecasts. Cases: relu and gelu_new (its tanh), one and several
+// forwards (horizon 30 > prediction length), on-grid and off-grid levels.
+TEST(ChronosBoltStacking, StackedEqualsEachAloneToTheBit) {
+  for (const char* case_name :
+       {"relu_p8_noreg_q5_h25_levels9", "gelu_p16_reg_h24_offgrid", "gelu_p8_noreg_h30_levels9"}) {
+    const std::string name = case_name;
     const GoldenCase c = read_case(name);
     const TemporaryFolder temp("crucible-stack");
+    const std::string copy = temp.path() + "/copy";
+    fs::create_directories(copy);
+    for (const char* file : {"config.json", "model.safetensors"}) {
+      fs::copy_file(c.model + "/" + file, copy + "/" + file);
+    }
     const std::vector<std::string> folders = {c.model,
                                               scaled_copy(c.model, temp.path() + "/a", 0.9f),
-                                              scaled_copy(c.model, temp.path() + "/b", 1.1f)};
+                                              scaled_copy(c.model, temp.path() + "/b", 1.1f), copy};
     const at::Tensor stacked = predict(c, folders);
-    ASSERT_EQ(stacked.size(0), 3);
+    ASSERT_EQ(stacked.size(0), 4);
     for (size_t g = 0; g < folders.size(); ++g) {
       const at::Tensor alone = predict(c, {folders[g]})[0];
-      EXPECT_LT(max_relative_error(stacked[g], alone), 1e-6) << name << " model " << g;
+      EXPECT_TRUE(bit_identical(stacked[g], alone))
+          << name << " model " << g << ": differs from alone by "
+          << max_relative_error(stacked[g], alone) << " relative";
+    }
+    EXPECT_TRUE(bit_identical(stacked[3], stacked[0])) << name << ": identical models differ";
+    const at::Tensor reversed = predict(c, {folders[3], folders[2], folders[1], folders[0]});
+    for (size_t g = 0; g < folders.size(); ++g) {
+      EXPECT_TRUE(bit_identical(reversed[3 - g], stacked[g])) << name << " model " << g << " moved";
     }
     // The scaled models are different models: their forecasts differ.
     EXPECT_GT(max_relative_error(stacked[1], stacked[0]), 1e-3);
-    EXPECT_TRUE(at::equal(predict(c, folders), stacked)) << "repeated runs differ";
+    expect_within_float32_error(stacked[0], c, name + ", stacked");
   }
-}
-
-TEST(ChronosBoltStacking, AnOrderOfModelsDoesNotChangeAModel) {
-  const GoldenCase c = read_case("relu_p16_reg_h40_subset");
-  const TemporaryFolder temp("crucible-stack");
-  const std::string other = scaled_copy(c.model, temp.path() + "/a", 0.8f);
-  const at::Tensor first = predict(c, {c.model, other});
-  const at::Tensor second = predict(c, {other, c.model});
-  EXPECT_LT(max_relative_error(first[0], second[1]), 1e-6);
-  EXPECT_LT(max_relative_error(first[1], second[0]), 1e-6);
-  expect_within_float32_error(first[0], c, "relu_p16_reg_h40_subset, stacked");
 }
 
 TEST(ChronosBoltGpu, StackedForwardOnCudaMatchesTheCpu) {
@@ -177,8 +221,15 @@ TEST(ChronosBoltGpu, StackedForwardOnCudaMatchesTheCpu) {
         load_chronos_bolt_stack(c.config, folders, c10::Device("cuda")), c.inputs, c.lengths,
         request);
     EXPECT_EQ(cuda.device().type(), c10::kCUDA);
-    EXPECT_LT(max_relative_error(cuda.cpu(), cpu), 1e-4) << name;
+    // CUDA's float32 forward is another float32 rounding of the same
+    // computation: held to the same derived bound as the CPU's, against the
+    // float64 truth, rather than to the CPU's own rounding.
     expect_within_float32_error(cuda.cpu()[0], c, name + " on CUDA");
+    expect_within_float32_error(cpu[0], c, name + " on the CPU");
+    const at::Tensor alone = chronos_bolt_predict_quantiles(
+        load_chronos_bolt_stack(c.config, {c.model}, c10::Device("cuda")), c.inputs, c.lengths,
+        request);
+    EXPECT_TRUE(bit_identical(cuda[0], alone[0])) << name << ": stacked and alone differ on CUDA";
   }
 }
 

@@ -11,6 +11,7 @@
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_runner.h"
 #include "crucible/engine/model_scoring.h"
+#include "crucible/engine/native_model_cache.h"
 #include "crucible/engine/quantile_levels.h"
 #include "crucible/engine/real_datasets.h"
 #include "crucible/engine/series_losses.h"
@@ -48,7 +49,13 @@ TaskData build_task(const TaskConfig& config, uint64_t seed, int64_t real_horizo
 
 EngineRoundEvaluator::EngineRoundEvaluator(EngineEvaluatorOptions options)
     : options_(std::move(options)) {
-  parse_device(options_.device);
+  parse_native_precision(options_.precision, parse_device(options_.device));
+}
+
+EngineRoundEvaluator::~EngineRoundEvaluator() = default;
+
+long long EngineRoundEvaluator::weight_bytes_read() const {
+  return native_cache_ != nullptr ? native_cache_->bytes_read() : 0;
 }
 
 std::vector<ModelLosses> EngineRoundEvaluator::run(const CompetitionConfig& competition,
@@ -63,13 +70,20 @@ std::vector<ModelLosses> EngineRoundEvaluator::run(const CompetitionConfig& comp
     candidates.push_back({models[i].uid, models[i].model_path});
   }
   const c10::Device device = parse_device(options_.device);
+  if (native_cache_ == nullptr) {
+    const long long budget = options_.memory_budget_bytes > 0 ? options_.memory_budget_bytes
+                                                              : free_memory_bytes(device) / 10 * 9;
+    native_cache_ = std::make_unique<NativeModelCache>(budget / 2);
+  }
   RunnerOptions runner;
+  runner.native_cache = native_cache_.get();
   runner.isolate = options_.isolate;
   runner.parallel_workers = options_.parallel_workers;
   runner.timeout_seconds = options_.timeout_seconds;
   runner.memory_limit_bytes = options_.memory_limit_bytes;
   runner.memory_budget_bytes = options_.memory_budget_bytes;
   runner.device = device.str();
+  runner.native_precision = parse_native_precision(options_.precision, device);
   runner.limits.max_file_bytes = competition.max_file_bytes;
   runner.limits.max_parameters = competition.max_parameters;
 

@@ -64,12 +64,17 @@ std::string step_metrics_line(const StepReport& report) {
   }
   nlohmann::ordered_json weights = nlohmann::ordered_json::array();
   for (double w : report.subnet_weights) weights.push_back(json_number(w));
-  const nlohmann::ordered_json line = {
-      {"step", report.step},       {"block", report.block},
-      {"window", report.window},   {"competition_id", report.competition_id},
-      {"seed", report.seed},       {"seconds", json_number(report.seconds)},
-      {"pending", report.pending}, {"active", report.active},
-      {"models", models},          {"subnet_weights", weights}};
+  const nlohmann::ordered_json line = {{"step", report.step},
+                                       {"block", report.block},
+                                       {"window", report.window},
+                                       {"competition_id", report.competition_id},
+                                       {"seed", report.seed},
+                                       {"seconds", json_number(report.seconds)},
+                                       {"weight_bytes_read", report.weight_bytes_read},
+                                       {"pending", report.pending},
+                                       {"active", report.active},
+                                       {"models", models},
+                                       {"subnet_weights", weights}};
   // A reason may hold a model's own bytes: invalid UTF-8 is replaced, not thrown.
   return line.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }

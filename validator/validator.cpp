@@ -381,7 +381,9 @@ bool Validator::step() {
     Validator& validator;
     ~ClearProgress() { validator.set_progress(std::nullopt); }
   } clear_progress{*this};
+  const long long read_before = evaluator_.weight_bytes_read();
   std::vector<ModelLosses> fresh = evaluator_.run(*competition, seed, to_run);
+  report.weight_bytes_read = evaluator_.weight_bytes_read() - read_before;
 
   // A run that failed because the validator's own copy of the model vanished
   // or was damaged meanwhile is not the miner's doing: not scored, fetched

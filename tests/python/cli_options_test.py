@@ -98,6 +98,11 @@ def check_nonsense_values(report, binary, tmp, models):
         one_line_failure(report, binary, f"--timeout-per-model {timeout}",
                          eval_args + ["--seed", "1", "--timeout-per-model", timeout],
                          ["--timeout-per-model", "> 0"], out)
+    for precision, words in (("fp16", ["--precision", "fp16", "fp32", "tf32"]),
+                             ("tf32", ["--precision", "tf32", "CUDA", "cpu"])):
+        one_line_failure(report, binary, f"eval --precision {precision} on the CPU",
+                         eval_args + ["--seed", "1", "--device", "cpu", "--precision", precision],
+                         words, out)
     task = os.path.join(tmp, "task")
     oracle.run(binary, ["synth", "--seed", "1", "--series", "4", "--length", "60", "--out", task])
     one_line_failure(report, binary, "--series with --data",

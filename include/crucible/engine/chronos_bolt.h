@@ -2,8 +2,8 @@
 // models with one config have their weights stacked on a model axis and run
 // as one forward over G x S series. Equal, to float rounding, to chronos'
 // ChronosBoltPipeline.predict_quantiles (chronos-forecasting 1.5, on
-// transformers 4.48's T5) for each model alone; a model's forecasts do not
-// depend on the other models in its stack.
+// transformers 4.48's T5) for each model alone; a model's forecasts are the
+// same bits whatever other models share its stack.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -27,9 +28,34 @@ struct ChronosBoltStack {
   StackedWeights weights;  // every tensor of chronos_bolt_tensor_shapes, [G, ...] float32
 };
 
-// Reads the weights of `folders` (each accepted by inspect_native_model with
-// this `config`) into one stack on `device`, widening F16 / BF16 to float32.
-// Throws SafetensorsError if a file changed since its inspection.
+// One model's weights on a device, by name: every tensor of
+// chronos_bolt_tensor_shapes, float32, without the model axis.
+using ChronosBoltWeights = std::map<std::string, at::Tensor>;
+
+// A model's weight values were refused as they loaded: the model's fault.
+// what() is the reason inspection gives ("model.safetensors: tensor 'x' holds
+// a non-finite value at index i", or a tied embedding that differs).
+class NativeWeightsRefused : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The weights of `folder` (accepted by inspect_native_model, at either depth,
+// with this `config`) on `device`, widened from F16 / BF16 to float32 and
+// each value checked as it is read (so a header-only inspection plus this
+// load checks what a full inspection does, reading the file once). Throws
+// NativeWeightsRefused for a refused value, SafetensorsError if the file
+// changed since its inspection. Adds the tensor bytes read to *bytes_read
+// when given.
+ChronosBoltWeights load_chronos_bolt_weights(const ChronosBoltConfig& config,
+                                             const std::string& folder, const c10::Device& device,
+                                             long long* bytes_read = nullptr);
+
+// G models' weights as one stack on their device (a copy: [G, ...] per name).
+ChronosBoltStack stack_chronos_bolt_weights(const ChronosBoltConfig& config,
+                                            const std::vector<const ChronosBoltWeights*>& models);
+
+// load_chronos_bolt_weights for each of `folders`, stacked.
 ChronosBoltStack load_chronos_bolt_stack(const ChronosBoltConfig& config,
                                          const std::vector<std::string>& folders,
                                          const c10::Device& device);

@@ -24,4 +24,27 @@ c10::Device parse_device(const std::string& text);
 // CUDA device, MemAvailable of /proc/meminfo on the CPU (0 when unknown).
 long long free_memory_bytes(const c10::Device& device);
 
+// The float32 matrix products of native forwards on CUDA: exact float32
+// (kFp32, the default, so every validator computes the same bits) or TF32
+// tensor cores (kTf32: faster, the products' inputs rounded to a 10-bit
+// mantissa). Task data, losses and scoring are float32/64 either way.
+enum class NativePrecision { kFp32, kTf32 };
+
+// "fp32" or "tf32" on `device`; throws std::invalid_argument otherwise, and
+// for tf32 on a device that is not CUDA (it would change nothing there).
+NativePrecision parse_native_precision(const std::string& text, const c10::Device& device);
+
+// Sets cuBLAS's TF32 switch to `precision` for the scope's lifetime, then
+// restores the previous setting.
+class NativePrecisionScope {
+ public:
+  explicit NativePrecisionScope(NativePrecision precision);
+  ~NativePrecisionScope();
+  NativePrecisionScope(const NativePrecisionScope&) = delete;
+  NativePrecisionScope& operator=(const NativePrecisionScope&) = delete;
+
+ private:
+  bool previous_;
+};
+
 }  // namespace crucible

@@ -18,10 +18,13 @@
 #include <vector>
 
 #include "crucible/cuda/loss_math.h"
+#include "crucible/engine/device.h"
 #include "crucible/engine/model_inspector.h"
 #include "crucible/engine/task_data.h"
 
 namespace crucible {
+
+class NativeModelCache;
 
 struct CandidateModel {
   int64_t uid = 0;
@@ -56,11 +59,16 @@ struct RunnerOptions {
   long long memory_budget_bytes = 0;   // over the models in flight; 0 = 90% of free memory
   ModelLimits limits;
   std::string device = "cpu";
-  std::vector<double> quantiles;  // sorted levels
+  NativePrecision native_precision = NativePrecision::kFp32;  // native forwards on CUDA
+  std::vector<double> quantiles;                              // sorted levels
   LossMetric metric = LossMetric::kCrps;
   // Where the workers' forecast and stderr files go (folders made and removed
   // per round).
   std::string work_dir = "/tmp";
+  // Native models' inspections and resident weights kept between rounds
+  // (native_model_cache.h); null: read again every round. Its resident bytes
+  // count against the memory budget.
+  NativeModelCache* native_cache = nullptr;
 };
 
 struct RoundResult {

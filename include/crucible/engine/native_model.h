@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "crucible/common/safetensors.h"
 #include "crucible/engine/chronos_bolt_config.h"
 #include "crucible/engine/model_inspector.h"
 
@@ -33,12 +34,18 @@ struct NativeModelInspection {
   std::map<std::string, int64_t> dtype_counts;  // "F32" -> tensors stored in that dtype
 };
 
+// What an inspection reads of model.safetensors: every value too (kAll), or
+// the header only (kHeader), for a loader that checks the values as it reads
+// them (check_native_tensor_values, check_tied_embeddings).
+enum class InspectionDepth { kAll, kHeader };
+
 // Never throws for a bad folder: anything wrong comes back with accepted =
 // false and the reason ("unsupported architecture X", "model.safetensors:
 // tensor 'x': ...", "parameter count N is over the limit M", ...). Sizes and
 // the parameter count are checked from config.json and the safetensors header
 // before any weight is read.
-NativeModelInspection inspect_native_model(const std::string& folder, const ModelLimits& limits);
+NativeModelInspection inspect_native_model(const std::string& folder, const ModelLimits& limits,
+                                           InspectionDepth depth = InspectionDepth::kAll);
 
 // The same checks on the two files' contents in memory: `config_text` is
 // config.json, [weights, weights + weights_size) the whole model.safetensors
@@ -47,5 +54,13 @@ NativeModelInspection inspect_native_model(const std::string& folder, const Mode
 NativeModelInspection inspect_native_model_image(const std::string& config_text,
                                                  const uint8_t* weights, size_t weights_size,
                                                  const ModelLimits& limits);
+
+// The refusal reason for tensor `name`'s values, or "" when all are finite:
+// "model.safetensors: tensor 'x' holds a non-finite value at index i".
+std::string check_native_tensor_values(const std::string& name, const float* values, size_t count);
+
+// The refusal reason when a tied embedding copy (encoder. or
+// decoder.embed_tokens.weight) differs from shared.weight, or "".
+std::string check_tied_embeddings(const SafetensorsView& file);
 
 }  // namespace crucible

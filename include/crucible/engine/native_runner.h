@@ -1,10 +1,12 @@
-// Runs a round's native candidates in this process: each folder is inspected,
-// the accepted ones are grouped by identical config, and each group runs as
-// stacked forwards in chunks that fit the memory budget. The forecasts are
-// written straight into the round's [U, S, H, Q] tensor on its device.
-// Failures stay with their models: an out-of-memory chunk is split in half
-// and retried down to one model, which then fails with a memory reason; a
-// chunk past its time budget times out; a file that fails to load fails alone.
+// Runs a round's native candidates in this process: each folder is
+// inspected (its header; the values are checked as they load, and a refused
+// value refuses that model alone), the accepted ones are grouped by
+// identical config, and each group runs as stacked forwards in chunks that
+// fit the memory budget. The forecasts are written straight into the round's
+// [U, S, H, Q] tensor on its device. Failures stay with their models: an
+// out-of-memory chunk is split in half and retried down to one model, which
+// then fails with a memory reason; a chunk past its time budget times out; a
+// file that fails to load fails alone.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -13,12 +15,14 @@
 #include <functional>
 #include <vector>
 
+#include "crucible/engine/device.h"
 #include "crucible/engine/model_inspector.h"
 #include "crucible/engine/task_data.h"
 
 namespace crucible {
 
 struct ModelRun;
+class NativeModelCache;
 
 struct NativeRunOptions {
   ModelLimits limits;
@@ -26,6 +30,10 @@ struct NativeRunOptions {
   double timeout_seconds = 120.0;  // per model: a chunk of g models gets g times this
   std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
   long long memory_budget_bytes = 0;  // > 0: bounds the models stacked in one chunk
+  NativePrecision precision = NativePrecision::kFp32;  // of the forwards' matrix products
+  // Inspections and resident weights kept between calls (the validator's);
+  // null: every model is inspected and read again.
+  NativeModelCache* cache = nullptr;
   // Called with a chunk's model count before its weights load; tests throw
   // from it to stand in for a device running out of memory. Empty otherwise.
   std::function<void(size_t models)> before_chunk;

@@ -1,9 +1,11 @@
 // The T5 encoder-decoder blocks of Chronos-Bolt, as a stacked forward: every
 // weight carries a leading model axis G, every activation is [G, S, T, ...]
-// (G models x S series x T positions), and each linear layer is one batched
-// matmul over the model axis (cuBLAS batched GEMMs on CUDA). A single model is
-// the G = 1 case. Each function matches one piece of transformers' (4.48)
-// modeling_t5.py in eval mode (dropout off, float32), which the comments name.
+// (G models x S series x T positions). Matrix products and GELU activations
+// run model by model, with each model's own shapes, so a model's values are
+// the same bits whatever shares its stack (see per_model_matmul); the other
+// operations run over the whole stack. A single model is the G = 1 case.
+// Each function matches one piece of transformers' (4.48) modeling_t5.py in
+// eval mode (dropout off, float32), which the comments name.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -5,15 +5,19 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 
 #include "crucible/validator/round_evaluator.h"
 
 namespace crucible {
 
+class NativeModelCache;
+
 struct EngineEvaluatorOptions {
-  std::string device = "auto";  // auto, cpu, cuda, cuda:N
-  bool isolate = true;          // worker processes; false only for trusted models
+  std::string device = "auto";     // auto, cpu, cuda, cuda:N
+  std::string precision = "fp32";  // native forwards on CUDA: fp32 or tf32
+  bool isolate = true;             // worker processes; false only for trusted models
   int parallel_workers = 2;
   double timeout_seconds = 120.0;     // per model
   double step_timeout_seconds = 0.0;  // all models of all tasks of a step; 0 = none
@@ -32,16 +36,23 @@ size_t remove_round_folders(const std::string& work_dir);
 
 class EngineRoundEvaluator : public RoundEvaluator {
  public:
-  // Throws std::invalid_argument for an unusable device.
+  // Throws std::invalid_argument for an unusable device or precision.
   explicit EngineRoundEvaluator(EngineEvaluatorOptions options);
 
   std::vector<ModelLosses> run(const CompetitionConfig& competition, uint64_t seed,
                                const std::vector<RoundModel>& models) override;
   std::vector<RoundModelResult> score(const CompetitionConfig& competition, uint64_t seed,
                                       const std::vector<ModelLosses>& runs) override;
+  long long weight_bytes_read() const override;
+
+  ~EngineRoundEvaluator() override;
 
  private:
   EngineEvaluatorOptions options_;
+  // Native models' inspections and resident weights, kept across runs. Its
+  // budget is half the memory budget (options_, or 90% of the device's free
+  // memory at the first run).
+  std::unique_ptr<NativeModelCache> native_cache_;
 };
 
 }  // namespace crucible

@@ -58,6 +58,9 @@ class RoundEvaluator {
   // rate, composite and mean loss are the task-weight-weighted means.
   virtual std::vector<RoundModelResult> score(const CompetitionConfig& competition, uint64_t seed,
                                               const std::vector<ModelLosses>& runs) = 0;
+
+  // Native model weight bytes read from files so far (0 where not counted).
+  virtual long long weight_bytes_read() const { return 0; }
 };
 
 }  // namespace crucible

@@ -35,7 +35,8 @@ struct StepReport {
   CompetitionId competition_id = 0;
   uint64_t seed = 0;
   double seconds = 0.0;
-  size_t pending = 0;  // queue sizes after the step, over all competitions
+  long long weight_bytes_read = 0;  // native model weights read from files in the step
+  size_t pending = 0;               // queue sizes after the step, over all competitions
   size_t active = 0;
   std::vector<StepReportRow> rows;
   std::vector<double> subnet_weights;
