@@ -43,10 +43,14 @@ COPY engine/ engine/
 COPY validator/ validator/
 COPY apps/ apps/
 # No .git in the context (.dockerignore): `crucible --version` reports commit "unknown".
-RUN torch_prefix=$(/opt/torch/bin/python -c 'import torch; print(torch.utils.cmake_prefix_path)') \
+# The torch root as the prefix (CMake then finds the wheel's own libraries
+# first). CMakeLists.txt sets TORCH_CUDA_ARCH_LIST from CMAKE_CUDA_ARCHITECTURES,
+# puts the system fmt ahead of the wheel's and links libstdc++ ahead of libtorch,
+# as make test-wheel checks on every submission.
+RUN torch_root=$(/opt/torch/bin/python -c 'import os, torch; print(os.path.dirname(torch.__file__))') \
  && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release \
-      -DCMAKE_PREFIX_PATH="${torch_prefix}" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHITECTURES}" \
-      -DCRUCIBLE_ENABLE_CUDA=ON -DCRUCIBLE_BUILD_TESTS=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF \
+      -DCMAKE_PREFIX_PATH="${torch_root}" -DCMAKE_CUDA_ARCHITECTURES="${CUDA_ARCHITECTURES}" \
+      -DCRUCIBLE_REQUIRE_CUDA=ON -DCRUCIBLE_BUILD_TESTS=OFF -DCRUCIBLE_BUILD_BENCHMARKS=OFF \
       -DBLA_VENDOR=OpenBLAS \
  && cmake --build build --target crucible -j "$(nproc)"
 # Stage what the runtime image needs under /stage, at the same absolute paths

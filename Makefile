@@ -34,14 +34,16 @@ test: build
 
 # The GPU route (the Docker image's build stage, the GPU machine): crucible
 # with CUDA on (sm_90) against LibTorch 2.11 from the PyTorch wheel
-# (scripts/fetch-torch-wheel.sh, cached outside the tree), then the CPU test
-# suite on that build.
+# (scripts/fetch-torch-wheel.sh, cached outside the tree), then the tests whose
+# results come from LibTorch (label engine: engine_tests, the kernel-family
+# runs, the Python oracle and end-to-end tests); the torch-free suites are
+# the same code and ran above.
 test-wheel: deps
 	@torch_root=$$(bash scripts/fetch-torch-wheel.sh) && \
 	  cmake -S . -B $(WHEEL_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$$torch_root" \
 	  -DCMAKE_CUDA_ARCHITECTURES=90 -DCRUCIBLE_REQUIRE_CUDA=ON -DCRUCIBLE_BUILD_BENCHMARKS=OFF >/dev/null
-	@cmake --build $(WHEEL_BUILD) -j $(JOBS)
-	@ctest --test-dir $(WHEEL_BUILD) --output-on-failure -j $(JOBS)
+	@cmake --build $(WHEEL_BUILD) -j $(JOBS) --target crucible engine_tests
+	@ctest --test-dir $(WHEEL_BUILD) -L engine --output-on-failure -j $(JOBS)
 
 # The validator core's tests (threads included) under ThreadSanitizer; any
 # report fails the run.

@@ -8,8 +8,9 @@
 # (scripts/pack-device-deps.sh) carried along: the Debian C++ packages that
 # machine lacks.
 #
-# Rehearsal on a CPU machine, the same steps and workloads scaled down, CUDA
-# off, against the PyTorch wheel of scripts/fetch-torch-wheel.sh:
+# Rehearsal on a machine without a GPU: the same steps, the CUDA code compiled
+# but not run, the workloads scaled down, against the PyTorch wheel of
+# scripts/fetch-torch-wheel.sh, in make test-wheel's build folder:
 #   CRUCIBLE_REHEARSAL=1 OUT=/tmp/rehearsal bash scripts/device-build-and-test.sh
 set -uo pipefail
 out=${OUT:-/tmp/crucible-device}
@@ -25,9 +26,9 @@ phase() {  # phase NAME COMMAND...: runs it, appends "NAME SECONDS EXIT" to phas
 }
 
 if [ "${CRUCIBLE_REHEARSAL:-0}" = 1 ]; then
-  build=build-rehearsal
+  build=build-wheel
   torch_root=$(bash scripts/fetch-torch-wheel.sh) || exit 1
-  cmake_flags=(-DCRUCIBLE_ENABLE_CUDA=OFF)
+  cmake_flags=(-DCMAKE_CUDA_ARCHITECTURES=90 -DCRUCIBLE_REQUIRE_CUDA=ON)
   scale=small
   machine="rehearsal: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) threads, no GPU"
 else
@@ -46,7 +47,8 @@ else
 fi
 
 if ! phase configure cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_PREFIX_PATH="$torch_root" "${cmake_flags[@]}" > "$out/configure.log" 2>&1; then
+    -DCMAKE_PREFIX_PATH="$torch_root" -DCRUCIBLE_BUILD_BENCHMARKS=ON "${cmake_flags[@]}" \
+    > "$out/configure.log" 2>&1; then
   tail -40 "$out/configure.log"
   exit 1
 fi
