@@ -12,7 +12,7 @@ FUZZ_BUILD ?= build-fuzz
 WHEEL_BUILD ?= build-wheel
 FUZZ_SECONDS ?= 60
 # make test's bounded fuzzing: seconds per target (make fuzz runs FUZZ_SECONDS).
-TEST_FUZZ_SECONDS ?= 20
+TEST_FUZZ_SECONDS ?= 10
 
 .PHONY: deps configure build test test-wheel test-tsan test-asan test-long fuzz demo bench format clean
 

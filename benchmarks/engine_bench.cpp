@@ -112,16 +112,16 @@ at::Tensor mean_losses(const at::Tensor& forecasts, const TaskData& task, int64_
 }
 
 // The stacked forecast of G random models (range 0) of d_model (range 1) on
-// S = 100 synthetic series of length 1024, horizon H (range 2, 0: the task's
-// own), with the native forwards' matrix products in `precision`. With tf32
+// S synthetic series (range 3) of length 1024, horizon H (range 2, 0: the
+// task's own), with the native forwards' matrix products in `precision`. With tf32
 // the "loss_drift" counter is the largest relative change of a model's mean
 // CRPS against the same forecast in fp32.
 void run_chronos_bolt(benchmark::State& state, const c10::Device& device,
-                      NativePrecision precision = NativePrecision::kFp32, int64_t series = 100) {
+                      NativePrecision precision = NativePrecision::kFp32) {
   const ChronosBoltStack stack = random_stack(state.range(0), state.range(1), device);
   SyntheticGpOptions gp;
   gp.seed = 1;
-  gp.num_series = series;
+  gp.num_series = state.range(3);
   gp.length = 1024;
   TaskData task = generate_synthetic_gp_cpu(gp);
   const at::Tensor inputs =
@@ -194,10 +194,10 @@ BENCHMARK(BM_SyntheticGpCpu)
     ->UseRealTime();
 BENCHMARK(BM_SyntheticGpCuda)->Args({1000, 1024})->Unit(benchmark::kMillisecond)->UseRealTime();
 // G models of d_model 128 on the CPU; 64 chronos-bolt-tiny-sized ones on CUDA.
-BENCHMARK(BM_ChronosBoltCpu)->Args({8, 128, 0})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_ChronosBoltCpu)->Args({8, 128, 0, 100})->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_ChronosBoltCuda)
-    ->Args({64, 256, 0})
-    ->Args({1, 256, 0})
+    ->Args({64, 256, 0, 100})
+    ->Args({1, 256, 0, 100})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
@@ -222,24 +222,20 @@ void register_record_benchmarks(const std::string& scale) {
   add(
       "record/scoring/" + on, [device](benchmark::State& s) { run_scoring(s, device); },
       full ? std::vector<int64_t>{256, 1000, 2000} : std::vector<int64_t>{64, 256, 500});
-  const int64_t series = full ? 100 : 20;
-  // chronos-bolt-tiny's shape (d_model 256) at full size; d_model 64 scaled down.
+  // chronos-bolt-tiny's shape (d_model 256) at full size; d_model 64 scaled
+  // down. Arguments: models, d_model, horizon, series.
   const std::vector<std::vector<int64_t>> stacks =
-      full ? std::vector<std::vector<int64_t>>{{64, 256, 512}, {256, 256, 512}}
-           : std::vector<std::vector<int64_t>>{{4, 64, 128}, {16, 64, 128}};
+      full ? std::vector<std::vector<int64_t>>{{64, 256, 512, 100}, {256, 256, 512, 100}}
+           : std::vector<std::vector<int64_t>>{{4, 64, 128, 20}, {16, 64, 128, 20}};
   for (const std::vector<int64_t>& args : stacks) {
     add(
         "record/bolt_fp32/" + on,
-        [device, series](benchmark::State& s) {
-          run_chronos_bolt(s, device, NativePrecision::kFp32, series);
-        },
+        [device](benchmark::State& s) { run_chronos_bolt(s, device, NativePrecision::kFp32); },
         args);
     if (device.is_cuda()) {
       add(
           "record/bolt_tf32/" + on,
-          [device, series](benchmark::State& s) {
-            run_chronos_bolt(s, device, NativePrecision::kTf32, series);
-          },
+          [device](benchmark::State& s) { run_chronos_bolt(s, device, NativePrecision::kTf32); },
           args);
     }
   }

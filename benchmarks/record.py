@@ -14,6 +14,7 @@ the Chronos-Bolt stacks as a fraction of the float32 (CUDA cores) or TF32
 """
 import argparse
 import json
+import re
 import sys
 
 # Vendor data-sheet peaks: memory bandwidth (bytes/s), float32 and dense TF32 FLOP/s.
@@ -26,8 +27,8 @@ PEAKS = {
 SIZES = {
     "loss": ("U={} S={} H={} Q={}", "CRPS per (model, series)"),
     "scoring": ("U={} S={} B={}", "win rate, paired bootstrap CI, composite"),
-    "bolt_fp32": ("U={} d_model={} H={}", "stacked Chronos-Bolt forecast, fp32 products"),
-    "bolt_tf32": ("U={} d_model={} H={}", "stacked Chronos-Bolt forecast, TF32 products"),
+    "bolt_fp32": ("U={} d_model={} H={} S={}", "stacked Chronos-Bolt forecast, fp32 products"),
+    "bolt_tf32": ("U={} d_model={} H={} S={}", "stacked Chronos-Bolt forecast, TF32 products"),
 }
 
 
@@ -91,7 +92,9 @@ def markdown(machine, rows):
         if r.get("bytes_per_second"):
             throughput = "%.1f GB/s" % (r["bytes_per_second"] / 1e9)
         if r.get("flops_per_second"):
-            throughput = "%.2f TFLOP/s" % (r["flops_per_second"] / 1e12)
+            flops = r["flops_per_second"]
+            throughput = ("%.2f TFLOP/s" % (flops / 1e12) if flops >= 1e12
+                          else "%.1f GFLOP/s" % (flops / 1e9))
         peak = "%.1f%%" % (100 * r["fraction_of_peak"]) if "fraction_of_peak" in r else "n/a"
         note = ""
         if "loss_drift_vs_fp32" in r:
@@ -114,8 +117,11 @@ def main():
     except (OSError, ValueError) as e:
         sys.exit("record.py: %s: %s" % (a.bench_json, e))
     peaks = peaks_for(a.machine)
-    rows = [row(name, entry, peaks) for name, entry in sorted(medians(document).items())
+    rows = [row(name, entry, peaks) for name, entry in medians(document).items()
             if name.startswith("record/")]
+    # In SIZES' order, then by size (the model count first).
+    rows.sort(key=lambda r: (list(SIZES).index(r["benchmark"]),
+                             [int(x) for x in re.findall(r"\d+", r["size"])]))
     if not rows:
         sys.exit("record.py: %s holds no record/ benchmark" % a.bench_json)
     with open(a.out_json, "w") as f:

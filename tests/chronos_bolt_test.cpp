@@ -103,7 +103,7 @@ class ChronosBoltGolden : public ::testing::TestWithParam<std::string> {};
 //   wrong bucket, norm or scale) does to the forecasts.
 // - the largest relative error of one value (relative to max(|truth|,
 //   1e-3 x the forecasts' scale)), which catches a defect confined to a few
-//   values. Official: 1.2e-6 to 7.4e-5. Its ratio is an extreme of
+//   values. Official: 1.4e-6 to 7.4e-5. Its ratio is an extreme of
 //   heavy-tailed roundings and varies much more: measured 0.26 to 5.4.
 //   Bound: 16x, plus 1e-6 (cases whose official error is itself at the
 //   truth's float32 rounding times the forward's amplification), 3x above
