@@ -30,7 +30,8 @@ root="$cache/torch-${torch_version}-cu130"
 site="$root/site-packages"
 mkdir -p "$cache"
 exec 9>"$root.lock"
-flock 9  # two builds at once fetch once
+flock 9                   # two builds at once fetch once
+rm -rf "$cache"/.fetch.*  # left by a fetch that was killed (none runs: we hold the lock)
 
 if [ ! -f "$site/.complete" ]; then
   echo "fetching LibTorch ${torch_version} (CUDA 13) wheels into $root (about 2 GB, once)" >&2
