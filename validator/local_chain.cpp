@@ -3,7 +3,6 @@
 // append-only weights log.
 #include "crucible/validator/local_chain.h"
 
-#include <openssl/evp.h>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -16,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crucible/common/files.h"
+#include "crucible/validator/sha256.h"
 
 namespace crucible {
 namespace {
@@ -33,14 +33,9 @@ double unix_now_seconds() {
 
 // The first 8 bytes (big-endian) of SHA-256 of `message`.
 uint64_t sha256_prefix(const std::string& message) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_length = 0;
-  if (EVP_Digest(message.data(), message.size(), digest, &digest_length, EVP_sha256(), nullptr) !=
-      1) {
-    throw ChainError("block_seed: SHA-256 failed");
-  }
+  const std::string digest = sha256_digest(message);
   uint64_t seed = 0;
-  for (int i = 0; i < 8; ++i) seed = (seed << 8) | digest[i];
+  for (int i = 0; i < 8; ++i) seed = (seed << 8) | static_cast<unsigned char>(digest[i]);
   return seed;
 }
 

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "crucible/common/quoted_text.h"
+#include "crucible/validator/sha256.h"
 
 namespace crucible {
 namespace {
@@ -49,16 +50,6 @@ CompetitionId parse_competition(const std::string& commitment, const std::string
   return value;
 }
 
-// Raw 32-byte SHA-256 digest of `bytes`.
-std::string sha256_raw(const std::string& bytes) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int digest_len = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &digest_len, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256: EVP_Digest failed");
-  }
-  return std::string(reinterpret_cast<const char*>(digest), digest_len);
-}
-
 // Standard base64 (RFC 4648 alphabet, '=' padding, no line breaks).
 std::string base64(const std::string& bytes) {
   std::string out(4 * ((bytes.size() + 2) / 3) + 1, '\0');  // + 1 for the NUL written
@@ -69,17 +60,9 @@ std::string base64(const std::string& bytes) {
   return out;
 }
 
-// The first 8 lowercase hex characters (4 bytes) of SHA-256(bytes).
-std::string sha256_hex8(const std::string& bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  const std::string digest = sha256_raw(bytes);
-  std::string out;
-  for (size_t i = 0; i < kHashSuffixHexChars / 2; ++i) {
-    const unsigned char c = static_cast<unsigned char>(digest[i]);
-    out += kHex[c >> 4];
-    out += kHex[c & 0xf];
-  }
-  return out;
+// The first kHashSuffixHexChars lowercase hex characters of SHA-256(bytes).
+std::string sha256_hex_prefix(const std::string& bytes) {
+  return sha256_hex(bytes).substr(0, kHashSuffixHexChars);
 }
 
 }  // namespace
@@ -145,7 +128,7 @@ std::string ModelId::to_commitment() const {
                                       " bytes even with the name shortened");
   }
   const size_t k = kMaxCommitmentBytes - fixed - suffix;
-  return namespace_ + "/" + name.substr(0, k) + "-" + sha256_hex8(name) + tail;
+  return namespace_ + "/" + name.substr(0, k) + "-" + sha256_hex_prefix(name) + tail;
 }
 
 bool ModelId::operator==(const ModelId& other) const {
@@ -153,7 +136,7 @@ bool ModelId::operator==(const ModelId& other) const {
          secure_hash == other.secure_hash && competition_id == other.competition_id;
 }
 
-std::string sha256_base64(const std::string& bytes) { return base64(sha256_raw(bytes)); }
+std::string sha256_base64(const std::string& bytes) { return base64(sha256_digest(bytes)); }
 
 std::string content_hash(const std::map<std::string, std::string>& files) {
   // std::map iterates in byte-wise sorted path order, which is the order the

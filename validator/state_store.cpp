@@ -1,7 +1,5 @@
 #include "crucible/validator/state_store.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -9,6 +7,7 @@
 #include <stdexcept>
 
 #include "crucible/common/files.h"
+#include "crucible/validator/sha256.h"
 
 namespace crucible {
 namespace {
@@ -55,21 +54,6 @@ std::string generation_name(long number) {
   char name[32];
   std::snprintf(name, sizeof name, "%s%06ld", kGenerationPrefix, number);
   return name;
-}
-
-std::string sha256_hex(const std::string& bytes) {
-  static const char kHex[] = "0123456789abcdef";
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha256(), nullptr) != 1) {
-    throw std::runtime_error("SHA-256 failed");
-  }
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 0xf];
-  }
-  return hex;
 }
 
 // `text` as one line of valid UTF-8: each byte that does not belong to a
