@@ -96,8 +96,10 @@ def main():
             commitments = {"miner1": {"commitment": commitment(repo, "c9", changed, "miner1"),
                                       "block": second + 1},
                            "miner2": read_commitment(commitments_path, "miner2")}
-            write_json(commitments_path, commitments)
+            # The block moves first: a commitment is never from a block the
+            # chain has not reached.
             setup.set_block(second + WINDOW)
+            write_json(commitments_path, commitments)
             # The window may start before the new model is installed: the old
             # one then runs first (reading nothing), the new one in a later step.
             later_reads = lambda: bytes_in(second + WINDOW)  # noqa: E731
