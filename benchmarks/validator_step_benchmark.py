@@ -23,21 +23,10 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-WINDOW = 150  # blocks per task window
+sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
+from validator_harness import WINDOW, read_lines, write_json  # noqa: E402
+
 FIRST_BLOCK = 1200
-
-
-def read_lines(path):
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line) for line in f if line.endswith("\n") and line.strip()]
-
-
-def write_json(path, document):
-    with open(path + ".tmp", "w") as f:
-        json.dump(document, f)
-    os.replace(path + ".tmp", path)
 
 
 def main():

@@ -50,6 +50,10 @@ c10::Device parse_device(const std::string& text) {
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(n));
 }
 
+long long default_memory_budget_bytes(const c10::Device& device) {
+  return free_memory_bytes(device) / 10 * 9;
+}
+
 NativePrecision parse_native_precision(const std::string& text, const c10::Device& device) {
   if (text == "fp32") return NativePrecision::kFp32;
   if (text != "tf32") throw std::invalid_argument("'" + text + "': expected fp32 or tf32");

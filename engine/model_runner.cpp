@@ -217,7 +217,7 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
       options.native_cache != nullptr ? options.native_cache->resident_bytes() : 0;
   const long long budget = options.memory_budget_bytes > 0
                                ? std::max(1LL, options.memory_budget_bytes - resident)
-                               : free_memory_bytes(device) / 10 * 9;
+                               : default_memory_budget_bytes(device);
   const bool both = !native.empty() && !torchscript.empty();
   RunnerOptions script_options = options;
   script_options.memory_budget_bytes = both ? budget / 2 : budget;

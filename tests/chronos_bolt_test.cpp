@@ -17,6 +17,7 @@
 #include "crucible/engine/device.h"
 #include "crucible/engine/native_model.h"
 #include "crucible/engine/tensor_npy.h"
+#include "native_fixtures.h"
 #include "tensor_bits.h"
 
 namespace crucible {
@@ -179,10 +180,7 @@ TEST(ChronosBoltStacking, StackedEqualsEachAloneToTheBit) {
     const GoldenCase c = read_case(name);
     const TemporaryFolder temp("crucible-stack");
     const std::string copy = temp.path() + "/copy";
-    fs::create_directories(copy);
-    for (const char* file : {"config.json", "model.safetensors"}) {
-      fs::copy_file(c.model + "/" + file, copy + "/" + file);
-    }
+    native_fixtures::copy_model(c.model, copy);
     const std::vector<std::string> folders = {c.model,
                                               scaled_copy(c.model, temp.path() + "/a", 0.9f),
                                               scaled_copy(c.model, temp.path() + "/b", 1.1f), copy};

@@ -72,7 +72,7 @@ std::vector<ModelLosses> EngineRoundEvaluator::run(const CompetitionConfig& comp
   const c10::Device device = parse_device(options_.device);
   if (native_cache_ == nullptr) {
     const long long budget = options_.memory_budget_bytes > 0 ? options_.memory_budget_bytes
-                                                              : free_memory_bytes(device) / 10 * 9;
+                                                              : default_memory_budget_bytes(device);
     native_cache_ = std::make_unique<NativeModelCache>(budget / 2);
   }
   RunnerOptions runner;

@@ -28,6 +28,7 @@ import tempfile
 import time
 
 from oracle import Report, binary_from_argv
+from validator_harness import wait_for as harness_wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEMO_CHAIN = os.path.join(HERE, "..", "..", "examples", "make_demo_chain.py")
@@ -56,12 +57,7 @@ def command(crucible, root, state, *extra):
 
 
 def wait_for(predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+    return harness_wait_for(predicate, seconds, interval=0.02)
 
 
 def read_json(path):

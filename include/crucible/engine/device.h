@@ -24,6 +24,9 @@ c10::Device parse_device(const std::string& text);
 // CUDA device, MemAvailable of /proc/meminfo on the CPU (0 when unknown).
 long long free_memory_bytes(const c10::Device& device);
 
+// The memory budget when none is given: 90% of free_memory_bytes(device).
+long long default_memory_budget_bytes(const c10::Device& device);
+
 // The float32 matrix products of native forwards on CUDA: exact float32
 // (kFp32, the default, so every validator computes the same bits) or TF32
 // tensor cores (kTf32: faster, the products' inputs rounded to a 10-bit
