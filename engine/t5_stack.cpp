@@ -21,8 +21,8 @@ at::Tensor per_model(const at::Tensor& weight, const at::Tensor& x) {
 // at a time: a model's product is then the same computation (same shapes,
 // same kernel) alone and in a stack of any size, so its forecasts do not
 // depend on which models share its stack. One batched GEMM over G does not
-// give that: BLAS builds pick the kernel by batch size (LibTorch 2.11's MKL
-// moved a model's forecasts by up to 1.7e-4 relative between G = 1 and 3).
+// give that: BLAS builds pick the kernel by batch size (with LibTorch 2.11's
+// MKL a model's forecasts differed between G = 1 and G = 3).
 at::Tensor per_model_matmul(const at::Tensor& a, const at::Tensor& b) {
   std::vector<at::Tensor> products;
   products.reserve(a.size(0));
