@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
+
+log = logging.getLogger("crucible_bridge.files")
 
 
 def atomic_write_json(path: str, document) -> None:
@@ -59,33 +62,79 @@ def read_records(path: str) -> list[dict]:
 
 
 class JsonlTail:
-    """Yields the complete new lines of an append-only file as (line_number, text).
+    """Yields the complete new lines of an appended-to file as (line_number, raw
+    bytes without the newline), and survives the file being rotated, truncated
+    or missing for a while.
 
-    Line numbers are 1-based. A last line without its newline yet is left for
-    the next call. If the file shrinks (replaced or truncated), it is read again
-    from the start."""
+    The file being read stays open between calls. A last line without its
+    newline yet is left for the next call. When the path names another file
+    than the open one (rotated: renamed away, a new file started), the complete
+    lines left in the old file are read first, then the new file from its
+    start. When the open file shrinks (truncated), it is read again from its
+    start. While the path names no file, the open one (if any) is still read.
+    Line numbers are 1-based within the file read; after a rotation or a
+    truncation they start again at 1."""
 
     def __init__(self, path: str):
         self.path = path
-        self.offset = 0
+        self.file = None  # the open file, or None before the path first names one
+        self.offset = 0  # bytes of self.file read, up to the end of its last complete line
         self.line_number = 0
 
-    def read_new(self) -> list[tuple[int, str]]:
+    def read_new(self) -> list[tuple[int, bytes]]:
+        lines = []
+        if self.file is not None:
+            # Looked at before reading: lines appended to the old file before
+            # its rename are then read below, before we move on.
+            rotated = self._path_names_another_file()
+            lines += self._read_lines()
+            if rotated:
+                self._close_rotated()
+        if self.file is None:
+            try:
+                self.file = open(self.path, "rb")
+            except FileNotFoundError:
+                return lines
+            self.offset, self.line_number = 0, 0
+            lines += self._read_lines()
+        return lines
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+
+    def _path_names_another_file(self) -> bool:
         try:
-            with open(self.path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
-                if size < self.offset:
-                    self.offset, self.line_number = 0, 0
-                f.seek(self.offset)
-                data = f.read()
+            named = os.stat(self.path)
         except FileNotFoundError:
-            return []
+            return False  # no new file yet: keep reading the open one
+        current = os.fstat(self.file.fileno())
+        return (named.st_dev, named.st_ino) != (current.st_dev, current.st_ino)
+
+    def _read_lines(self) -> list[tuple[int, bytes]]:
+        """The complete lines of the open file past self.offset."""
+        if os.fstat(self.file.fileno()).st_size < self.offset:
+            log.info("%s was truncated: reading it again from its start", self.path)
+            self.offset, self.line_number = 0, 0
+        self.file.seek(self.offset)
+        data = self.file.read()
         end = data.rfind(b"\n")
         if end < 0:
             return []
         lines = []
         for raw in data[:end].split(b"\n"):
             self.line_number += 1
-            lines.append((self.line_number, raw.decode("utf-8", errors="replace")))
+            lines.append((self.line_number, raw))
         self.offset += end + 1
         return lines
+
+    def _close_rotated(self) -> None:
+        left = os.fstat(self.file.fileno()).st_size - self.offset
+        if left > 0:
+            log.warning("%s was replaced by a new file; the old one ends in %d bytes "
+                        "without a newline, which are not read", self.path, left)
+        else:
+            log.info("%s was replaced by a new file: reading the new one from its start",
+                     self.path)
+        self.close()

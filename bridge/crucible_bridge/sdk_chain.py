@@ -43,6 +43,32 @@ def import_sdk():
     return bittensor
 
 
+def _hotkey_address(wallet) -> str:
+    """The wallet's hotkey ss58 address; ValueError when it does not load, with a
+    message that quotes nothing of the file (the SDK's own can quote a key)."""
+    try:
+        return wallet.hotkey.ss58_address
+    except Exception as error:
+        raise ValueError(f"its content does not load as a hotkey ({type(error).__name__}; "
+                         f"the SDK's message is not shown, it may quote the key)") from None
+
+
+def wallet_hotkey_address(name: str, hotkey: str, path: str) -> str:
+    """The ss58 address of a wallet's hotkey, read by the SDK (wallet.check_wallet's
+    loader); ValueError with a message that quotes no key material."""
+    import bittensor as bt
+
+    wallet = bt.Wallet(name=name, hotkey=hotkey, path=path)
+    try:
+        encrypted = wallet.hotkey_file.is_encrypted()
+    except Exception as error:
+        raise ValueError(f"its content cannot be read ({type(error).__name__})") from None
+    if encrypted:  # the SDK would ask for a password on stdin
+        raise ValueError("the hotkey file is encrypted: the bridge runs unattended and "
+                         "cannot enter a password")
+    return _hotkey_address(wallet)
+
+
 class SdkChain(Chain):
     def __init__(self, network: str, wallet_name: Optional[str] = None,
                  wallet_hotkey: Optional[str] = None, wallet_path: Optional[str] = None):
@@ -64,7 +90,7 @@ class SdkChain(Chain):
         return str(self.subtensor.get_block_hash(block=block))
 
     def hotkey_address(self) -> Optional[str]:
-        return None if self.wallet is None else self.wallet.hotkey.ss58_address  # public only
+        return None if self.wallet is None else _hotkey_address(self.wallet)  # public only
 
     def neurons(self, netuid: int, block: int) -> list[NeuronRow]:
         mg = self.subtensor.metagraph(netuid=netuid, mechid=0, lite=True, block=block)

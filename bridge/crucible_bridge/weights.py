@@ -5,8 +5,21 @@ submit: the validator writes its hotkey (crucible validator --hotkey) into
 every line, so the lines of another validator on the same folder, or of one
 started without --hotkey, are never sent with our wallet.
 
+An entry is known by its content, not its place in the file: its key is
+  "sha256:" + the lowercase hex SHA-256 of the line's exact bytes (UTF-8),
+  without the trailing newline
+(entry_key). A line carries its block and time, so equal keys mean the same
+entry. The validator computes the same key for the line it wrote, to find out
+whether its latest weights reached the chain. Because of the key, rotating
+weights.jsonl (renamed away, a new file started), truncating it, or a restart
+neither loses an entry nor sends one twice (files.JsonlTail follows the file).
+
 Every outcome is appended to DIR/weights-submitted.jsonl, one JSON object a
-line: {"line", "block", "success", "status", "message", "time"}, where status is
+line: {"key", "line", "entry_block", "block", "success", "status", "message",
+"time"}; "line" is the line number in the file it was read from (for people:
+it starts again at 1 after a rotation), "entry_block" the entry's own "block"
+(null when it has none or the line is malformed), "block" the chain's block
+at the set-weights call (else null). status is one of
   submitting  written (fsynced) just before the set-weights call
   submitted   the SDK reported success                       (final)
   failed      the call failed or raised; retried with backoff
@@ -14,11 +27,13 @@ line: {"line", "block", "success", "status", "message", "time"}, where status is
   malformed   the line is not a valid entry; skipped          (final)
   not-ours    another hotkey's line, or one without a hotkey (final)
   unknown     the bridge stopped during the call; not resent (final)
-On start the last record per line decides: final lines are never sent again
-(at most once, even across a crash), failed ones are retried."""
+On start the last record per key decides: final entries are never sent again
+(at most once, even across a crash), failed ones are retried. Records without
+a "key" (written by an older bridge, which counted lines) are ignored."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -37,8 +52,14 @@ SUBMITTED_FILE = "weights-submitted.jsonl"
 FINAL = {"submitted", "superseded", "malformed", "not-ours", "unknown"}
 
 
+def entry_key(raw: bytes) -> str:
+    """The content key of a weights.jsonl line (its bytes without the newline)."""
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
 def parse_entry(text: str) -> dict:
-    """A weights.jsonl entry, checked; raises ValueError naming what is wrong."""
+    """A weights.jsonl entry, checked; raises ValueError naming what is wrong.
+    Its "block" is the line's integer "block", or None."""
     entry = json.loads(text)
     if not isinstance(entry, dict):
         raise ValueError("expected a JSON object")
@@ -60,8 +81,11 @@ def parse_entry(text: str) -> dict:
     hotkey = entry.get("hotkey")
     if hotkey is not None and not isinstance(hotkey, str):
         raise ValueError("hotkey: expected a string or null")
+    block = entry.get("block")
+    if not isinstance(block, int) or isinstance(block, bool):
+        block = None
     return {"uids": uids, "weights": [float(w) for w in weights], "version_key": key,
-            "block": entry.get("block"), "hotkey": hotkey}
+            "block": block, "hotkey": hotkey}
 
 
 def not_ours(entry: dict, own_hotkey: str) -> Optional[str]:
@@ -83,92 +107,113 @@ class WeightsSubmitter:
         self.backoff_base, self.backoff_max = backoff_base, backoff_max
         self.tail = JsonlTail(os.path.join(chain_dir, WEIGHTS_FILE))
         self.log_path = os.path.join(chain_dir, SUBMITTED_FILE)
-        self.pending: dict[int, dict] = {}
-        self.failures = 0
+        # key -> (line number, entry) of our unsent entries, in the order read.
+        self.pending: dict[str, tuple[int, dict]] = {}
+        self.failures = 0  # failed attempts since the last success (sets the backoff)
         self.next_attempt = 0.0
+        # The outcome of the latest set-weights call: {"time", "key", "entry_block",
+        # "block", "status" ("submitted" or "failed"), "message"}, or None.
+        self.last_submission: Optional[dict] = None
         self.done = self._load()
 
-    def _load(self) -> set[int]:
-        last: dict[int, dict] = {}
-        for record in read_records(self.log_path):
-            if isinstance(record.get("line"), int):
-                last[record["line"]] = record
-        for line, record in sorted(last.items()):
-            if record.get("status") == "submitting":
-                log.warning("weights.jsonl line %d: the bridge stopped while submitting it; "
-                            "the outcome is unknown and it is not sent again", line)
-                self._record(line, None, False, "unknown", "stopped during submission")
-                record["status"] = "unknown"
-        return {line for line, r in last.items() if r.get("status") in FINAL}
+    def close(self) -> None:
+        self.tail.close()
 
-    def _record(self, line: int, block: Optional[int], success: bool, status: str,
-                message: str) -> None:
-        append_record(self.log_path, {"line": line, "block": block, "success": success,
-                                      "status": status, "message": message,
-                                      "time": self.clock()})
+    def _load(self) -> set[str]:
+        """The keys whose last record is final; a "submitting" last becomes "unknown"."""
+        last: dict[str, dict] = {}
+        keyless = 0
+        for record in read_records(self.log_path):
+            if isinstance(record.get("key"), str):
+                last[record["key"]] = record
+            else:
+                keyless += 1
+        if keyless:
+            log.warning("%s: %d records without a key (from an older bridge) are ignored",
+                        self.log_path, keyless)
+        for key, record in last.items():
+            if record.get("status") == "submitting":
+                log.warning("weights.jsonl entry %s: the bridge stopped while submitting it; "
+                            "the outcome is unknown and it is not sent again", key)
+                self._record(key, record.get("line"), record.get("entry_block"), None, False,
+                             "unknown", "stopped during submission")
+                record["status"] = "unknown"
+        return {key for key, r in last.items() if r.get("status") in FINAL}
+
+    def _record(self, key: str, line: Optional[int], entry_block: Optional[int],
+                block: Optional[int], success: bool, status: str, message: str) -> None:
+        append_record(self.log_path, {"key": key, "line": line, "entry_block": entry_block,
+                                      "block": block, "success": success, "status": status,
+                                      "message": message, "time": self.clock()})
 
     def _read_new(self) -> None:
         own_hotkey = self.chain.hotkey_address()
         if not own_hotkey:  # before reading: the lines wait for a wallet that has a hotkey
             raise RuntimeError("the wallet's hotkey address is unknown: cannot tell our "
                                "weights.jsonl lines from others'")
-        for line, text in self.tail.read_new():
-            if line in self.done:
+        for line, raw in self.tail.read_new():
+            key = entry_key(raw)
+            if key in self.done:
                 continue
             try:
-                entry = parse_entry(text)
-            except ValueError as error:  # json.JSONDecodeError is a ValueError
+                entry = parse_entry(raw.decode("utf-8"))
+            except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
                 log.warning("weights.jsonl line %d is malformed, skipped: %s", line, error)
-                self._record(line, None, False, "malformed", str(error))
-                self.done.add(line)
+                self._record(key, line, None, None, False, "malformed", str(error))
+                self.done.add(key)
                 continue
             reason = not_ours(entry, own_hotkey)
             if reason:
                 log.warning("weights.jsonl line %d skipped: %s", line, reason)
-                self._record(line, None, False, "not-ours", reason)
-                self.done.add(line)
+                self._record(key, line, entry["block"], None, False, "not-ours", reason)
+                self.done.add(key)
                 continue
-            self.pending[line] = entry
+            self.pending.pop(key, None)  # read again (a truncated file): now the newest
+            self.pending[key] = (line, entry)
 
-    def poll(self) -> Optional[int]:
+    def poll(self) -> Optional[str]:
         """One step: read new lines, submit the newest pending entry if due.
 
-        Returns the line number submitted successfully, else None."""
+        Returns the key of the entry submitted successfully, else None."""
         self._read_new()
         if not self.pending:
             return None
-        latest = max(self.pending)
-        for line in sorted(self.pending):
-            if line != latest:
-                log.info("weights.jsonl line %d superseded by line %d", line, latest)
-                self._record(line, None, False, "superseded", f"superseded by line {latest}")
-                self.done.add(line)
-                del self.pending[line]
+        *older, latest = self.pending
+        for key in older:
+            line, entry = self.pending.pop(key)
+            log.info("weights.jsonl line %d superseded by %s", line, latest)
+            self._record(key, line, entry["block"], None, False, "superseded",
+                         f"superseded by {latest}")
+            self.done.add(key)
         now = self.clock()
         if now < self.next_attempt:
             return None
-        entry = self.pending[latest]
+        line, entry = self.pending[latest]
         try:
             block, wait_blocks = self._rate_limit_wait()
         except Exception as error:
-            self._fail(latest, None, f"chain query failed: {error}")
+            self._fail(latest, line, entry, None, f"chain query failed: {error}")
             return None
         if wait_blocks > 0:
             self.next_attempt = now + wait_blocks * SECONDS_PER_BLOCK
             log.info("weights.jsonl line %d waits for the rate limit: %d blocks",
-                     latest, wait_blocks)
+                     line, wait_blocks)
             return None
-        self._record(latest, block, False, "submitting", "")
+        self._record(latest, line, entry["block"], block, False, "submitting", "")
         try:
             result = self.chain.set_weights(self.netuid, entry["uids"], entry["weights"],
                                             entry["version_key"])
         except Exception as error:
             result = SubmitResult(False, f"{type(error).__name__}: {error}")
+        status = "submitted" if result.success else "failed"
+        self.last_submission = {"time": self.clock(), "key": latest,
+                                "entry_block": entry["block"], "block": block,
+                                "status": status, "message": result.message}
         if not result.success:
-            self._fail(latest, block, result.message)
+            self._fail(latest, line, entry, block, result.message)
             return None
-        self._record(latest, block, True, "submitted", result.message)
-        log.info("weights.jsonl line %d submitted at block %s", latest, block)
+        self._record(latest, line, entry["block"], block, True, "submitted", result.message)
+        log.info("weights.jsonl line %d (%s) submitted at block %s", line, latest, block)
         self.done.add(latest)
         del self.pending[latest]
         self.failures, self.next_attempt = 0, 0.0
@@ -186,10 +231,11 @@ class WeightsSubmitter:
             return block, 0
         return block, limit - since + 1
 
-    def _fail(self, line: int, block: Optional[int], message: str) -> None:
+    def _fail(self, key: str, line: int, entry: dict, block: Optional[int],
+              message: str) -> None:
         self.failures += 1
         delay = min(self.backoff_base * 2 ** (self.failures - 1), self.backoff_max)
         self.next_attempt = self.clock() + delay
         log.warning("weights.jsonl line %d: submission failed (%s); retry in %.0f s",
                     line, message, delay)
-        self._record(line, block, False, "failed", message)
+        self._record(key, line, entry["block"], block, False, "failed", message)

@@ -1,12 +1,17 @@
-"""SDK drift: every SDK call the bridge makes exists with the parameters it passes.
+"""SDK drift: every SDK call the bridge makes exists with the parameters it passes,
+the wallet loader works on real wallet files, and the lock pins what
+requirements.txt asks for.
 
-Needs the pinned bittensor (bridge/requirements.txt); skipped, with the reason
+Needs the pinned bittensor (bridge/requirements.lock); skipped, with the reason
 printed, where it is not importable."""
 
+import contextlib
 import inspect
+import io
 import os
 import re
 import sys
+import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -43,6 +48,11 @@ class SdkDriftTest(unittest.TestCase):
             pin = re.search(r"^bittensor==(\d+)\.", f.read(), re.M).group(1)
         self.assertEqual(bt.__version__.split(".")[0], pin)
 
+    def test_installed_version_is_the_locked_one(self):
+        with open(os.path.join(HERE, "requirements.lock")) as f:
+            locked = re.search(r"^bittensor==(\S+)", f.read(), re.M).group(1)
+        self.assertEqual(bt.__version__, locked)
+
     def test_calls_and_parameters(self):
         for owner, method, passed in SDK_CALLS:
             with self.subTest(call=f"{owner}.{method or '__init__'}"):
@@ -70,6 +80,60 @@ class SdkDriftTest(unittest.TestCase):
                            for c in bt.Metagraph.__mro__)
             self.assertTrue(declared, f"Metagraph.{attribute}")
 
+
+
+class LockTest(unittest.TestCase):
+    """Needs no SDK: requirements.lock is requirements.txt's pin, hashed."""
+
+    def test_lock_pins_the_requirement_with_hashes(self):
+        with open(os.path.join(HERE, "requirements.txt")) as f:
+            wanted = re.findall(r"^([A-Za-z0-9_.-]+==\S+)", f.read(), re.M)
+        with open(os.path.join(HERE, "requirements.lock")) as f:
+            lock = f.read()
+        pins = re.findall(r"^([a-z0-9_.-]+)==(\S+) \\\n((?:    --hash=sha256:[0-9a-f]{64}.*\n)+)",
+                          lock, re.M)
+        self.assertEqual(len(pins), len(re.findall(r"^\S+==", lock, re.M)))  # each has hashes
+        self.assertEqual(wanted, ["bittensor==10.5.0"])
+        self.assertIn(("bittensor", "10.5.0"), [(name, version) for name, version, _ in pins])
+        self.assertGreater(len(pins), 40)  # the SDK's whole dependency tree
+
+
+@unittest.skipIf(bt is None, f"bittensor is not importable: {IMPORT_ERROR}")
+class WalletLoaderTest(unittest.TestCase):
+    """sdk_chain.wallet_hotkey_address on wallet files the SDK itself wrote."""
+
+    def setUp(self):
+        self.path = tempfile.mkdtemp()
+
+    def wallet(self, name):
+        return bt.Wallet(name=name, hotkey="hot", path=self.path)
+
+    def test_hotkey_file_is_where_the_sdk_keeps_it(self):
+        from crucible_bridge.wallet import hotkey_file
+
+        self.assertEqual(self.wallet("vali").hotkey_file.path,
+                         hotkey_file(self.path, "vali", "hot"))
+
+    def test_good_encrypted_and_bad_hotkeys(self):
+        from crucible_bridge.sdk_chain import wallet_hotkey_address
+
+        keypair = bt.Keypair.create_from_mnemonic(bt.Keypair.generate_mnemonic())
+        self.wallet("good").hotkey_file.set_keypair(keypair, encrypt=False, overwrite=True)
+        self.assertEqual(wallet_hotkey_address("good", "hot", self.path), keypair.ss58_address)
+        with contextlib.redirect_stdout(io.StringIO()):  # the SDK prints "Encrypting..."
+            self.wallet("locked").hotkey_file.set_keypair(keypair, encrypt=True, overwrite=True,
+                                                          password="a long password 1")
+        with self.assertRaisesRegex(ValueError, "^the hotkey file is encrypted"):
+            wallet_hotkey_address("locked", "hot", self.path)
+        # The SDK's message for this one quotes a character of the private key.
+        bad = self.wallet("bad").hotkey_file.path
+        os.makedirs(os.path.dirname(bad))
+        with open(bad, "w") as f:
+            f.write('{"privateKey": "0xzz", "publicKey": "0x00", "ss58Address": "5x"}')
+        with self.assertRaises(ValueError) as caught:
+            wallet_hotkey_address("bad", "hot", self.path)
+        self.assertEqual(str(caught.exception), "its content does not load as a hotkey "
+                         "(KeyFileError; the SDK's message is not shown, it may quote the key)")
 
 
 class _FakeSubtensor:
