@@ -36,7 +36,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends \
       ninja-build g++ python3 python3-venv \
       nlohmann-json3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev \
-      libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libopenblas-openmp-dev \
+      libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libcpp-httplib-dev \
+      libopenblas-openmp-dev pkg-config \
  && rm -rf /var/lib/apt/lists/*
 # LibTorch (CUDA 13, or 12 for the cuda12 variant) from the PyTorch wheel;
 # its CUDA libraries come as nvidia-* wheels next to it in site-packages.

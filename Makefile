@@ -14,7 +14,7 @@ FUZZ_SECONDS ?= 60
 # make test's bounded fuzzing: seconds per target (make fuzz runs FUZZ_SECONDS).
 TEST_FUZZ_SECONDS ?= 10
 
-.PHONY: deps configure build test test-wheel test-tsan test-asan test-long fuzz demo bench format clean
+.PHONY: deps configure build test test-wheel test-tsan test-asan test-long fuzz demo bench bench-status format clean
 
 deps:
 	@bash scripts/install-deps.sh
@@ -94,6 +94,10 @@ demo: build
 
 bench: build
 	@bash benchmarks/run_benchmarks.sh $(BUILD)
+
+# The status endpoint under a bounded wrk load on loopback while steps run.
+bench-status: build
+	@/usr/bin/python3 benchmarks/status_load_benchmark.py $(BUILD)/apps/crucible
 
 format:
 	@clang-format -i $$(git ls-files '*.h' '*.cpp' '*.cu')

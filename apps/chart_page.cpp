@@ -29,6 +29,14 @@ h2 { font-size: 15px; margin: 0 0 6px; }
 table { border-collapse: collapse; margin: 8px 0 20px; background: #fff; }
 th, td { border: 1px solid #ddd; padding: 3px 8px; text-align: right; }
 td.text { text-align: left; }
+#crucible-health { display: flex; flex-wrap: wrap; gap: 8px; margin: 8px 0; }
+#crucible-health:empty { display: none; }
+.health-item { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: 6px 10px; }
+.health-item b { display: block; font-size: 12px; color: #555; font-weight: normal; }
+.health-ok { border-left: 6px solid #27ae60; }
+.health-bad { border-left: 6px solid #c0392b; }
+.health-warn { border-left: 6px solid #e67e22; }
+tr.failing td { background: #fdecea; }
 )css";
 
 std::string html_escaped(const std::string& text) {
@@ -119,8 +127,8 @@ std::string chart_page_html(const ChartLibrary& chart, const ChartPage& page) {
     html << " " << name << "=\"" << html_escaped(value) << "\"";
   }
   html << ">\n<h1>" << html_escaped(page.title) << "</h1>\n<p class=\"detail\">"
-       << html_escaped(page.detail)
-       << "</p>\n<p id=\"crucible-summary\"></p>\n<p id=\"crucible-status\"></p>\n"
+       << html_escaped(page.detail) << "</p>\n<div id=\"crucible-health\"></div>\n"
+       << "<p id=\"crucible-summary\">Loading&hellip;</p>\n<p id=\"crucible-status\"></p>\n"
        << "<p id=\"crucible-note\">";
   if (chart.script.empty()) {
     html << "Charts are not drawn: " << html_escaped(chart.missing_reason)

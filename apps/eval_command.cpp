@@ -264,7 +264,9 @@ void run_eval(const EvalOptions& o) {
   report.fan_uids = o.report_uids;
   report.models = ranked_models(round, scores, weights, order);
 
+  // "seed_text": the seed as a string for readers whose numbers are doubles.
   nlohmann::ordered_json result = {{"seed", o.task.seed},
+                                   {"seed_text", std::to_string(o.task.seed)},
                                    {"task",
                                     {{"series", task.num_series},
                                      {"input_width", task.input_width},

@@ -174,6 +174,7 @@ nlohmann::ordered_json eval_report_document(const EvalReport& report, const Task
     series.push_back(series_document(report, task, k, drawn));
   }
   return {{"seed", report.seed},
+          {"seed_text", std::to_string(report.seed)},
           {"data", report.data},
           {"metric", "CRPS"},
           {"series_count", task.num_series},

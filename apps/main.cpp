@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "cli_error.h"
 #include "commands.h"
 #include "crucible/engine/device.h"
 #include "openblas_core.h"
@@ -30,7 +31,8 @@ int main(int argc, char** argv) {
   CLI::App app{"crucible: GPU evaluation engine for forecasting-model competitions"};
   app.require_subcommand(1);
   app.fallthrough();  // --config may follow the subcommand
-  app.config_formatter(std::make_shared<crucible::TomlConfig>(&app));
+  const auto config = std::make_shared<crucible::TomlConfig>(&app);
+  app.config_formatter(config);
   app.set_config("--config", "",
                  "TOML file of options: [<subcommand>] tables, or bare keys for the subcommand "
                  "run; flags win")
@@ -77,13 +79,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::Success& e) {  // --help and --help-all derive from it
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "%s: %s (see --help)\n", error_prefix(app).c_str(), e.what());
+    std::fprintf(stderr, "%s: %s (see --help)\n", error_prefix(app).c_str(),
+                 config->located(e.what()).c_str());
     return 2;
   }
   const std::string name = app.get_subcommands().front()->get_name();
   crucible::set_cpu_threads(0);
   try {
     commands.at(name)();
+  } catch (const crucible::CliError& e) {
+    // A refused flag value ("--device: ...") is a usage error like a parse
+    // error: exit 2, and the file and line when it came from --config.
+    const std::string message = config->located(e.what());
+    std::fprintf(stderr, "crucible %s: %s\n", name.c_str(), message.c_str());
+    return message.find("--") == 0 || message.find(": --") != std::string::npos ? 2 : 1;
   } catch (const std::exception& e) {
     // One line: LibTorch errors carry a backtrace after their first line,
     // TorchScript compile errors start with an empty one.

@@ -213,6 +213,10 @@ void run_hash(const HashOptions& o) {
 }  // namespace
 
 void run_make_baselines(const std::string& directory) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error)
+    throw CliError("--out: " + directory + ": cannot create the folder: " + error.message());
   const std::vector<std::string> scripts = write_baseline_models(directory);
   for (const std::string& path : scripts) {
     const ModelInspection inspection = inspect_model(path, ModelLimits{});
@@ -268,9 +272,9 @@ CommandRun add_models_command(CLI::App& app) {
   CLI::App* baselines = models->add_subcommand(
       "make-baselines",
       "Write the baseline models: TorchScript (naive, ..., transformer) and native Chronos-Bolt");
-  baselines->add_option("--out", options->baselines_out, "existing folder for the models")
-      ->required()
-      ->check(CLI::ExistingDirectory);
+  baselines
+      ->add_option("--out", options->baselines_out, "folder for the models (created when missing)")
+      ->required();
   baselines->callback([options] { options->job = ModelsJob::kMakeBaselines; });
   return [options] {
     switch (options->job) {

@@ -1,6 +1,7 @@
 #include "toml_config.h"
 
 #include <toml++/toml.h>
+#include <cctype>
 #include <sstream>
 
 namespace crucible {
@@ -34,20 +35,27 @@ std::vector<std::string> inputs_of(const toml::node& value, const std::string& w
   return inputs;
 }
 
+// "<file>: line L" of a value.
+std::string where(const std::string& file, const toml::node& value) {
+  return file + ": line " + std::to_string(value.source().begin.line);
+}
+
 // Adds the keys of `table` as items of subcommand `command`, nested keys
-// joined with '.' into one option name.
+// joined with '.' into one option name, and where each came from.
 void collect(const toml::table& table, const std::string& command, const std::string& prefix,
-             const std::string& file, std::vector<CLI::ConfigItem>& items) {
+             const std::string& file, std::vector<CLI::ConfigItem>& items,
+             std::vector<std::string>& origins) {
   for (const auto& [key, value] : table) {
     const std::string name = prefix + std::string(key.str());
     if (const auto* nested = value.as_table()) {
-      collect(*nested, command, name + ".", file, items);
+      collect(*nested, command, name + ".", file, items, origins);
       continue;
     }
     CLI::ConfigItem item;
     item.parents = {command};
     item.name = name;
-    item.inputs = inputs_of(value, file + ": " + command + "." + name);
+    origins.push_back(where(file, value) + ": " + command + "." + name);
+    item.inputs = inputs_of(value, origins.back());
     items.push_back(std::move(item));
   }
 }
@@ -78,29 +86,50 @@ std::vector<CLI::ConfigItem> TomlConfig::from_config(std::istream& input) const 
   const std::vector<CLI::App*> running = app_->get_subcommands();
   const std::string current = running.empty() ? "" : running.front()->get_name();
   std::vector<CLI::ConfigItem> items;
+  std::vector<std::string> origins;  // origins[i]: where items[i] came from
   toml::table top_level;
   for (const auto& [key, value] : root) {
     const std::string name(key.str());
     const auto* table = value.as_table();
     const CLI::App* command = table ? find_command(app_, name) : nullptr;
     if (command != nullptr) {
-      collect(*table, name, "", file, items);
+      collect(*table, name, "", file, items, origins);
     } else {
       top_level.insert(key, value);
     }
   }
   if (!top_level.empty()) {
     if (current.empty()) throw CLI::ConfigError(file + ": keys outside a [subcommand] table");
-    collect(top_level, current, "", file, items);
+    collect(top_level, current, "", file, items, origins);
   }
   // Every key must name an option of its subcommand.
-  for (const CLI::ConfigItem& item : items) {
-    const CLI::App* command = find_command(app_, item.parents.front());
-    if (command->get_option_no_throw("--" + item.name) == nullptr) {
-      throw CLI::ConfigError(file + ": unknown key " + item.fullname());
+  origins_.clear();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const CLI::App* command = find_command(app_, items[i].parents.front());
+    const std::string option = "--" + items[i].name;
+    if (command->get_option_no_throw(option) == nullptr) {
+      const std::string place = origins[i].substr(0, origins[i].rfind(": "));
+      throw CLI::ConfigError(place + ": unknown key " + items[i].fullname());
     }
+    if (items[i].parents.front() == current) origins_[option] = origins[i];
   }
   return items;
+}
+
+std::string TomlConfig::located(const std::string& message) const {
+  // The option as a whole word: "--steps" in "--steps: ..." or "convert:
+  // --steps = four", not in "--steps-max".
+  for (const auto& [option, origin] : origins_) {
+    for (size_t at = message.find(option); at != std::string::npos;
+         at = message.find(option, at + 1)) {
+      const size_t end = at + option.size();
+      const bool word_end = end == message.size() ||
+                            !(std::isalnum(static_cast<unsigned char>(message[end])) ||
+                              message[end] == '-' || message[end] == '.' || message[end] == '_');
+      if ((at == 0 || message[at - 1] == ' ') && word_end) return origin + ": " + message;
+    }
+  }
+  return message;
 }
 
 }  // namespace crucible

@@ -7,6 +7,7 @@
 // the last completed step's.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -18,10 +19,12 @@
 #include "cli_error.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "crucible/common/files.h"
 #include "crucible/engine/device.h"
 #include "crucible/validator/child_processes.h"
 #include "crucible/validator/disk_model_store.h"
 #include "crucible/validator/engine_round_evaluator.h"
+#include "crucible/validator/health_monitor.h"
 #include "crucible/validator/local_chain.h"
 #include "crucible/validator/local_directory_hub.h"
 #include "crucible/validator/log.h"
@@ -70,6 +73,9 @@ struct ValidatorCliOptions {
   ValidatorOptions loop;
   ModelManagerOptions manager;
   double weights_interval = 600.0;
+  double chain_stale_after = 300.0;
+  long long metrics_max_mib = 64;
+  std::string http_bind = "127.0.0.1";
   int http_port = 9184;
   bool no_http = false;
   std::vector<Uid> exclude_uids;
@@ -112,6 +118,24 @@ void check_hotkey_address(const std::string& hotkey) {
   }
 }
 
+// The hub token: the first line of the file HF_TOKEN_FILE names (a Docker
+// secret), else HF_TOKEN, else none. The token itself is never shown.
+std::string hub_token() {
+  const char* file = std::getenv("HF_TOKEN_FILE");
+  if (file != nullptr && *file != '\0') {
+    std::string text;
+    try {
+      text = read_file(file);
+    } catch (const std::exception&) {
+      throw CliError(std::string("HF_TOKEN_FILE: ") + file + ": cannot read the token file");
+    }
+    const std::string token = text.substr(0, text.find_first_of("\r\n"));
+    return token;
+  }
+  const char* token = std::getenv("HF_TOKEN");
+  return token ? token : "";
+}
+
 std::unique_ptr<ModelHub> open_hub(const ValidatorCliOptions& o) {
   if (o.hub.empty() == o.hub_endpoint.empty()) {
     throw CliError("give exactly one of --hub DIR and --hub-endpoint URL");
@@ -123,8 +147,7 @@ std::unique_ptr<ModelHub> open_hub(const ValidatorCliOptions& o) {
 #ifdef CRUCIBLE_HAVE_CURL
   HttpHubOptions http;
   http.endpoint = o.hub_endpoint;
-  const char* token = std::getenv("HF_TOKEN");
-  http.token = token ? token : "";
+  http.token = hub_token();
   http.log = [](const std::string& line) { spdlog::warn("{}", line); };  // "hub: ..."
   return std::make_unique<HttpHub>(http);
 #else
@@ -146,6 +169,15 @@ void run_validator(ValidatorCliOptions o) {
   }
   if (o.engine.step_timeout_seconds < 0 || o.memory_limit_mib < 0 || o.memory_budget_mib < 0) {
     throw CliError("--step-timeout, --memory-limit-mib and --gpu-memory-budget must be >= 0");
+  }
+  if (o.metrics_max_mib < 0) throw CliError("--metrics-max-mib: expected MiB >= 0 (0: never)");
+  o.loop.metrics_rotate_bytes = static_cast<uint64_t>(o.metrics_max_mib) << 20;
+  if (o.loop.max_steps < 0) {
+    throw CliError("--steps: expected 0 (run until stopped) or a number of steps > 0, got " +
+                   std::to_string(o.loop.max_steps));
+  }
+  if (!(o.chain_stale_after >= 0) || !std::isfinite(o.chain_stale_after)) {
+    throw CliError("--chain-stale-after: expected seconds >= 0 (0: never stale)");
   }
   with_context("--precision", [&] {
     return parse_native_precision(o.engine.precision, with_context("--device", [&] {
@@ -233,9 +265,14 @@ void run_validator(ValidatorCliOptions o) {
             killed == 1 ? "" : "es");
         spdlog::default_logger()->flush();
       });
+  HealthMonitorOptions health_options;
+  health_options.stale_after_seconds = o.chain_stale_after;
+  health_options.bridge_status_path = chain_directory(o.chain) + "/bridge.json";
+  HealthMonitor health(chain, metrics, health_options, log_line);
   std::unique_ptr<StatusServer> status;
   if (!o.no_http) {
     StatusServerOptions server;
+    server.host = o.http_bind;
     server.port = o.http_port;
     server.routes["/history.json"] = step_history_route(o.state_dir + "/metrics.jsonl");
     const ChartLibrary chart = find_chart_library();
@@ -244,26 +281,28 @@ void run_validator(ValidatorCliOptions o) {
       return StatusResponse{200, "text/html; charset=utf-8", dashboard};
     };
     status = std::make_unique<StatusServer>(metrics, server);
-    spdlog::info("status: http://127.0.0.1:{}/metrics", status->port());
+    const std::string where = "http://" + o.http_bind + ":" + std::to_string(status->port());
+    spdlog::info("status: {}/metrics, {}/healthz, {}/status", where, where, where);
     if (chart.script.empty()) {
-      spdlog::warn("dashboard: http://127.0.0.1:{}/dashboard shows tables: {}", status->port(),
-                   chart.missing_reason);
+      spdlog::warn("dashboard: {}/dashboard shows tables: {}", where, chart.missing_reason);
     } else {
-      spdlog::info("dashboard: http://127.0.0.1:{}/dashboard (Chart.js from {})", status->port(),
-                   chart.path);
+      spdlog::info("dashboard: {}/dashboard (Chart.js from {})", where, chart.path);
     }
   }
+  health.start();
   manager.start();
   WeightSetter::Options setter_options;
   setter_options.interval_seconds = o.weights_interval;
   setter_options.initial_backoff_seconds = std::min(10.0, o.weights_interval);
   WeightSetter setter(
       chain, [&validator] { return validator.current_weights(); }, setter_options,
-      [](const std::string& line) { spdlog::info("weights: {}", line); });
+      [](const std::string& line) { spdlog::info("weights: {}", line); },
+      [&health] { return health.check(); });
   metrics.set_started(true);
   const int64_t steps = validator.run(signals.requested());
   setter.stop();
   manager.stop();
+  health.stop();
   spdlog::info("stopped after {} evaluated steps", steps);
   const std::optional<WeightsSubmission> weights = validator.current_weights();
   std::string shown;
@@ -275,6 +314,11 @@ void run_validator(ValidatorCliOptions o) {
   }
   spdlog::info("subnet weights:{}", shown.empty() ? " none yet" : shown);
   if (!weights) return;
+  const std::string stale = health.check();
+  if (!stale.empty()) {
+    spdlog::warn("weights: no final set_weights: {}", stale);
+    return;
+  }
   try {
     chain->set_weights(*weights);  // the last step's weights, also when stopped between cadences
   } catch (const std::exception& e) {
@@ -331,7 +375,17 @@ CommandRun add_validator_command(CLI::App& app) {
   cmd->add_option("--weights-interval", o->weights_interval, "seconds between set-weights")
       ->capture_default_str();
   cmd->add_option("--exclude-uids", o->exclude_uids, "uids never evaluated")->delimiter(',');
-  cmd->add_option("--http-port", o->http_port, "status endpoint on 127.0.0.1")
+  cmd->add_option("--metrics-max-mib", o->metrics_max_mib,
+                  "rotate metrics.jsonl at this size (keeping 3 older files); 0 = never")
+      ->capture_default_str();
+  cmd->add_option("--chain-stale-after", o->chain_stale_after,
+                  "seconds after which chain data counts as stale (no weights set, /healthz "
+                  "503); 0 = never")
+      ->capture_default_str();
+  cmd->add_option("--http-bind", o->http_bind,
+                  "address of the status endpoint (0.0.0.0: every interface)")
+      ->capture_default_str();
+  cmd->add_option("--http-port", o->http_port, "port of the status endpoint")
       ->capture_default_str();
   cmd->add_flag("--no-http", o->no_http, "no status endpoint");
   cmd->add_option("--log-level", o->log_level, "trace, debug, info, warn, error")

@@ -4,11 +4,14 @@
 set -euo pipefail
 
 packages=(cmake ninja-build g++ libtorch-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
-  libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev libopenblas0-openmp python3 python3-numpy python3-scipy
-  python3-pip libjs-chart.js)
+  libcli11-dev libtomlplusplus-dev libgtest-dev libbenchmark-dev libssl-dev libcurl4-openssl-dev
+  libcpp-httplib-dev pkg-config libopenblas0-openmp python3 python3-numpy python3-scipy python3-pip
+  libjs-chart.js)
 # The official Chronos-Bolt package's venv (tests and benchmarks only) needs
 # Python torch; CRUCIBLE_RUNTIME_ONLY=1 (the Docker CPU image) skips both.
 [ "${CRUCIBLE_RUNTIME_ONLY:-0}" = 1 ] || packages+=(python3-venv python3-torch)
+# make bench-status: the status endpoint's loopback load test.
+[ "${CRUCIBLE_RUNTIME_ONLY:-0}" = 1 ] || packages+=(wrk)
 # make fuzz: clang with its libFuzzer and sanitizer runtimes and its OpenMP.
 [ "${CRUCIBLE_RUNTIME_ONLY:-0}" = 1 ] || packages+=(clang libclang-rt-14-dev libomp-dev)
 

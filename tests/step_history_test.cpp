@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -50,9 +51,9 @@ std::string numbered_line(int step) {
 }
 
 const char* const kEmptyDocument =
-    R"({"steps":[],"blocks":[],"competition_ids":[],"seconds":[],"pending":[],"active":[],)"
-    R"("uids":[],"series":{},"failures":{},"current_weights":[],"skipped_lines":0,)"
-    R"("total_steps_in_window":0})";
+    R"({"steps":[],"times":[],"blocks":[],"competition_ids":[],"seconds":[],"pending":[],)"
+    R"("active":[],"uids":[],"series":{},"failures":{},"current_weights":[],"miners":[],)"
+    R"("skipped_lines":0,"total_steps_in_window":0})";
 
 TEST_F(StepHistoryTest, AMissingOrEmptyFileIsZeroSteps) {
   EXPECT_EQ(history().dump(), kEmptyDocument);
@@ -65,12 +66,15 @@ TEST_F(StepHistoryTest, AMissingOrEmptyFileIsZeroSteps) {
 TEST_F(StepHistoryTest, OneStep) {
   write(numbered_line(4));
   EXPECT_EQ(history().dump(),
-            R"({"steps":[4],"blocks":[1004],"competition_ids":[0],"seconds":[4.5],)"
+            R"({"steps":[4],"times":[null],"blocks":[1004],"competition_ids":[0],"seconds":[4.5],)"
             R"("pending":[4],"active":[1],"uids":[1,2],)"
             R"("series":{"1":{"hotkey":"a","ema":[0.5],"weight":[1],"mean_loss":[4],)"
             R"("composite":[1]},"2":{"hotkey":"b","ema":[null],"weight":[0],)"
             R"("mean_loss":[null],"composite":[0]}},"failures":{"timeout":[1]},)"
-            R"("current_weights":[0,1,0],"skipped_lines":0,"total_steps_in_window":1})");
+            R"("current_weights":[0,1,0],"miners":[{"uid":1,"hotkey":"a","model":"","status":"ok",)"
+            R"("reason":"","ema":0.5,"weight":1},{"uid":2,"hotkey":"b","model":"",)"
+            R"("status":"timeout","reason":"slow","ema":null,"weight":0}],"skipped_lines":0,)"
+            R"("total_steps_in_window":1})");
 }
 
 // Step 5 is an old line (no seconds, pending, active); uid 10 appears at step
@@ -91,7 +95,8 @@ TEST_F(StepHistoryTest, SeveralStepsWithUidsComingAndGoing) {
       R"("subnet_weights":[0.5,0.5]})"
       "\n");
   const Json expected = Json::parse(R"({
-    "steps": [5, 6, 7], "blocks": [100, 110, 120], "competition_ids": [1, 0, 0],
+    "steps": [5, 6, 7], "times": [null, null, null], "blocks": [100, 110, 120],
+    "competition_ids": [1, 0, 0],
     "seconds": [null, 1.25, 2], "pending": [null, 3, 0], "active": [null, 0, 2],
     "uids": [2, 3, 10],
     "series": {
@@ -102,7 +107,8 @@ TEST_F(StepHistoryTest, SeveralStepsWithUidsComingAndGoing) {
       "10": {"hotkey": "ten", "ema": [null, null, null], "weight": [null, 0, null],
              "mean_loss": [null, null, null], "composite": [null, 0, null]}},
     "failures": {"crashed": [1, 1, 0], "timeout": [0, 1, 0]},
-    "current_weights": [0.5, 0.5], "skipped_lines": 0, "total_steps_in_window": 3})");
+    "current_weights": [0.5, 0.5], "miners": [], "skipped_lines": 0,
+    "total_steps_in_window": 3})");
   EXPECT_EQ(history(), expected) << history().dump(2);
 }
 
@@ -131,6 +137,41 @@ TEST_F(StepHistoryTest, AtMostTheRequestedStepsAreReadNewestKept) {
   EXPECT_EQ(all["total_steps_in_window"], 10);
   EXPECT_EQ(all["skipped_lines"], 1);
   EXPECT_EQ(history(0).dump(), kEmptyDocument);
+}
+
+TEST_F(StepHistoryTest, RotatedFilesAreReadAcrossAndTheOldestIsDropped) {
+  // Steps 1..4 in files rotated three times, then step 5 in the current one.
+  for (int step = 1; step <= 5; ++step) {
+    if (step > 1) rotate_step_log(path());
+    write(numbered_line(step));
+  }
+  // kRotatedStepLogs (3) older files are kept: step 1's fell off the end.
+  EXPECT_FALSE(std::filesystem::exists(path() + ".4"));
+  EXPECT_EQ(history(100)["steps"], Json::parse("[2,3,4,5]"));
+  EXPECT_EQ(history(2)["steps"], Json::parse("[4,5]"));
+  // A crash between the rotation and the next line leaves no current file.
+  rotate_step_log(path());
+  EXPECT_FALSE(std::filesystem::exists(path()));
+  EXPECT_EQ(history(100)["steps"], Json::parse("[3,4,5]"));
+}
+
+TEST_F(StepHistoryTest, MinersAreTheLastStepsRowsAndWaitingIsNoFailure) {
+  write(
+      numbered_line(1) +
+      R"({"step":2,"time":1700000000.5,"block":1002,"models":[)"
+      R"({"uid":1,"hotkey":"a","model":"ns/a@c1","status":"ok","reason":"","ema":0.5,"weight":1},)"
+      R"({"uid":3,"hotkey":"c","model":"-","status":"not-found","reason":"404","ema":null,"weight":0},)"
+      R"({"uid":4,"hotkey":"d","model":"ns/d@c4","status":"waiting","reason":"installed"}]})"
+      "\n");
+  const Json doc = history();
+  EXPECT_EQ(doc["times"], Json::parse("[null,1700000000.5]"));
+  EXPECT_EQ(doc["miners"],
+            Json::parse(R"([{"uid":1,"hotkey":"a","model":"ns/a@c1","status":"ok","reason":"",)"
+                        R"("ema":0.5,"weight":1},{"uid":3,"hotkey":"c","model":"-",)"
+                        R"("status":"not-found","reason":"404","ema":null,"weight":0},)"
+                        R"({"uid":4,"hotkey":"d","model":"ns/d@c4","status":"waiting",)"
+                        R"("reason":"installed","ema":null,"weight":null}])"));
+  EXPECT_EQ(doc["failures"], Json::parse(R"({"not-found":[0,1],"timeout":[1,0]})"));
 }
 
 // Lines far longer than the 64 KiB read block are put together whole.

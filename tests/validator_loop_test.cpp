@@ -1,6 +1,7 @@
 // The step loop with a scripted evaluator: what a step evaluates, scores,
 // saves and logs, that a restarted validator continues from the last
 // completed step, and that excluded uids are never evaluated nor weighted.
+#include "crucible/validator/step_history.h"
 #include "crucible/validator/validator.h"
 
 #include <gtest/gtest.h>
@@ -112,10 +113,13 @@ TEST_F(ValidatorLoopTest, AStepScoresSavesAndLogsTheQueuedModels) {
   EXPECT_GE(lines[0]["seconds"].get<double>(), 0.0);
   EXPECT_EQ(lines[0]["pending"], run.state.pending_count());
   EXPECT_EQ(lines[0]["active"], run.state.active_count());
+  EXPECT_EQ(lines[0]["seed_text"], std::to_string(chain_->block_seed(900)));
+  // A row per miner (uid 0, a validator, is none).
   ASSERT_EQ(lines[0]["models"].size(), 3u);
   const nlohmann::json& a = lines[0]["models"][0];
   EXPECT_EQ(a["uid"], 1);
   EXPECT_EQ(a["status"], "ok");
+  EXPECT_EQ(a["model"], "demo/a@c1");
   EXPECT_DOUBLE_EQ(a["ema"].get<double>(), 0.2 * 0.9);  // first update: alpha_init * score
   EXPECT_EQ(lines[0]["models"][2]["status"], "failed");
   EXPECT_EQ(lines[0]["models"][2]["weight"], 0.0);
@@ -150,6 +154,36 @@ TEST_F(ValidatorLoopTest, ARestartContinuesFromTheLastCompletedStep) {
   EXPECT_EQ(lines[1]["step"], 2);
   // The EMA went on from the saved state: 0.2 * 0.9 + 0.8 * (0.2 * 0.9).
   EXPECT_DOUBLE_EQ(lines[1]["models"][0]["ema"].get<double>(), 0.2 * 0.9 + 0.8 * 0.18);
+}
+
+TEST_F(ValidatorLoopTest, MetricsJsonlIsRotatedBySizeAndARestartCountsOn) {
+  {
+    Run first(*this);
+    ASSERT_TRUE(first.validator.step());
+  }
+  ValidatorState state;
+  StateStore state_store(fixture_.state_dir() + "/state");
+  state_store.load(state);
+  ValidatorMetrics metrics;
+  ModelManager models(chain_, hub_, store_, state, schedule_, {}, {}, &metrics);
+  models.sync_all();
+  ValidatorOptions options{fixture_.state_dir()};
+  options.metrics_rotate_bytes = 1;  // every line goes to a new file
+  Validator validator(chain_, models, evaluator_, schedule_, state, state_store, metrics, options,
+                      {});
+  fixture_.set_block(1050);
+  ASSERT_TRUE(validator.step());
+  const std::string path = fixture_.state_dir() + "/metrics.jsonl";
+  EXPECT_EQ(read_last_step_records(path + ".1", 10).records.at(0)["step"], 1);
+  const StepRecords both = read_last_step_records(path, 10);
+  ASSERT_EQ(both.records.size(), 2u);
+  EXPECT_EQ(both.records[1]["step"], 2);
+  // Rotated and not written since (a crash): the next process counts on.
+  rotate_step_log(path);
+  Run third(*this);
+  fixture_.set_block(1200);
+  ASSERT_TRUE(third.validator.step());
+  EXPECT_EQ(read_last_step_records(path, 1).records.at(0)["step"], 3);
 }
 
 TEST_F(ValidatorLoopTest, AFailingStepIsLoggedMarksUnhealthyAndTheLoopGoesOn) {
@@ -263,7 +297,13 @@ TEST_F(ValidatorLoopTest, ANewHotkeyAtAUidRestartsItsEmaAndNewNeuronsWidenTheWei
   EXPECT_EQ(line["subnet_weights"].size(), 5u);
   std::map<int, nlohmann::json> by_uid;
   for (const nlohmann::json& m : line["models"]) by_uid[m["uid"].get<int>()] = m;
-  ASSERT_EQ(by_uid.size(), 2u);  // the new hotkey at uid 1 and the new uid 4
+  // A row per miner: the new hotkey at uid 1 and the new uid 4 run, the
+  // others installed and scored earlier in the window, or failed (uid 3).
+  ASSERT_EQ(by_uid.size(), 4u);
+  EXPECT_EQ(by_uid[1]["status"], "ok");
+  EXPECT_EQ(by_uid[4]["status"], "ok");
+  EXPECT_EQ(by_uid[2]["status"], "waiting");
+  EXPECT_EQ(by_uid[2]["reason"], "installed; not run in this step");
   EXPECT_EQ(by_uid[1]["hotkey"], "a2");
   EXPECT_DOUBLE_EQ(by_uid[1]["ema"].get<double>(), 0.2 * 0.9);  // a first update again
   EXPECT_DOUBLE_EQ(by_uid[4]["ema"].get<double>(), 0.2 * 0.5);
@@ -276,7 +316,8 @@ TEST_F(ValidatorLoopTest, ANewHotkeyAtAUidRestartsItsEmaAndNewNeuronsWidenTheWei
   by_uid.clear();
   const nlohmann::json next = metrics_lines(fixture_.state_dir())[2];
   for (const nlohmann::json& m : next["models"]) by_uid[m["uid"].get<int>()] = m;
-  ASSERT_EQ(by_uid.size(), 3u);  // 1, 2 and 4; the failed 3 was not kept
+  ASSERT_EQ(by_uid.size(), 4u);  // 1, 2 and 4 run; the failed 3 was not kept
+  EXPECT_EQ(by_uid[3]["status"], "waiting");
   EXPECT_DOUBLE_EQ(by_uid[2]["ema"].get<double>(), 0.2 * 0.3 + 0.8 * 0.06);
 }
 
@@ -304,9 +345,10 @@ TEST_F(ValidatorLoopTest, AModelMissingFromTheStoreIsNotInstalledAndCostsItsMine
   run.models.sync_all();
   ASSERT_TRUE(run.validator.step());
   const nlohmann::json again = metrics_lines(fixture_.state_dir())[1]["models"];
-  ASSERT_EQ(again.size(), 1u);
-  EXPECT_EQ(again[0]["status"], "ok");
-  EXPECT_DOUBLE_EQ(again[0]["ema"].get<double>(), 0.2 * 0.3);  // its first and only update
+  ASSERT_EQ(again.size(), 3u);  // a row per miner; only uid 2 ran
+  EXPECT_EQ(again[1]["uid"], 2);
+  EXPECT_EQ(again[1]["status"], "ok");
+  EXPECT_DOUBLE_EQ(again[1]["ema"].get<double>(), 0.2 * 0.3);  // its first and only update
 }
 
 // Model folders damaged under a running validator: a rewritten file makes the
@@ -367,7 +409,9 @@ TEST_F(ValidatorLoopTest, AnExcludedUidIsNeitherEvaluatedNorWeightedWhateverTheS
 
   ASSERT_TRUE(second.validator.step());
   const nlohmann::json line = metrics_lines(fixture_.state_dir()).back();
-  for (const nlohmann::json& m : line["models"]) EXPECT_NE(m["uid"], 1) << line.dump();
+  for (const nlohmann::json& m : line["models"]) {
+    if (m["uid"] == 1) EXPECT_EQ(m["status"], "excluded") << line.dump();
+  }
   EXPECT_EQ(line["subnet_weights"][1], 0.0);
   EXPECT_EQ(second.validator.current_weights()->weights[1], 0.0);
   for (CompetitionId c : {0}) {

@@ -34,7 +34,7 @@ std::vector<std::string> samples(const std::string& text, const std::string& fam
 }
 
 TEST(ValidatorMetrics, KnownUpdatesGiveExactPrometheusText) {
-  ValidatorMetrics metrics;
+  ValidatorMetrics metrics([] { return 1700000000.5; });
   metrics.set_started(true);
   metrics.record_step(2, 1100, 9.0, 4);
   metrics.record_step(3, 1234, 1.5, 13);
@@ -47,7 +47,7 @@ TEST(ValidatorMetrics, KnownUpdatesGiveExactPrometheusText) {
       "# HELP crucible_started 1 once the validator loop is running.\n"
       "# TYPE crucible_started gauge\n"
       "crucible_started 1\n"
-      "# HELP crucible_healthy 1 while the validator reports itself healthy.\n"
+      "# HELP crucible_healthy 1 while the validator is healthy (/healthz answers 200).\n"
       "# TYPE crucible_healthy gauge\n"
       "crucible_healthy 1\n"
       "# HELP crucible_step The last completed validator step.\n"
@@ -56,6 +56,9 @@ TEST(ValidatorMetrics, KnownUpdatesGiveExactPrometheusText) {
       "# HELP crucible_block The chain block of the last completed step.\n"
       "# TYPE crucible_block gauge\n"
       "crucible_block 1234\n"
+      "# HELP crucible_last_step_timestamp_seconds Unix time at which the last step completed.\n"
+      "# TYPE crucible_last_step_timestamp_seconds gauge\n"
+      "crucible_last_step_timestamp_seconds 1700000000.5\n"
       "# HELP crucible_step_seconds Duration of the last completed step in seconds.\n"
       "# TYPE crucible_step_seconds gauge\n"
       "crucible_step_seconds 1.5\n"
@@ -74,7 +77,21 @@ TEST(ValidatorMetrics, KnownUpdatesGiveExactPrometheusText) {
       "crucible_queue_size{queue=\"active\"} 2\n"
       "# HELP crucible_weights_block The block at which the last weights were computed.\n"
       "# TYPE crucible_weights_block gauge\n"
-      "crucible_weights_block 1200\n";
+      "crucible_weights_block 1200\n"
+      "# HELP crucible_chain_age_seconds Seconds since the chain data was last known current.\n"
+      "# TYPE crucible_chain_age_seconds gauge\n"
+      "crucible_chain_age_seconds 0\n"
+      "# HELP crucible_chain_stale_after_seconds The chain age after which it counts as stale "
+      "(0: never).\n"
+      "# TYPE crucible_chain_stale_after_seconds gauge\n"
+      "crucible_chain_stale_after_seconds 0\n"
+      "# HELP crucible_chain_stale 1 while the chain data is stale: no weights are set and "
+      "/healthz is 503.\n"
+      "# TYPE crucible_chain_stale gauge\n"
+      "crucible_chain_stale 0\n"
+      "# HELP crucible_chain_read_error_info 1, labelled with the latest chain read error, while "
+      "there is one.\n"
+      "# TYPE crucible_chain_read_error_info gauge\n";
   EXPECT_EQ(metrics.prometheus_text(), expected);
 }
 
@@ -86,8 +103,9 @@ TEST(ValidatorMetrics, FreshMetricsHaveNoFailureOrWeightsSamples) {
   EXPECT_TRUE(samples(text, "crucible_model_failures_total").empty());
   EXPECT_TRUE(samples(text, "crucible_weights_block").empty());
   EXPECT_NE(text.find("# TYPE crucible_model_failures_total counter\n"), std::string::npos);
-  metrics.set_healthy(false);
+  metrics.set_problem("step", "the last step failed: x");
   EXPECT_FALSE(metrics.healthy());
+  EXPECT_EQ(metrics.problems(), std::vector<std::string>{"the last step failed: x"});
   EXPECT_EQ(samples(metrics.prometheus_text(), "crucible_healthy"),
             std::vector<std::string>{"crucible_healthy 0"});
 }

@@ -30,6 +30,7 @@ TEST(StateDirLockTest, ASecondHolderIsRefusedNamingTheFirstOnesPid) {
                                          std::to_string(::getpid()) + ", lock " + dir + "/LOCK)");
   }
   first.reset();
+  EXPECT_EQ(read_file(dir + "/LOCK"), "");  // released: it names no (dead) pid
   EXPECT_NO_THROW(StateDirLock third(dir));
 }
 

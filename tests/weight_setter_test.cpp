@@ -244,5 +244,27 @@ TEST_F(WeightSetterTest, RejectsNonPositiveOptions) {
   EXPECT_THROW(WeightSetter(nullptr, provider, {1, 1, 1}), std::invalid_argument);
 }
 
+TEST_F(WeightSetterTest, HeldWeightsAreNotSetUntilTheHoldClears) {
+  std::atomic<bool> stale{true};
+  WeightSetter setter(
+      chain_, [this] { return weights_; }, {0.02, 1, 0.01}, log(),
+      [&stale] {
+        return stale ? std::string("chain stale: the bridge last synced 400 s ago") : "";
+      });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  EXPECT_TRUE(chain_->calls().empty());
+  EXPECT_EQ(setter.attempts(), 0);
+  EXPECT_EQ(setter.failures(), 0);
+  stale = false;
+  ASSERT_TRUE(wait_until([&] { return setter.successes() >= 1; }));
+  setter.stop();
+  const std::vector<std::string> lines = logged();
+  ASSERT_GE(lines.size(), 3u);
+  // The hold is logged once, not once per retry.
+  EXPECT_EQ(lines[0], "weight setter: weights held: chain stale: the bridge last synced 400 s ago");
+  EXPECT_EQ(lines[1], "weight setter: weights no longer held");
+  EXPECT_EQ(lines[2], "weight setter: set weights for 2 uids");
+}
+
 }  // namespace
 }  // namespace crucible

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crucible/common/files.h"
+#include "crucible/validator/bridge_files.h"
 #include "crucible/validator/sha256.h"
 
 namespace crucible {
@@ -25,6 +26,8 @@ using nlohmann::json;
 constexpr const char* kMetagraphFile = "metagraph.json";
 constexpr const char* kCommitmentsFile = "commitments.json";
 constexpr const char* kWeightsFile = "weights.jsonl";
+constexpr const char* kBridgeFile = "bridge.json";
+constexpr const char* kSubmittedFile = "weights-submitted.jsonl";
 
 double unix_now_seconds() {
   using namespace std::chrono;
@@ -57,7 +60,10 @@ std::string known_blocks(const std::map<Block, std::string>& hashes) {
 double LocalChain::wall_now_seconds() { return unix_now_seconds(); }
 
 LocalChain::LocalChain(std::string directory, NowSeconds now_seconds, Options options)
-    : directory_(std::move(directory)), now_seconds_(std::move(now_seconds)), options_(options) {}
+    : directory_(std::move(directory)),
+      now_seconds_(std::move(now_seconds)),
+      options_(options),
+      created_at_(now_seconds_()) {}
 
 std::string LocalChain::path(const std::string& file) const { return directory_ + "/" + file; }
 
@@ -79,7 +85,7 @@ const Document& LocalChain::refresh(Cached<Document>& cache, const std::string& 
       const bool missing = may_be_missing && !std::filesystem::exists(file_path);
       const std::string text = missing ? "{}" : read_file(file_path);
       cache.good = parse(text, file_path);
-      cache.read_at = now;
+      cache.read_at = cache.good_at = now;
       if (last_error_file_ == file) {
         last_error_.clear();
         last_error_file_.clear();
@@ -195,14 +201,83 @@ void LocalChain::set_weights(const WeightsSubmission& weights) {
       {"version_key", weights.version_key},
       {"hotkey", options_.writer_hotkey.empty() ? json(nullptr) : json(options_.writer_hotkey)}};
 
+  const std::string text = line.dump();
   std::lock_guard<std::mutex> lock(weights_mutex_);
   const bool created = !std::filesystem::exists(weights_path);
   try {
-    append_line(weights_path, line.dump());
+    append_line(weights_path, text);
   } catch (const std::runtime_error& e) {
     throw ChainError(e.what());
   }
   if (created) sync_directory(directory_);
+  last_weights_key_ = weights_line_key(text);
+  last_weights_.written_time = line["time"].get<double>();
+  last_weights_.written_block = line["block"].get<Block>();
+}
+
+ChainFreshness LocalChain::freshness() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ChainFreshness freshness;
+  try {
+    refresh_metagraph();
+  } catch (const ChainError&) {  // recorded in last_error_
+  }
+  const double now = now_seconds_();
+  const auto seconds = [](double value) { return std::to_string(std::lround(value)) + " s"; };
+  freshness.last_error = last_error_;
+  if (!metagraph_.good) {
+    freshness.age_seconds = now - created_at_;
+    freshness.cause = std::string(kMetagraphFile) + " has never read fine: " + last_error_;
+  } else if (last_error_file_ == kMetagraphFile) {
+    freshness.age_seconds = now - metagraph_.good_at;
+    freshness.cause = std::string(kMetagraphFile) + " last read fine " +
+                      seconds(freshness.age_seconds) + " ago: " + last_error_;
+  }
+  try {
+    const std::optional<BridgeStatus> bridge = read_bridge_status(path(kBridgeFile));
+    if (bridge) {
+      const double synced = bridge->last_sync_ok_time.value_or(-1);
+      const double age = synced < 0 ? now - bridge->time : now - synced;
+      if (age > freshness.age_seconds) {
+        freshness.age_seconds = age;
+        freshness.cause = synced < 0 ? "the bridge has not synced the chain yet"
+                                     : "the bridge last synced the chain " + seconds(age) + " ago";
+        if (!bridge->last_sync_error.empty()) freshness.cause += ": " + bridge->last_sync_error;
+      }
+    }
+  } catch (const std::exception& e) {
+    freshness.last_error = e.what();
+  }
+  freshness.age_seconds = std::max(0.0, freshness.age_seconds);
+  return freshness;
+}
+
+std::optional<WeightsDelivery> LocalChain::weights_delivery() {
+  WeightsDelivery delivery;
+  std::string key;
+  {
+    std::lock_guard<std::mutex> lock(weights_mutex_);
+    if (last_weights_key_.empty()) return std::nullopt;
+    delivery = last_weights_;
+    key = last_weights_key_;
+  }
+  std::vector<SubmissionRecord> records;
+  try {
+    records = read_last_submissions(path(kSubmittedFile));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  for (const SubmissionRecord& record : records) {
+    if (record.key == key) {
+      delivery.status = record.status;
+      delivery.message = record.message;
+    }
+    if (record.status == "submitted") {
+      delivery.submitted_time = record.time;
+      delivery.submitted_block = record.block;
+    }
+  }
+  return delivery;
 }
 
 std::string LocalChain::last_error() const {

@@ -197,7 +197,7 @@ void ModelManager::record_failure(const Neuron& neuron, const ModelMetadata& mod
   if (logged == failed.failure) return;
   logged = failed.failure;
   if (metrics_ != nullptr) metrics_->add_failure(reason);
-  log_(reason == "missing-commitment" ? LogLevel::kDebug : LogLevel::kWarn,
+  log_(reason == "missing-commitment" ? LogLevel::kInfo : LogLevel::kWarn,
        "uid " + std::to_string(neuron.uid) + ": " + failed.failure);
 }
 

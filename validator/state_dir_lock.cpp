@@ -59,7 +59,14 @@ StateDirLock::StateDirLock(const std::string& directory, const std::string& file
 }
 
 StateDirLock::~StateDirLock() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ < 0) return;
+  // The pid goes with the lock: a file left unlocked names nobody. (After a
+  // crash the dead pid stays until the next start overwrites it; the lock
+  // itself is released by the kernel either way.)
+  // A failure is left alone: the next holder truncates before writing.
+  const int truncated = ::ftruncate(fd_, 0);
+  static_cast<void>(truncated);
+  ::close(fd_);
 }
 
 }  // namespace crucible

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <set>
@@ -130,7 +131,21 @@ std::optional<size_t> requested_steps(const std::string& query) {
 
 }  // namespace
 
-StepRecords read_last_step_records(const std::string& path, size_t max_steps) {
+void rotate_step_log(const std::string& path) {
+  namespace fs = std::filesystem;
+  for (int k = kRotatedStepLogs; k >= 1; --k) {
+    const std::string from = k == 1 ? path : path + "." + std::to_string(k - 1);
+    std::error_code error;
+    if (!fs::exists(from, error)) continue;
+    fs::rename(from, path + "." + std::to_string(k), error);
+    if (error) throw std::runtime_error(from + ": cannot rotate: " + error.message());
+  }
+}
+
+namespace {
+
+// read_last_step_records() of one file.
+StepRecords read_last_step_records_of_file(const std::string& path, size_t max_steps) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) {
     std::error_code error;
@@ -160,6 +175,21 @@ StepRecords read_last_step_records(const std::string& path, size_t max_steps) {
   return lines.take();
 }
 
+}  // namespace
+
+StepRecords read_last_step_records(const std::string& path, size_t max_steps) {
+  StepRecords all;
+  for (int k = 0; k <= kRotatedStepLogs && all.records.size() < max_steps; ++k) {
+    StepRecords older = read_last_step_records_of_file(
+        k == 0 ? path : path + "." + std::to_string(k), max_steps - all.records.size());
+    older.records.insert(older.records.end(), std::make_move_iterator(all.records.begin()),
+                         std::make_move_iterator(all.records.end()));
+    all.records = std::move(older.records);
+    all.skipped_lines += older.skipped_lines;
+  }
+  return all;
+}
+
 Json step_history_document(const StepRecords& records) {
   std::map<int64_t, std::string> hotkeys;  // by uid: the last one seen
   std::set<std::string> failure_statuses;
@@ -169,15 +199,17 @@ Json step_history_document(const StepRecords& records) {
       const std::string seen_hotkey = string_or_empty(*model, "hotkey");
       if (!seen_hotkey.empty()) hotkey = seen_hotkey;
       const std::string status = string_or_empty(*model, "status");
-      if (!status.empty() && status != "ok") failure_statuses.insert(status);
+      if (!status.empty() && status != "ok" && status != "waiting") {
+        failure_statuses.insert(status);
+      }
     }
   }
 
   static constexpr const char* kSeriesFields[] = {"ema", "weight", "mean_loss", "composite"};
-  static constexpr const char* kStepFields[] = {"block", "competition_id", "seconds", "pending",
-                                                "active"};
-  static constexpr const char* kStepArrays[] = {"blocks", "competition_ids", "seconds", "pending",
-                                                "active"};
+  static constexpr const char* kStepFields[] = {"time",    "block",   "competition_id",
+                                                "seconds", "pending", "active"};
+  static constexpr const char* kStepArrays[] = {"times",   "blocks",  "competition_ids",
+                                                "seconds", "pending", "active"};
   Json document = {{"steps", Json::array()}};
   for (const char* name : kStepArrays) document[name] = Json::array();
   Json uids = Json::array();
@@ -217,10 +249,19 @@ Json step_history_document(const StepRecords& records) {
   document["failures"] = Json::object();
   for (auto& [status, counts] : failures) document["failures"][status] = std::move(counts);
   document["current_weights"] = Json::array();
+  document["miners"] = Json::array();
   if (!records.records.empty()) {
     const Json& last = records.records.back();
     const auto weights = last.find("subnet_weights");
     if (weights != last.end() && weights->is_array()) document["current_weights"] = *weights;
+    for (const Json* model : models_of(last)) {
+      Json miner = {{"uid", uid_of(*model)}};
+      for (const char* field : {"hotkey", "model", "status", "reason"}) {
+        miner[field] = string_or_empty(*model, field);
+      }
+      for (const char* field : {"ema", "weight"}) miner[field] = number_or_null(*model, field);
+      document["miners"].push_back(std::move(miner));
+    }
   }
   document["skipped_lines"] = records.skipped_lines;
   document["total_steps_in_window"] = records.records.size();

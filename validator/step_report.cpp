@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 #include "crucible/common/json_number.h"
+#include "crucible/validator/model_id.h"
 
 namespace crucible {
 namespace {
@@ -19,6 +21,41 @@ std::string shortened(const std::string& text, size_t width) {
 }
 
 }  // namespace
+
+std::string model_label(const std::optional<ModelMetadata>& model) {
+  if (!model || model->commitment.empty()) return "-";
+  try {
+    const ModelId id = ModelId::parse(model->commitment);
+    return id.repo_id() + "@" + id.commit.substr(0, 8);
+  } catch (const ModelIdError&) {
+    return "-";
+  }
+}
+
+StepReportRow miner_row(Uid uid, const std::string& hotkey,
+                        const std::optional<ModelMetadata>& model, const std::string& reason) {
+  StepReportRow row;
+  row.uid = uid;
+  row.hotkey = hotkey;
+  row.model = model_label(model);
+  row.mean_loss = std::numeric_limits<double>::infinity();
+  if (!reason.empty()) {
+    row.status = "not-installed";
+    row.reason = reason;
+  } else if (!model) {
+    row.status = "unknown";
+    row.reason = "the model manager has not looked at this miner yet";
+  } else if (!model->failure.empty()) {
+    const size_t colon = model->failure.find(": ");
+    row.status = model->failure.substr(0, colon);
+    row.reason = colon == std::string::npos ? "" : model->failure.substr(colon + 2);
+  } else {
+    row.status = "waiting";
+    row.reason =
+        model->content_hash.empty() ? "queued for download" : "installed; not run in this step";
+  }
+  return row;
+}
 
 std::string format_step_table(const StepReport& report) {
   std::vector<StepReportRow> rows = report.rows;
@@ -54,6 +91,7 @@ std::string step_metrics_line(const StepReport& report) {
   for (const StepReportRow& r : report.rows) {
     models.push_back({{"uid", r.uid},
                       {"hotkey", r.hotkey},
+                      {"model", r.model},
                       {"status", r.status},
                       {"reason", shortened(r.reason, kMaxLoggedReasonChars)},
                       {"mean_loss", json_number(r.mean_loss)},
@@ -65,10 +103,12 @@ std::string step_metrics_line(const StepReport& report) {
   nlohmann::ordered_json weights = nlohmann::ordered_json::array();
   for (double w : report.subnet_weights) weights.push_back(json_number(w));
   const nlohmann::ordered_json line = {{"step", report.step},
+                                       {"time", json_number(report.time)},
                                        {"block", report.block},
                                        {"window", report.window},
                                        {"competition_id", report.competition_id},
                                        {"seed", report.seed},
+                                       {"seed_text", std::to_string(report.seed)},
                                        {"seconds", json_number(report.seconds)},
                                        {"weight_bytes_read", report.weight_bytes_read},
                                        {"pending", report.pending},

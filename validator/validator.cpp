@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -17,6 +18,7 @@
 #include "crucible/common/files.h"
 #include "crucible/validator/model_id.h"
 #include "crucible/validator/rewards.h"
+#include "crucible/validator/step_history.h"
 #include "crucible/validator/step_report.h"
 #include "crucible/validator/step_scorer.h"
 
@@ -64,29 +66,6 @@ int64_t last_logged_step(const std::string& path) {
   return document["step"].get<int64_t>();
 }
 
-std::string model_label(const std::optional<ModelMetadata>& model) {
-  if (!model || model->commitment.empty()) return "-";
-  try {
-    const ModelId id = ModelId::parse(model->commitment);
-    return id.repo_id() + "@" + id.commit.substr(0, 8);
-  } catch (const ModelIdError&) {
-    return "-";
-  }
-}
-
-StepReportRow not_installed_row(Uid uid, const std::string& hotkey,
-                                const std::optional<ModelMetadata>& metadata,
-                                const std::string& reason) {
-  StepReportRow row;
-  row.uid = uid;
-  row.hotkey = hotkey;
-  row.model = model_label(metadata);
-  row.status = "not-installed";
-  row.reason = reason;
-  row.mean_loss = std::numeric_limits<double>::infinity();
-  return row;
-}
-
 }  // namespace
 
 Validator::Validator(std::shared_ptr<Chain> chain, ModelManager& models, RoundEvaluator& evaluator,
@@ -103,7 +82,11 @@ Validator::Validator(std::shared_ptr<Chain> chain, ModelManager& models, RoundEv
       log_(log ? std::move(log) : [](LogLevel, const std::string&) {}) {
   // The saved state is one step ahead of metrics.jsonl when the process died
   // between the save and the step's line: that step number is used already.
-  const int64_t logged = last_logged_step(metrics_path(options_.state_dir));
+  // A crash between a rotation and the next line leaves no current file:
+  // the last step is then the previous file's.
+  const std::string path = metrics_path(options_.state_dir);
+  int64_t logged = last_logged_step(path);
+  if (logged == 0) logged = last_logged_step(path + ".1");
   step_ = std::max(logged, store_.saved_step());
   if (step_ > logged) {
     log_(LogLevel::kInfo, "state: saved at step " + std::to_string(step_) +
@@ -120,7 +103,7 @@ int64_t Validator::run(const std::atomic<bool>& stop) {
     bool evaluated = false;
     try {
       evaluated = step();
-      metrics_.set_healthy(true);
+      metrics_.set_problem("step", "");
       if (failing_since_) {
         log_(LogLevel::kInfo,
              "steps succeed again (" + std::to_string(failures_) + " failed in a row)");
@@ -128,7 +111,8 @@ int64_t Validator::run(const std::atomic<bool>& stop) {
         last_warned_failure_.clear();
       }
     } catch (const std::exception& e) {
-      metrics_.set_healthy(false);  // /healthz answers 503 until a step succeeds again
+      // /healthz answers 503 until a step succeeds again.
+      metrics_.set_problem("step", std::string("the last step failed: ") + e.what());
       log_failure(e.what());
     }
     if (evaluated) {
@@ -190,6 +174,24 @@ void Validator::log_failure(const std::string& failure) {
   } else {
     log_(LogLevel::kDebug, "step failed: " + failure);
   }
+}
+
+void Validator::add_unrun_miners(const Metagraph& metagraph,
+                                 std::vector<StepReportRow>& rows) const {
+  std::set<Uid> present;
+  for (const StepReportRow& row : rows) present.insert(row.uid);
+  state_.with_trackers([&](ModelTracker& models, CompetitionEmaTracker&) {
+    for (const Neuron& neuron : metagraph.neurons) {
+      if (neuron.validator_permit || present.count(neuron.uid)) continue;  // not a miner, or run
+      StepReportRow row = miner_row(neuron.uid, neuron.hotkey, models.model(neuron.hotkey));
+      if (models_.excluded_uids().count(neuron.uid)) {
+        row.status = "excluded";
+        row.reason = "--exclude-uids: never evaluated nor weighted";
+      }
+      rows.push_back(std::move(row));
+    }
+    return 0;
+  });
 }
 
 void Validator::apply_metagraph(const Metagraph& metagraph,
@@ -362,7 +364,7 @@ bool Validator::step() {
     const std::optional<InstalledModel> installed = models_.installed_model(c.hotkey, &problem);
     if (!installed) {
       if (!new_in_window) return;  // left out of the comparison
-      report.rows.push_back(not_installed_row(uid, c.hotkey, c.metadata, problem));
+      report.rows.push_back(miner_row(uid, c.hotkey, c.metadata, problem));
       // An installed model gone from the store is fetched again and scored
       // later; a miner whose model failed to download is queued again by the
       // model manager once it installs.
@@ -399,9 +401,9 @@ bool Validator::step() {
       if (!still || still->model_path != c.model_path) {
         store_faults.insert(run.uid);
         if (c.new_in_window) {
-          report.rows.push_back(not_installed_row(
-              run.uid, c.hotkey, c.metadata,
-              problem.empty() ? "the installed files changed during the step" : problem));
+          report.rows.push_back(
+              miner_row(run.uid, c.hotkey, c.metadata,
+                        problem.empty() ? "the installed files changed during the step" : problem));
           requeue.push_back(run.uid);
         }
         continue;
@@ -479,6 +481,7 @@ bool Validator::step() {
       state_.with_trackers([&](ModelTracker&, CompetitionEmaTracker& ema) {
         return ema.emas(competition->id, num_neurons);
       });
+  add_unrun_miners(metagraph, report.rows);
   for (StepReportRow& row : report.rows) {
     const size_t uid = static_cast<size_t>(row.uid);
     row.ema = uid < emas.size() ? emas[uid] : std::nan("");
@@ -490,6 +493,8 @@ bool Validator::step() {
   report.pending = state_.pending_count();
   report.active = state_.active_count();
   report.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  report.time =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   unlogged_lines_.push_back({step_, step_metrics_line(report)});
   append_metrics_lines();
   log_(LogLevel::kInfo, format_step_table(report));
@@ -511,9 +516,15 @@ void Validator::save_state() {
 }
 
 void Validator::append_metrics_lines() {
+  const std::string path = metrics_path(options_.state_dir);
   while (!unlogged_lines_.empty()) {
     try {
-      append_line(metrics_path(options_.state_dir), unlogged_lines_.front().second);
+      std::error_code error;
+      const uintmax_t size = std::filesystem::file_size(path, error);
+      if (!error && options_.metrics_rotate_bytes > 0 && size >= options_.metrics_rotate_bytes) {
+        rotate_step_log(path);
+      }
+      append_line(path, unlogged_lines_.front().second);
     } catch (const std::exception& e) {
       // Named by the newest step: the one a scoring step has just finished.
       throw std::runtime_error(

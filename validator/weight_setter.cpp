@@ -41,11 +41,12 @@ struct WeightSetter::Shared {
 };
 
 WeightSetter::WeightSetter(std::shared_ptr<Chain> chain, Provider provider, Options options,
-                           Log log)
+                           Log log, Hold hold)
     : chain_(std::move(chain)),
       provider_(std::move(provider)),
       options_(options),
       log_(std::move(log)),
+      hold_(std::move(hold)),
       shared_(std::make_shared<Shared>()) {
   const auto positive = [](double value) { return std::isfinite(value) && value > 0; };
   if (!chain_) throw std::invalid_argument("WeightSetter: no chain");
@@ -88,7 +89,17 @@ void WeightSetter::log(const std::string& line) const {
 
 void WeightSetter::run() {
   double backoff = std::min(options_.initial_backoff_seconds, options_.interval_seconds);
+  std::string held;  // why the last attempt was held; "" when it was not
   while (!stopping()) {
+    const std::string hold = hold_ ? hold_() : "";
+    if (!hold.empty()) {
+      if (held.empty()) log("weights held: " + hold);
+      held = hold;
+      if (!sleep(options_.initial_backoff_seconds)) return;
+      continue;
+    }
+    if (!held.empty()) log("weights no longer held");
+    held.clear();
     std::optional<WeightsSubmission> submission;
     std::string error;
     try {

@@ -1,8 +1,10 @@
 // Draws a validator's history (the series document of /history.json, see
 // include/crucible/validator/step_history.h) with Chart.js, or as tables when
-// Chart.js is missing. The page says which in #crucible-note.
+// Chart.js is missing. The page says which in #crucible-note. Either way a
+// table lists every miner of the last step with its status and reason.
 //   data-mode="report": the document is inlined in #crucible-history;
-//   data-mode="live":   it is fetched from /history.json every few seconds.
+//   data-mode="live":   it is fetched from /history.json every few seconds,
+//                       and /status fills the health strip (#crucible-health).
 // Bounds keep a page of 10,000 steps responsive: each line draws at most
 // MAX_POINTS points (older ones thinned evenly, the last kept) and at most
 // MAX_LINES uids (those with the highest last EMA; the note says so).
@@ -104,12 +106,22 @@
                             options: opts});
   }
 
+  // The x labels: each step's wall time (local) when every step has one,
+  // else the step numbers.
+  function xAxis(doc, idx) {
+    var times = doc.times || [];
+    var timed = times.length === doc.steps.length && times.every(function (t) { return t !== null; });
+    if (!timed) return {title: "step", labels: pick(doc.steps, idx)};
+    return {title: "time (local), one point per step",
+            labels: idx.map(function (i) { return new Date(times[i] * 1000).toLocaleTimeString(); })};
+  }
+
   function drawCharts(doc) {
     var idx = thinned(doc.steps.length);
-    var labels = pick(doc.steps, idx);
+    var x = xAxis(doc, idx);
     var uids = drawnUids(doc);
     SPECS.forEach(function (spec) {
-      draw(spec.id, spec.type || "line", labels, spec.data(doc, idx, uids), options(spec, "step"));
+      draw(spec.id, spec.type || "line", x.labels, spec.data(doc, idx, uids), options(spec, x.title));
     });
     var weights = doc.current_weights || [];
     var weightUids = weights.map(function (_, uid) { return uid; });
@@ -124,21 +136,81 @@
         : "";
   }
 
-  // Without Chart.js: the last step per uid, and the last 50 steps.
-  function drawTables(doc) {
-    var n = doc.steps.length;
-    var uidRows = doc.uids.map(function (uid) {
-      var s = doc.series[uid];
-      return [uid, s.hotkey, s.ema[n - 1], s.weight[n - 1], s.mean_loss[n - 1], s.composite[n - 1]];
+  // Every miner of the last step: failing ones (any status but ok and
+  // waiting) first and marked, then by uid.
+  var QUIET = {ok: true, waiting: true};
+  function minersTable(doc) {
+    var miners = (doc.miners || []).slice().sort(function (a, b) {
+      return (QUIET[a.status] ? 1 : 0) - (QUIET[b.status] ? 1 : 0) || a.uid - b.uid;
     });
+    var failing = miners.filter(function (m) { return !QUIET[m.status]; }).length;
+    var title = "Miners at the last step: " + miners.length + ", " + failing + " not scored";
+    var html = crucible.table(title, ["uid", "hotkey", "model", "status", "reason", "EMA", "weight"],
+                              miners.map(function (m) {
+                                return [m.uid, m.hotkey, m.model, m.status, m.reason, m.ema, m.weight];
+                              }));
+    // Mark the failing rows (the table's rows follow `miners`, after the header).
+    var k = 0;
+    return html.replace(/<tr>/g, function (tr) {
+      var miner = k === 0 ? null : miners[k - 1];
+      k++;
+      return miner && !QUIET[miner.status] ? "<tr class=\"failing\">" : tr;
+    });
+  }
+
+  // Without Chart.js: the last 50 steps.
+  function stepsTable(doc) {
+    var n = doc.steps.length;
     var stepRows = [];
     for (var i = n - 1; i >= Math.max(0, n - 50); i--) {
-      stepRows.push([doc.steps[i], doc.blocks[i], doc.seconds[i], doc.pending[i], doc.active[i]]);
+      var when = doc.times && doc.times[i] ? new Date(doc.times[i] * 1000).toLocaleString() : "-";
+      stepRows.push([doc.steps[i], when, doc.blocks[i], doc.seconds[i], doc.pending[i], doc.active[i]]);
     }
-    document.getElementById("crucible-tables").innerHTML =
-        crucible.table("Last step, per uid", ["uid", "hotkey", "EMA", "weight", "mean loss", "composite"],
-              uidRows) +
-        crucible.table("Last steps", ["step", "block", "seconds", "pending", "active"], stepRows);
+    return crucible.table("Last steps", ["step", "time", "block", "seconds", "pending", "active"],
+                          stepRows);
+  }
+
+  // "12 s", "4.2 min", "3.1 h" ago.
+  function age(seconds) {
+    if (seconds < 120) return Math.round(seconds) + " s";
+    if (seconds < 7200) return (seconds / 60).toFixed(1) + " min";
+    return (seconds / 3600).toFixed(1) + " h";
+  }
+  function item(kind, title, text) {
+    return "<div class=\"health-item health-" + kind + "\"><b>" + crucible.cell(title) + "</b>" +
+           crucible.cell(text) + "</div>";
+  }
+  // The health strip from /status (ValidatorMetrics::status_json).
+  function drawHealth(st) {
+    var now = st.time;
+    var w = st.weights;
+    var html = item(st.healthy ? "ok" : "bad", "health",
+                    st.healthy ? "healthy" : "unhealthy: " + st.problems.join("; "));
+    html += item(st.last_step_time === null ? "warn" : "ok", "last step",
+                 st.last_step_time === null ? "none yet"
+                     : age(now - st.last_step_time) + " ago (step " + st.step + ", block " +
+                           st.block + ", " + st.step_seconds.toFixed(1) + " s)");
+    html += item(st.chain.stale ? "bad" : "ok", "chain data age",
+                 age(st.chain.age_seconds) + (st.chain.stale ? " (stale: " + st.chain.cause + ")"
+                     : " (stale after " + age(st.chain.stale_after_seconds) + ")") +
+                     (st.chain.last_error ? "; last read error: " + st.chain.last_error : ""));
+    var submitted = w.submitted_time === null ? "none reported"
+        : "block " + w.submitted_block + ", " + age(now - w.submitted_time) + " ago";
+    var latest = w.status === null ? "no weights written yet"
+        : w.status === "" ? "latest weights not yet picked up by the bridge"
+        : "latest weights: " + w.status + (w.message ? " (" + w.message + ")" : "");
+    html += item(w.status === "submitted" ? "ok" : w.status === "failed" ? "bad" : "warn",
+                 "weights on chain", "last submitted: " + submitted + "; " + latest);
+    if (st.bridge) {
+      html += item(st.bridge.sync_failures > 0 || st.bridge.submission_failures > 0 ? "warn" : "ok",
+                   "bridge", "reported " + age(now - st.bridge.time) + " ago; " +
+                       st.bridge.sync_failures + " sync and " + st.bridge.submission_failures +
+                       " submission failures in a row" +
+                       (st.bridge.last_sync_error ? "; " + st.bridge.last_sync_error : ""));
+    } else {
+      html += item("warn", "bridge", "no bridge.json in the chain folder");
+    }
+    document.getElementById("crucible-health").innerHTML = html;
   }
 
   function render(doc) {
@@ -146,18 +218,26 @@
     var summary = n === 0 ? "No step recorded yet."
                           : n + " steps shown, " + doc.steps[0] + " to " + doc.steps[n - 1] +
                                 ", block " + doc.blocks[n - 1] + ".";
-    var extra = typeof Chart === "undefined" ? (drawTables(doc), "") : drawCharts(doc);
+    var charted = typeof Chart !== "undefined";
+    var extra = charted ? drawCharts(doc) : "";
+    document.getElementById("crucible-tables").innerHTML =
+        minersTable(doc) + (charted ? "" : stepsTable(doc));
     document.getElementById("crucible-summary").textContent = summary + " " + extra;
   }
 
   if (page.dataset.mode === "live") {
     var status = document.getElementById("crucible-status");
+    var json = function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    };
     var refresh = function () {
+      fetch("/status", {cache: "no-store"}).then(json).then(drawHealth).catch(function (e) {
+        document.getElementById("crucible-health").innerHTML =
+            item("bad", "health", "cannot reach the validator: " + e.message);
+      });
       fetch("/history.json?steps=" + page.dataset.steps, {cache: "no-store"})
-          .then(function (r) {
-            if (!r.ok) throw new Error("HTTP " + r.status);
-            return r.json();
-          })
+          .then(json)
           .then(function (doc) {
             render(doc);
             status.textContent = "Updated " + new Date().toLocaleTimeString() + ".";

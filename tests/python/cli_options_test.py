@@ -73,6 +73,8 @@ def check_config_files(report, binary, tmp, models):
     if result.returncode == 0:
         written = json.load(open(out))
         report.check("config: seed from the file", written["seed"] == 4, str(written["seed"]))
+        report.check("result.json: the seed also as a string", written.get("seed_text") == "4",
+                     str(written.get("seed_text")))
         report.check("config: --series flag wins over the file",
                      written["task"]["series"] == 5, str(written["task"]["series"]))
     # Dotted options (wallet.name) from a [validator] table: accepted, and the
@@ -83,6 +85,45 @@ def check_config_files(report, binary, tmp, models):
                                  "local:" + os.path.join(tmp, "no-chain")])
     report.check("config: dotted keys accepted", "unknown key" not in result.stderr
                  and "no-chain" in result.stderr, result.stderr.strip())
+
+
+def check_validator_flags(report, binary, tmp):
+    """Validator options from a file or flags: each refusal names the file and
+    line (for a file), the option and the reason, exits 2, and comes before
+    the state folder is locked or created."""
+    state = os.path.join(tmp, "validator-state")
+    base = ["validator", "--chain", "local:" + os.path.join(tmp, "no-chain"), "--state-dir", state]
+    cases = [
+        ("config: a value of the wrong type", '[validator]\nidle-poll = 1\nsteps = "four"\n',
+         ["steps.toml", "line 3", "validator.steps", "four"]),
+        ("config: an unknown key names its line", "[validator]\n\nstepz = 4\n",
+         ["steps.toml", "line 3", "unknown key validator.stepz"]),
+        ("config: device = gpu", '[validator]\ndevice = "gpu"\n',
+         ["steps.toml", "line 2", "--device", "gpu", "auto, cpu, cuda or cuda:N"]),
+    ]
+    for name, text, words in cases:
+        result = one_line_failure(report, binary, name,
+                                  base + ["--config", write(os.path.join(tmp, "steps.toml"), text)],
+                                  words)
+        report.check(f"{name}: exit 2", result.returncode == 2, str(result.returncode))
+    for flag, value, words in (("--steps", "-1", ["--steps", "-1"]),
+                               ("--chain-stale-after", "-5", ["--chain-stale-after", ">= 0"]),
+                               ("--metrics-max-mib", "-1", ["--metrics-max-mib", ">= 0"]),
+                               ("--device", "gpu", ["--device", "gpu"])):
+        result = one_line_failure(report, binary, f"validator {flag} {value}",
+                                  base + [flag, value], words)
+        report.check(f"validator {flag} {value}: exit 2", result.returncode == 2,
+                     str(result.returncode))
+    report.check("validator: refused flags leave no state folder", not os.path.exists(state))
+
+
+def check_make_baselines_creates_its_folder(report, binary, tmp):
+    out = os.path.join(tmp, "new", "models")
+    result = oracle.run(binary, ["models", "make-baselines", "--out", out])
+    report.check("make-baselines --out into a missing folder: exit 0", result.returncode == 0,
+                 result.stderr.strip())
+    report.check("make-baselines --out into a missing folder: models written",
+                 os.path.isdir(out) and len(os.listdir(out)) > 3, str(os.listdir(tmp)))
 
 
 def check_nonsense_values(report, binary, tmp, models):
@@ -203,6 +244,8 @@ def main():
         check_version_and_subcommands(report, binary)
         check_config_files(report, binary, tmp, models)
         check_nonsense_values(report, binary, tmp, models)
+        check_validator_flags(report, binary, tmp)
+        check_make_baselines_creates_its_folder(report, binary, tmp)
         check_eval_output(report, binary, tmp, models)
     report.finish()
 

@@ -54,16 +54,20 @@ def expected_history(lines):
         series[str(uid)] = {"hotkey": hotkeys[-1] if hotkeys else "",
                             **{k: [number(r[k]) if r else None for r in rows]
                                for k in ("ema", "weight", "mean_loss", "composite")}}
-    statuses = sorted({m["status"] for line in steps for m in line["models"]} - {"ok"})
+    statuses = sorted({m["status"] for line in steps for m in line["models"]} - {"ok", "waiting"})
     failures = {s: [sum(m["status"] == s for m in line["models"]) for line in steps]
                 for s in statuses}
-    return {"steps": [l["step"] for l in steps], "blocks": [l["block"] for l in steps],
+    last = steps[-1]["models"] if steps else []
+    miners = [{"uid": m["uid"], **{k: m.get(k, "") for k in ("hotkey", "model", "status", "reason")},
+               "ema": number(m.get("ema")), "weight": number(m.get("weight"))} for m in last]
+    return {"steps": [l["step"] for l in steps], "times": [number(l.get("time")) for l in steps],
+            "blocks": [l["block"] for l in steps],
             "competition_ids": [l["competition_id"] for l in steps],
             "seconds": [number(l.get("seconds")) for l in steps],
             "pending": [l.get("pending") for l in steps],
             "active": [l.get("active") for l in steps], "uids": uids, "series": series,
             "failures": failures,
-            "current_weights": steps[-1]["subnet_weights"] if steps else [],
+            "current_weights": steps[-1]["subnet_weights"] if steps else [], "miners": miners,
             "skipped_lines": 0, "total_steps_in_window": len(steps)}
 
 
@@ -165,6 +169,7 @@ def check_reports(crucible, root, shots, report):
 
 def check_dashboard(crucible, root, shots, report):
     setup = NativeSetup(crucible, os.path.join(root, "validator"))
+    failing = setup.add_failing_miners()
     state, log = os.path.join(root, "validator-state"), os.path.join(root, "validator.log")
     process = setup.start(state, log, "--http-port", "0")
     try:
@@ -179,10 +184,21 @@ def check_dashboard(crucible, root, shots, report):
                             read_text(log)[-2000:]):
             return
         base = "http://127.0.0.1:%d" % port
+        # Loaded, the health strip drawn from /status, and a marked row with
+        # its status and reason for each failing miner.
+        shown = " && ".join(
+            ["document.getElementById('crucible-health').textContent.includes('chain data age')",
+             "document.querySelectorAll('tr.failing').length === %d" % len(failing)] +
+            ["Array.from(document.querySelectorAll('tr.failing')).some(function (r) { "
+             "return r.textContent.includes(%s) && r.textContent.includes(%s); })"
+             % (json.dumps(status), json.dumps(hotkey))
+             for hotkey, status in setup.FAILING.items()])
         result = page_check.check_page(base + "/dashboard",
                                        screenshot=os.path.join(shots, "dashboard.png"),
-                                       timeout=60, wait_for=LOADED)
+                                       timeout=90, wait_for=LOADED + " && " + shown)
         check_charts(report, "dashboard", result)
+        report.check("dashboard: health strip and every failing miner with its status",
+                     not any("wait_for never true" in e for e in result.errors), str(result.errors))
         with urllib.request.urlopen(base + "/history.json", timeout=10) as response:
             served = json.load(response)
         with open(os.path.join(state, "metrics.jsonl")) as f:

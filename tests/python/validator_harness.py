@@ -192,6 +192,33 @@ class NativeSetup:
                 "ema": {"alpha": EMA_ALPHA, "alpha_init": EMA_ALPHA, "baseline": 0.0},
                 "sample_min": 10}]}]})
 
+    FAILING = {"miner-not-found": "not-found", "miner-bad-hash": "hash-mismatch",
+               "miner-garbage": "bad-commitment", "miner-silent": "missing-commitment"}
+
+    def add_failing_miners(self):
+        """One more miner per pre-evaluation failure (FAILING: hotkey -> the
+        status the validator gives it): a commitment to a repository the hub
+        lacks, one whose hash does not match the files, one that does not
+        parse, and none at all. Returns {uid: status}."""
+        with open(os.path.join(self.chain, "commitments.json")) as f:
+            commitments = json.load(f)
+        good = commitments["miner1"]["commitment"].split(":")
+        made = {}
+        for hotkey, status in self.FAILING.items():
+            uid = len(self.metagraph["neurons"])
+            self.metagraph["neurons"].append({"uid": uid, "hotkey": hotkey, "stake": 1.0,
+                                              "validator_permit": False})
+            text = {"not-found": "ns/absent:c9:%s:0" % good[2],
+                    "hash-mismatch": "%s:%s:%s:0" % (good[0], good[1], "A" * 43 + "="),
+                    "bad-commitment": "not a commitment"}.get(status)
+            if text:
+                commitments[hotkey] = {"commitment": text, "block": 950}
+            made[uid] = status
+        for folder in self.chains:
+            write_json(os.path.join(folder, "commitments.json"), commitments)
+            write_json(os.path.join(folder, "metagraph.json"), self.metagraph)
+        return made
+
     def block_now(self):
         """The chain's current block, as the validator computes it."""
         if self.seconds_per_block <= 0:

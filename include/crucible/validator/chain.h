@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -42,6 +43,29 @@ struct WeightsSubmission {
   std::vector<Uid> uids;
   std::vector<double> weights;
   int64_t version_key = 0;
+};
+
+// How current a chain's data is: see Chain::freshness().
+struct ChainFreshness {
+  // Seconds since the data was last known current (0: it is now).
+  double age_seconds = 0;
+  std::string cause;       // one line: why it is that old; "" when the age is 0
+  std::string last_error;  // one line: the latest read error; "" when the last reads went fine
+};
+
+// What became of the weights this process wrote, where a chain can tell
+// (see Chain::weights_delivery()).
+struct WeightsDelivery {
+  // When and at which block this process last wrote weights (unset before).
+  std::optional<double> written_time;
+  Block written_block = 0;
+  // The latest outcome recorded for those weights ("submitted", "failed",
+  // "submitting", ...); "" while none is recorded yet.
+  std::string status;
+  std::string message;  // what came with that outcome
+  // The last successful submission of any weights, at any time.
+  std::optional<double> submitted_time;
+  std::optional<Block> submitted_block;
 };
 
 // A chain read or write failed: what() is one line naming the file (or
@@ -89,6 +113,14 @@ class Chain {
   // Submits the validator's weights. Throws ChainError when the submission is
   // malformed or the chain refuses it.
   virtual void set_weights(const WeightsSubmission& weights) = 0;
+
+  // How current the data the other calls return is; never throws. The
+  // default: always current.
+  virtual ChainFreshness freshness() { return {}; }
+
+  // What became of the weights set_weights() wrote, or nullopt when this
+  // chain cannot tell (the default). Never throws.
+  virtual std::optional<WeightsDelivery> weights_delivery() { return std::nullopt; }
 };
 
 // The round's seed block: the last multiple of `cadence` at or below `block`,

@@ -18,6 +18,8 @@
 //                          "weights", optional: what that validator last set, by uid)
 //   DIR/commitments.json  {"<hotkey>": {"commitment": "ns/name:commit:hash:0",
 //                                       "block": 990}, ...}   (optional)
+//   DIR/bridge.json, DIR/weights-submitted.jsonl   (optional, written by the
+//                         bridge about itself; see bridge_files.h)
 //   DIR/weights.jsonl     one line per set_weights: {"block", "hotkey", "time",
 //                          "uids", "version_key", "weights"}; "hotkey" is the
 //                          writer's hotkey (LocalChainOptions::writer_hotkey),
@@ -111,6 +113,20 @@ class LocalChain : public Chain {
   // fine makes the calls above throw.
   std::string last_error() const;
 
+  // Re-reads metagraph.json (when due) and bridge.json, then: the age is the
+  // larger of the time since metagraph.json last read fine, while its reads
+  // fail (since this LocalChain was made, when it never read fine), and the
+  // time since bridge.json's last good sync, when a bridge writes one (a
+  // bridge that stopped, or cannot reach its chain, makes the data age).
+  // A folder nobody updates and no bridge reports on stays current.
+  ChainFreshness freshness() override;
+
+  // The last weights this LocalChain wrote and the bridge's latest record of
+  // them in weights-submitted.jsonl (matched by weights_line_key()), with
+  // the last successful submission there. nullopt before any set_weights
+  // and when weights-submitted.jsonl cannot be read.
+  std::optional<WeightsDelivery> weights_delivery() override;
+
  private:
   using MetagraphFile = LocalMetagraphFile;
   using CommitmentsFile = LocalCommitmentsFile;
@@ -119,7 +135,8 @@ class LocalChain : public Chain {
   template <typename Document>
   struct Cached {
     std::optional<Document> good;
-    double read_at = 0;
+    double read_at = 0;  // the last read, good or not
+    double good_at = 0;  // the last good read
   };
 
   // Re-reads `cache` when due (retrying a bad read), keeping the last good
@@ -148,8 +165,11 @@ class LocalChain : public Chain {
   Block highest_block_ = 0;  // the highest block returned so far
   std::string last_error_;
   std::string last_error_file_;
+  const double created_at_;  // on the injected clock
 
-  std::mutex weights_mutex_;  // orders appends to weights.jsonl
+  std::mutex weights_mutex_;      // orders appends to weights.jsonl; guards the two below
+  std::string last_weights_key_;  // weights_line_key() of the last line written
+  WeightsDelivery last_weights_;  // when and at which block it was written
 };
 
 }  // namespace crucible

@@ -2,19 +2,23 @@
 // of <state-dir>/metrics.jsonl (see step_report.h) from the end of the file
 // and turns them into one series document whose arrays align with "steps":
 //
-//   {"steps": [...], "blocks": [...], "competition_ids": [...],
+//   {"steps": [...], "times": [...], "blocks": [...], "competition_ids": [...],
 //    "seconds": [...], "pending": [...], "active": [...],
 //    "uids": [the uids seen in the window, ascending],
 //    "series": {"<uid>": {"hotkey": its last hotkey, "ema": [...],
 //               "weight": [...], "mean_loss": [...], "composite": [...]}},
 //    "failures": {"<status>": [models with that status, per step]},
 //    "current_weights": [the last step's subnet_weights],
+//    "miners": [the last step's row of every miner: {"uid", "hotkey", "model",
+//               "status", "reason", "ema", "weight"}],
 //    "skipped_lines": K, "total_steps_in_window": n}
 //
 // A value a step does not hold is null: a uid it did not evaluate, a null
 // number, and "seconds", "pending" and "active" of lines written before
 // those fields existed. "failures" has one key per status other than "ok"
-// seen in the window, 0 in the steps without it.
+// seen in the window other than "waiting" (installed, run in another step),
+// 0 in the steps without it. "times" are the steps' unix times (null in
+// lines written before they were recorded).
 #pragma once
 
 #include <cstddef>
@@ -36,14 +40,23 @@ struct StepRecords {
   size_t skipped_lines = 0;
 };
 
+// metrics.jsonl is rotated by size: the current file, then PATH.1 (the
+// previous one) up to PATH.<kRotatedStepLogs> (the oldest kept).
+constexpr int kRotatedStepLogs = 3;
+
+// Renames PATH.<k> to PATH.<k+1> (the oldest is replaced) and PATH to
+// PATH.1, so the next append starts a new PATH. Missing files are skipped.
+// Throws std::runtime_error naming the file that cannot be renamed.
+void rotate_step_log(const std::string& path);
+
 // A longer line is skipped unread (a step of 256 models is ~100 KB).
 constexpr size_t kMaxStepLineBytes = 16 << 20;
 
-// The last `max_steps` step records of the metrics.jsonl at `path`, read
-// backwards from the end in blocks until that many are found or the file's
-// start: O(bytes of the lines read), whatever the file's length. A missing
-// file has no records. Throws std::runtime_error ("<path>: cannot read")
-// when the file exists but cannot be read.
+// The last `max_steps` step records of the metrics.jsonl at `path` and its
+// rotated files (PATH.1, ...), read backwards from the end in blocks until
+// that many are found or the oldest file's start: O(bytes of the lines
+// read), whatever the files' length. A missing file has no records. Throws std::runtime_error
+// ("<path>: cannot read") when the file exists but cannot be read.
 StepRecords read_last_step_records(const std::string& path, size_t max_steps);
 
 // The series document above for `records`; never throws on odd records

@@ -26,6 +26,7 @@
 #include "crucible/validator/model_manager.h"
 #include "crucible/validator/round_evaluator.h"
 #include "crucible/validator/state_store.h"
+#include "crucible/validator/step_report.h"
 #include "crucible/validator/validator_metrics.h"
 #include "crucible/validator/validator_state.h"
 #include "crucible/validator/window_runs.h"
@@ -39,6 +40,9 @@ struct ValidatorOptions {
   Block seed_cadence = 150;        // the seed comes from the last multiple of this
   double subnet_weight_threshold = 0.0;
   int64_t version_key = 1;
+  // metrics.jsonl is rotated (rotate_step_log) before a line would be
+  // appended to a file this large; 0 never.
+  uint64_t metrics_rotate_bytes = 64ull << 20;
 };
 
 class Validator {
@@ -106,6 +110,9 @@ class Validator {
   void release_weights_when_window_scored(const std::vector<CompetitionConfig>& active,
                                           Block window, size_t num_neurons);
   void apply_metagraph(const Metagraph& metagraph, const std::vector<CompetitionConfig>& active);
+  // A row (miner_row(); "excluded" for --exclude-uids) for every miner of
+  // `metagraph` (a neuron without a validator permit) that `rows` lacks.
+  void add_unrun_miners(const Metagraph& metagraph, std::vector<StepReportRow>& rows) const;
   // Saves the state at step_; on failure throws, and the next step() (idle
   // or not) saves again.
   void save_state();

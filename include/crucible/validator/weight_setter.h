@@ -32,12 +32,18 @@ class WeightSetter {
     // capped at interval_seconds, and resets after a success.
     double initial_backoff_seconds = 10;
   };
+  // Why the weights must not be set now ("" = go on), asked before every
+  // attempt (e.g. the chain data is stale, see HealthMonitor). A held
+  // attempt is neither made nor counted; it is asked again after
+  // initial_backoff_seconds. The first hold and the release are logged.
+  using Hold = std::function<std::string()>;
 
   // Starts the thread; its first attempt is immediate. The chain is shared
   // because an attempt that timed out still runs (see below) and keeps it
   // alive. Throws std::invalid_argument unless every option is > 0 and the
   // chain and provider are set.
-  WeightSetter(std::shared_ptr<Chain> chain, Provider provider, Options options, Log log = {});
+  WeightSetter(std::shared_ptr<Chain> chain, Provider provider, Options options, Log log = {},
+               Hold hold = {});
 
   // stop().
   ~WeightSetter();
@@ -79,6 +85,7 @@ class WeightSetter {
   const Provider provider_;
   const Options options_;
   const Log log_;
+  const Hold hold_;
   const std::shared_ptr<Shared> shared_;
   std::once_flag stop_once_;
   std::thread thread_;
