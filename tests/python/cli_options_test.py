@@ -117,6 +117,26 @@ def check_validator_flags(report, binary, tmp):
     report.check("validator: refused flags leave no state folder", not os.path.exists(state))
 
 
+def check_hub_token_file(report, binary, tmp):
+    """HF_TOKEN_FILE (a Docker secret) that cannot be read: one line naming
+    the variable and the file, never a token."""
+    chain = os.path.join(tmp, "token-chain")
+    os.makedirs(chain)
+    write(os.path.join(chain, "metagraph.json"),
+          '{"netuid": 1, "block": 10, "seconds_per_block": 12, "neurons": []}')
+    missing = os.path.join(tmp, "no-such-token")
+    env = dict(os.environ, HF_TOKEN_FILE=missing, HF_TOKEN="hf_secret_never_shown")
+    result = subprocess.run([binary, "validator", "--chain", "local:" + chain, "--hub-endpoint",
+                             "http://127.0.0.1:9", "--state-dir", os.path.join(tmp, "token-state")],
+                            capture_output=True, text=True, env=env, timeout=60)
+    lines = result.stderr.strip().splitlines()
+    report.check("HF_TOKEN_FILE unreadable: exit 1, one line naming it",
+                 result.returncode == 1 and len(lines) == 1 and "HF_TOKEN_FILE" in lines[0]
+                 and missing in lines[0], repr(result.stderr))
+    report.check("HF_TOKEN_FILE unreadable: no token in the output",
+                 "hf_secret" not in result.stderr + result.stdout)
+
+
 def check_make_baselines_creates_its_folder(report, binary, tmp):
     out = os.path.join(tmp, "new", "models")
     result = oracle.run(binary, ["models", "make-baselines", "--out", out])
@@ -246,6 +266,7 @@ def main():
         check_nonsense_values(report, binary, tmp, models)
         check_validator_flags(report, binary, tmp)
         check_make_baselines_creates_its_folder(report, binary, tmp)
+        check_hub_token_file(report, binary, tmp)
         check_eval_output(report, binary, tmp, models)
     report.finish()
 
