@@ -225,6 +225,20 @@ TEST_F(WeightSetterTest, NothingIsSetWhileTheProviderHasNothing) {
   EXPECT_TRUE(logged().empty());
 }
 
+TEST_F(WeightSetterTest, TheFirstWeightsGoOutSoonNotAnIntervalLater) {
+  std::atomic<int> asked{0};
+  WeightSetter setter(
+      chain_,
+      [&]() -> std::optional<WeightsSubmission> {
+        if (++asked < 3) return std::nullopt;  // no step scored yet
+        return weights_;
+      },
+      {3600, 1, 0.01}, log());
+  ASSERT_TRUE(wait_until([&] { return setter.successes() == 1; }));
+  setter.stop();
+  EXPECT_EQ(asked, 3);
+}
+
 TEST_F(WeightSetterTest, ProviderExceptionIsAFailedAttempt) {
   WeightSetter setter(
       chain_,

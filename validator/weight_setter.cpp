@@ -107,8 +107,9 @@ void WeightSetter::run() {
     } catch (const std::exception& e) {
       error = std::string("the weights provider failed: ") + e.what();
     }
-    if (error.empty() && !submission) {  // nothing to set yet
-      if (!sleep(options_.interval_seconds)) return;
+    if (error.empty() &&
+        !submission) {  // nothing to set yet: ask again soon, not an interval later
+      if (!sleep(std::min(options_.initial_backoff_seconds, options_.interval_seconds))) return;
       continue;
     }
     {

@@ -18,7 +18,9 @@ namespace crucible {
 
 class WeightSetter {
  public:
-  // The weights to set now, or nullopt when there is nothing to set yet.
+  // The weights to set now, or nullopt when there is nothing to set yet
+  // (asked again after initial_backoff_seconds, so the first weights go out
+  // soon after the first step, not an interval later).
   // Called on the WeightSetter's thread; an exception counts as a failed
   // attempt.
   using Provider = std::function<std::optional<WeightsSubmission>()>;
