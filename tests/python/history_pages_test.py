@@ -20,6 +20,7 @@ Screenshots go to $CRUCIBLE_PAGE_CHECK_OUT (ctest: <build>/page-check).
 Prints SKIP and passes when Chromium cannot run here.
 """
 import json
+import logging
 import os
 import random
 import re
@@ -31,7 +32,7 @@ import time
 import urllib.request
 
 from oracle import Report, binary_from_argv
-from validator_harness import NativeSetup, read_text, wait_for
+from validator_harness import HOTKEY, Bridge, NativeSetup, read_text, wait_for  # noqa: E402
 import page_check  # noqa: E402
 
 TITLES = ["EMA per uid", "Weight per uid", "Mean loss per uid", "Composite score per uid",
@@ -170,8 +171,12 @@ def check_reports(crucible, root, shots, report):
 def check_dashboard(crucible, root, shots, report):
     setup = NativeSetup(crucible, os.path.join(root, "validator"))
     failing = setup.add_failing_miners()
+    logging.getLogger("crucible_bridge").setLevel(logging.ERROR)
+    bridge = Bridge(setup.chain)  # the bridge's own code, so the health strip is complete
+    bridge.start()
     state, log = os.path.join(root, "validator-state"), os.path.join(root, "validator.log")
-    process = setup.start(state, log, "--http-port", "0")
+    process = setup.start(state, log, "--http-port", "0", "--hotkey", HOTKEY,
+                          "--weights-interval", "1")
     try:
         port = None
 
@@ -188,6 +193,8 @@ def check_dashboard(crucible, root, shots, report):
         # its status and reason for each failing miner.
         shown = " && ".join(
             ["document.getElementById('crucible-health').textContent.includes('chain data age')",
+             "document.getElementById('crucible-health').textContent.includes("
+             "'latest weights: submitted')",
              "document.querySelectorAll('tr.failing').length === %d" % len(failing)] +
             ["Array.from(document.querySelectorAll('tr.failing')).some(function (r) { "
              "return r.textContent.includes(%s) && r.textContent.includes(%s); })"
@@ -211,6 +218,7 @@ def check_dashboard(crucible, root, shots, report):
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
+        bridge.stop()
 
 
 def main():

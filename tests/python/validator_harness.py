@@ -11,11 +11,17 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "examples"))
 from make_demo_chain import content_hash, sha256_b64  # noqa: E402
+
+sys.path.insert(0, os.path.join(HERE, "..", "..", "bridge"))
+from crucible_bridge.fake_chain import FakeChain  # noqa: E402
+from crucible_bridge.health import Heartbeat  # noqa: E402
+from crucible_bridge.weights import WeightsSubmitter  # noqa: E402
 
 EMA_ALPHA = 0.2  # the schedule's ema alpha and alpha_init (NativeSetup and the integration test)
 WEIGHTS_KEYS = {"block", "time", "uids", "weights", "version_key", "hotkey"}
@@ -264,3 +270,46 @@ def read_text(path):
         return ""
     with open(path, errors="replace") as f:
         return f.read()
+
+
+# The validator's --hotkey and the fake wallet's hotkey address of Bridge: ss58-shaped.
+HOTKEY = "5" + "F" * 47
+
+
+class Bridge:
+    """The bridge's own code (bridge/crucible_bridge: the heartbeat and the
+    weights submitter) against its in-memory fake chain, run every 0.2 s as
+    `python -m crucible_bridge` runs it against a subtensor: bridge.json,
+    and each new weights.jsonl line of HOTKEY submitted once and recorded in
+    weights-submitted.jsonl. The fake chain's block advances each round."""
+
+    def __init__(self, chain_dir):
+        self.chain = FakeChain(block=4321, rate_limit=0)
+        self.chain.add_neuron(HOTKEY, 10.0, permit=True)
+        self.chain.own_hotkey = HOTKEY
+        self.heartbeat = Heartbeat(chain_dir, sync_interval=0.2, weights_enabled=True,
+                                   hotkey=HOTKEY)
+        self.submitter = WeightsSubmitter(self.chain, chain_dir, 7, backoff_base=0.05,
+                                          backoff_max=0.2)
+        self.running = False
+        self.thread = None
+
+    def start(self):
+        self.running = True
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while self.running:
+            self.chain.block += 1
+            self.heartbeat.synced(self.chain.block)
+            try:
+                self.submitter.poll()
+                self.heartbeat.polled(self.submitter)
+            except Exception as error:  # as the bridge's loop: logged, never fatal
+                self.heartbeat.polled(self.submitter, error)
+            time.sleep(0.2)
+
+    def stop(self):
+        self.running = False
+        self.thread.join()

@@ -22,23 +22,16 @@ import re
 import signal
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
-from validator_harness import NativeSetup, read_text, wait_for, write_json  # noqa: E402
+from validator_harness import (HOTKEY, Bridge, NativeSetup, read_text, wait_for,  # noqa: E402
+                               write_json)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "bridge"))
-from crucible_bridge.fake_chain import FakeChain  # noqa: E402
-from crucible_bridge.health import Heartbeat  # noqa: E402
-from crucible_bridge.weights import WeightsSubmitter  # noqa: E402
-
-# The validator's --hotkey, the fake wallet's hotkey address: an ss58-shaped one.
-HOTKEY = "5" + "F" * 47
 
 ALERTS = os.path.join(ROOT, "examples", "prometheus", "crucible-alerts.yml")
 STALE_AFTER = 3.0
@@ -102,45 +95,6 @@ def firing(samples, now):
         if {"==": value == bound, ">=": value >= bound, ">": value > bound}[op]:
             fired.add(name)
     return fired
-
-
-class Bridge:
-    """The bridge's own code (bridge/crucible_bridge: the heartbeat and the
-    weights submitter) against its in-memory fake chain, run every 0.2 s as
-    `python -m crucible_bridge` runs it against a subtensor: bridge.json,
-    and each new weights.jsonl line of HOTKEY submitted once and recorded in
-    weights-submitted.jsonl. The fake chain's block advances each round."""
-
-    def __init__(self, chain_dir):
-        self.chain = FakeChain(block=4321, rate_limit=0)
-        self.chain.add_neuron(HOTKEY, 10.0, permit=True)
-        self.chain.own_hotkey = HOTKEY
-        self.heartbeat = Heartbeat(chain_dir, sync_interval=0.2, weights_enabled=True,
-                                   hotkey=HOTKEY)
-        self.submitter = WeightsSubmitter(self.chain, chain_dir, 7, backoff_base=0.05,
-                                          backoff_max=0.2)
-        self.running = False
-        self.thread = None
-
-    def start(self):
-        self.running = True
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-
-    def run(self):
-        while self.running:
-            self.chain.block += 1
-            self.heartbeat.synced(self.chain.block)
-            try:
-                self.submitter.poll()
-                self.heartbeat.polled(self.submitter)
-            except Exception as error:  # as the bridge's loop: logged, never fatal
-                self.heartbeat.polled(self.submitter, error)
-            time.sleep(0.2)
-
-    def stop(self):
-        self.running = False
-        self.thread.join()
 
 
 def weights_lines(chain_dir):
