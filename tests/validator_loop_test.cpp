@@ -156,6 +156,36 @@ TEST_F(ValidatorLoopTest, ARestartContinuesFromTheLastCompletedStep) {
   EXPECT_DOUBLE_EQ(lines[1]["models"][0]["ema"].get<double>(), 0.2 * 0.9 + 0.8 * 0.18);
 }
 
+// A miner's new model installed while a step runs its old one (the model
+// manager resets its EMA): the old run neither counts nor scores, and the new
+// model runs in the next step, in the same window.
+TEST_F(ValidatorLoopTest, AModelReplacedDuringTheStepRunsNextNotScoredWithTheOldRun) {
+  Run run(*this);
+  bool replaced = false;
+  evaluator_.during = [&] {
+    if (replaced) return;
+    replaced = true;
+    fixture_.publish("a", "c2", "score 0.5");
+    fixture_.commit("a", ValidatorFixture::commitment("a", "c2", "a", "score 0.5"), 20);
+    run.models.sync_all();
+  };
+  ASSERT_TRUE(run.validator.step());
+  nlohmann::json line = metrics_lines(fixture_.state_dir())[0];
+  EXPECT_EQ(line["models"][0]["uid"], 1);
+  EXPECT_EQ(line["models"][0]["status"], "waiting");
+  EXPECT_EQ(line["models"][0]["reason"],
+            "a new model was installed while this step ran; it runs in the next step");
+  EXPECT_TRUE(line["models"][0]["ema"].is_null());  // reset, and not updated by the old run
+  EXPECT_EQ(run.state.pending(0), std::vector<Uid>{1});
+
+  ASSERT_TRUE(run.validator.step());  // the same window
+  line = metrics_lines(fixture_.state_dir())[1];
+  EXPECT_EQ(line["models"][0]["status"], "ok");
+  EXPECT_EQ(line["models"][0]["model"], "demo/a@c2");
+  EXPECT_DOUBLE_EQ(line["models"][0]["composite"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(line["models"][0]["ema"].get<double>(), 0.2 * 0.5);  // its first update
+}
+
 TEST_F(ValidatorLoopTest, MetricsJsonlIsRotatedBySizeAndARestartCountsOn) {
   {
     Run first(*this);

@@ -176,6 +176,13 @@ void Validator::log_failure(const std::string& failure) {
   }
 }
 
+std::string Validator::installed_hash(const std::string& hotkey) const {
+  return state_.with_trackers([&](ModelTracker& models, CompetitionEmaTracker&) {
+    const std::optional<ModelMetadata> model = models.model(hotkey);
+    return model ? model->content_hash : std::string();
+  });
+}
+
 void Validator::add_unrun_miners(const Metagraph& metagraph,
                                  std::vector<StepReportRow>& rows) const {
   std::set<Uid> present;
@@ -395,6 +402,20 @@ bool Validator::step() {
   std::set<Uid> store_faults;
   for (ModelLosses& run : fresh) {
     const Candidate& c = *by_uid.at(run.uid);
+    const std::string run_hash = c.metadata ? c.metadata->content_hash : "";
+    if (installed_hash(c.hotkey) != run_hash) {
+      // The model manager installed the miner's new model while the step ran
+      // the old one (and reset its EMA): that run neither counts nor scores;
+      // the new model is queued and runs in the next step.
+      if (c.new_in_window) {
+        StepReportRow row = miner_row(run.uid, c.hotkey, c.metadata);
+        row.status = "waiting";
+        row.reason = "a new model was installed while this step ran; it runs in the next step";
+        report.rows.push_back(row);
+      }
+      requeue.push_back(run.uid);
+      continue;
+    }
     if (run.status != "ok") {
       std::string problem;
       const std::optional<InstalledModel> still = models_.installed_model(c.hotkey, &problem);

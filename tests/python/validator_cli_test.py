@@ -190,8 +190,8 @@ def check_failing_miners_and_lock(report, binary, root):
                          "first model sync: 2 miners, 0 models installed, 2 failed "
                          "(missing-commitment 1, not-found 1)" in output, output[-2000:])
             missing = lines_with(output, "uid 1: missing-commitment")
-            report.check(run + ": missing commitment logged once, at debug",
-                         len(missing) == 1 and "[debug]" in missing[0], missing)
+            report.check(run + ": missing commitment logged once, at info",
+                         len(missing) == 1 and "[info]" in missing[0], missing)
             not_found = lines_with(output, "uid 2: not-found")
             report.check(run + ": not-found logged once, at warning",
                          len(not_found) == 1 and "[warning]" in not_found[0], not_found)

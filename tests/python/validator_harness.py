@@ -113,6 +113,16 @@ def step_score(row):
     return composite if ok and math.isfinite(composite) else 0.0
 
 
+# The statuses of a metrics.jsonl row whose model ran in the step (or was due
+# and not installed); every other miner's row says why it did not run.
+RUN_STATUSES = {"ok", "refused", "failed", "timeout", "crashed", "bad-output", "not-installed"}
+
+
+def ran_rows(line):
+    """The rows of a metrics.jsonl step record whose model ran in the step."""
+    return [m for m in line["models"] if m.get("status") in RUN_STATUSES]
+
+
 def window_of(block):
     """The first block of the task window holding `block`."""
     return block - block % WINDOW

@@ -29,7 +29,7 @@ import tempfile
 import time
 
 from oracle import Report
-from validator_harness import (EMA_ALPHA, WEIGHTS_KEYS, content_hash, ema_of, ema_update,
+from validator_harness import (EMA_ALPHA, WEIGHTS_KEYS, content_hash, ema_of, ema_update, ran_rows,
                                make_baselines, read_lines, saved_state, sha256_b64, wait_for,
                                window_of, write_json)
 
@@ -219,7 +219,7 @@ def run(setup, endpoint, report):
     for competition in queues.get("competitions", []):
         saved_queue |= set(competition["active"]) | set(competition["pending"])
     report.check("the step evaluated the saved queue",
-                 sorted(m["uid"] for m in lines[-1]["models"]) == sorted(saved_queue),
+                 sorted(m["uid"] for m in ran_rows(lines[-1])) == sorted(saved_queue),
                  (queues, lines[-1]["models"]))
     continued = [m for m in lines[-1]["models"] if saved_emas.get(m["uid"]) is not None]
     report.check("the restarted step evaluated uids with a saved EMA", len(continued) >= 2,

@@ -21,7 +21,7 @@ import sys
 import tempfile
 
 from oracle import Report, binary_from_argv
-from validator_harness import (NativeSetup, WINDOW, commitment, read_lines, wait_for,
+from validator_harness import (NativeSetup, WINDOW, commitment, ran_rows, read_lines, wait_for,
                                write_json)
 
 WAIT = 120  # seconds, at most, for a step (CI machines are slow)
@@ -62,7 +62,7 @@ def main():
 
             def ran_in(window):
                 return {m["uid"]: m["status"] for line in window_lines(window)
-                        for m in line["models"]}
+                        for m in ran_rows(line)}
 
             def bytes_in(window):
                 return sum(line.get("weight_bytes_read", 0) for line in window_lines(window))

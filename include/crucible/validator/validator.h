@@ -110,6 +110,8 @@ class Validator {
   void release_weights_when_window_scored(const std::vector<CompetitionConfig>& active,
                                           Block window, size_t num_neurons);
   void apply_metagraph(const Metagraph& metagraph, const std::vector<CompetitionConfig>& active);
+  // The content hash of the model the tracker holds for `hotkey` ("" none).
+  std::string installed_hash(const std::string& hotkey) const;
   // A row (miner_row(); "excluded" for --exclude-uids) for every miner of
   // `metagraph` (a neuron without a validator permit) that `rows` lacks.
   void add_unrun_miners(const Metagraph& metagraph, std::vector<StepReportRow>& rows) const;
