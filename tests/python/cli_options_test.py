@@ -109,7 +109,10 @@ def check_validator_flags(report, binary, tmp):
     for flag, value, words in (("--steps", "-1", ["--steps", "-1"]),
                                ("--chain-stale-after", "-5", ["--chain-stale-after", ">= 0"]),
                                ("--metrics-max-mib", "-1", ["--metrics-max-mib", ">= 0"]),
-                               ("--device", "gpu", ["--device", "gpu"])):
+                               ("--device", "gpu", ["--device", "gpu"]),
+                               ("--http-bind", "no-such-host.invalid",
+                                ["--http-bind", "no-such-host.invalid", "cannot resolve"]),
+                               ("--http-port", "70000", ["--http-port", "70000", "0..65535"])):
         result = one_line_failure(report, binary, f"validator {flag} {value}",
                                   base + [flag, value], words)
         report.check(f"validator {flag} {value}: exit 2", result.returncode == 2,
