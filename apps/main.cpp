@@ -90,9 +90,9 @@ int main(int argc, char** argv) {
   } catch (const crucible::CliError& e) {
     // A refused flag value ("--device: ...") is a usage error like a parse
     // error: exit 2, and the file and line when it came from --config.
-    const std::string message = config->located(e.what());
-    std::fprintf(stderr, "crucible %s: %s\n", name.c_str(), message.c_str());
-    return message.find("--") == 0 || message.find(": --") != std::string::npos ? 2 : 1;
+    const bool flag_value = std::string(e.what()).rfind("--", 0) == 0;
+    std::fprintf(stderr, "crucible %s: %s\n", name.c_str(), config->located(e.what()).c_str());
+    return flag_value ? 2 : 1;
   } catch (const std::exception& e) {
     // One line: LibTorch errors carry a backtrace after their first line,
     // TorchScript compile errors start with an empty one.

@@ -5,7 +5,6 @@
 // in progress, with the state saved; a second one kills the step's worker
 // processes and exits at once with 128 + the signal, the saved state staying
 // the last completed step's.
-#include <netdb.h>
 #include <spdlog/spdlog.h>
 
 #include <cmath>
@@ -137,24 +136,6 @@ std::string hub_token() {
   return token ? token : "";
 }
 
-// --http-bind names an address this machine resolves, and --http-port is a
-// port: refused before the state is locked or loaded.
-void check_bind_address(const std::string& host, int port) {
-  if (port < 0 || port > 65535) {
-    throw CliError("--http-port: " + std::to_string(port) + " is out of range 0..65535");
-  }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* addresses = nullptr;
-  const int resolved = ::getaddrinfo(host.c_str(), nullptr, &hints, &addresses);
-  if (resolved != 0) {
-    throw CliError("--http-bind: cannot resolve '" + host + "': " + ::gai_strerror(resolved));
-  }
-  ::freeaddrinfo(addresses);
-}
-
 std::unique_ptr<ModelHub> open_hub(const ValidatorCliOptions& o) {
   if (o.hub.empty() == o.hub_endpoint.empty()) {
     throw CliError("give exactly one of --hub DIR and --hub-endpoint URL");
@@ -206,7 +187,10 @@ void run_validator(ValidatorCliOptions o) {
   const CompetitionSchedule schedule = o.schedule.empty() ? CompetitionSchedule::builtin_default()
                                                           : CompetitionSchedule::load(o.schedule);
   check_hotkey_address(o.hotkey);
-  if (!o.no_http) check_bind_address(o.http_bind, o.http_port);
+  if (!o.no_http) {  // before the state is locked or loaded
+    with_context("--http-bind " + o.http_bind + " --http-port " + std::to_string(o.http_port),
+                 [&] { StatusServer::check_address(o.http_bind, o.http_port); });
+  }
   std::shared_ptr<Chain> chain = open_chain(o.chain, o.hotkey);
   // A chain that cannot be read at the start is a configuration error.
   const int64_t netuid = chain->metagraph().netuid;
@@ -287,7 +271,6 @@ void run_validator(ValidatorCliOptions o) {
       });
   HealthMonitorOptions health_options;
   health_options.stale_after_seconds = o.chain_stale_after;
-  health_options.bridge_status_path = chain_directory(o.chain) + "/bridge.json";
   HealthMonitor health(chain, metrics, health_options, log_line);
   std::unique_ptr<StatusServer> status;
   if (!o.no_http) {

@@ -16,14 +16,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "python"))
-from validator_harness import NativeSetup, read_text, wait_for  # noqa: E402
+from validator_harness import NativeSetup, read_text, status_port, stop, wait_for  # noqa: E402
 
 PATHS = ["/healthz", "/metrics", "/status", "/history.json?steps=500"]
 # wrk's latency distribution lines ("50%  1.23ms") and totals.
@@ -58,8 +57,7 @@ def main():
             port = []
 
             def up():
-                found = re.search(r"status: http://127\.0\.0\.1:(\d+)/", read_text(log))
-                port[:] = [int(found.group(1))] if found else []
+                port[:] = [status_port(log)] if status_port(log) else []
                 return port and steps_logged(state) > 0
             if not wait_for(up, 180):
                 sys.exit("status_load_benchmark: the validator did not start:\n" +
@@ -83,11 +81,7 @@ def main():
                     "steps_during": steps_logged(state) - before})
                 print(json.dumps(results[-1]), flush=True)
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=120)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop(process)
     print("\n| path | req/s | p50 ms | p99 ms | errors | steps during |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:

@@ -114,6 +114,8 @@ TEST_F(ChainHealthTest, ABridgeThatStoppedSyncingAgesTheChain) {
   freshness = local->freshness();
   EXPECT_EQ(freshness.cause,
             "the bridge last synced the chain 410 s ago: cannot reach wss://entrypoint: timed out");
+  ASSERT_TRUE(freshness.bridge);  // the bridge's report comes along
+  EXPECT_EQ(freshness.bridge->sync_failures, 3);
   write_bridge(now_ - 1);
   EXPECT_EQ(local->freshness().age_seconds, 1);
 }
@@ -205,7 +207,6 @@ class HealthMonitorTest : public ChainHealthTest {
   HealthMonitor monitor(double stale_after) {
     HealthMonitorOptions options;
     options.stale_after_seconds = stale_after;
-    options.bridge_status_path = folder_.path() + "/bridge.json";
     options.warn_every_seconds = 1e9;
     return HealthMonitor(chain_, metrics_, options,
                          [this](LogLevel level, const std::string& line) {

@@ -4,8 +4,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "crucible/validator/bridge_files.h"
-
 namespace crucible {
 namespace {
 
@@ -58,18 +56,11 @@ void HealthMonitor::run() {
 
 std::string HealthMonitor::check() {
   const ChainFreshness freshness = chain_->freshness();
-  std::optional<BridgeStatus> bridge;
-  if (!options_.bridge_status_path.empty()) {
-    try {
-      bridge = read_bridge_status(options_.bridge_status_path);
-    } catch (const std::exception&) {  // LocalChain::freshness() reports it as a read error
-    }
-  }
   const std::optional<WeightsDelivery> delivery = chain_->weights_delivery();
 
   std::lock_guard<std::mutex> lock(check_mutex_);
   metrics_.set_chain_freshness(freshness, options_.stale_after_seconds);
-  metrics_.set_bridge_status(bridge);
+  metrics_.set_bridge_status(freshness.bridge);
   metrics_.set_weights_delivery(delivery);
   const bool stale =
       options_.stale_after_seconds > 0 && freshness.age_seconds > options_.stale_after_seconds;

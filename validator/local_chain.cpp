@@ -234,8 +234,8 @@ ChainFreshness LocalChain::freshness() {
                       seconds(freshness.age_seconds) + " ago: " + last_error_;
   }
   try {
-    const std::optional<BridgeStatus> bridge = read_bridge_status(path(kBridgeFile));
-    if (bridge) {
+    freshness.bridge = read_bridge_status(path(kBridgeFile));
+    if (const std::optional<BridgeStatus>& bridge = freshness.bridge) {
       const double synced = bridge->last_sync_ok_time.value_or(-1);
       const double age = synced < 0 ? now - bridge->time : now - synced;
       if (age > freshness.age_seconds) {

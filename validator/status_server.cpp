@@ -84,6 +84,22 @@ void send(const StatusResponse& response, httplib::Response& out) {
 
 }  // namespace
 
+void StatusServer::check_address(const std::string& host, int port) {
+  if (port < 0 || port > 65535) {
+    throw std::invalid_argument("port " + std::to_string(port) + " is out of range 0..65535");
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* addresses = nullptr;
+  const int resolved = ::getaddrinfo(host.c_str(), nullptr, &hints, &addresses);
+  if (resolved != 0) {
+    throw std::invalid_argument("cannot resolve host '" + host + "': " + ::gai_strerror(resolved));
+  }
+  ::freeaddrinfo(addresses);
+}
+
 StatusServer::StatusServer(const ValidatorMetrics& metrics, StatusServerOptions options)
     : metrics_(metrics), options_(std::move(options)) {
   for (const auto& route : options_.routes) {
@@ -99,21 +115,11 @@ StatusServer::StatusServer(const ValidatorMetrics& metrics, StatusServerOptions 
     throw std::invalid_argument("status server: threads must be >= 1, got " +
                                 std::to_string(options_.threads));
   }
-  if (options_.port < 0 || options_.port > 65535) {
-    throw std::runtime_error("status server: port " + std::to_string(options_.port) +
-                             " is out of range 0..65535");
+  try {
+    check_address(options_.host, options_.port);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(std::string("status server: ") + e.what());
   }
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE;
-  addrinfo* addresses = nullptr;
-  const int resolved = ::getaddrinfo(options_.host.c_str(), nullptr, &hints, &addresses);
-  if (resolved != 0) {
-    throw std::runtime_error("status server: cannot resolve host '" + options_.host +
-                             "': " + ::gai_strerror(resolved));
-  }
-  ::freeaddrinfo(addresses);
 
   server_ = std::make_unique<httplib::Server>();
   const int threads = options_.threads;

@@ -18,12 +18,14 @@ var crucible = (function () {
     if (value === null || value === undefined) return "-";
     return typeof value === "number" ? String(Number(value.toPrecision(6))) : escaped(value);
   }
-  // An HTML table with a heading; rows are arrays of cells.
-  function table(title, head, rows) {
+  // An HTML table with a heading; rows are arrays of cells. `rowClass`
+  // (optional) gives a row's index a class name, or "" for none.
+  function table(title, head, rows, rowClass) {
     var html = "<h2>" + escaped(title) + "</h2><table><tr>" +
                head.map(function (h) { return "<th>" + escaped(h) + "</th>"; }).join("") + "</tr>";
-    rows.forEach(function (r) {
-      html += "<tr>" + r.map(function (v) {
+    rows.forEach(function (r, i) {
+      var name = rowClass ? rowClass(i) : "";
+      html += (name ? "<tr class=\"" + escaped(name) + "\">" : "<tr>") + r.map(function (v) {
         return (typeof v === "string" ? "<td class=\"text\">" : "<td>") + cell(v) + "</td>";
       }).join("") + "</tr>";
     });

@@ -145,17 +145,11 @@
     });
     var failing = miners.filter(function (m) { return !QUIET[m.status]; }).length;
     var title = "Miners at the last step: " + miners.length + ", " + failing + " not scored";
-    var html = crucible.table(title, ["uid", "hotkey", "model", "status", "reason", "EMA", "weight"],
-                              miners.map(function (m) {
-                                return [m.uid, m.hotkey, m.model, m.status, m.reason, m.ema, m.weight];
-                              }));
-    // Mark the failing rows (the table's rows follow `miners`, after the header).
-    var k = 0;
-    return html.replace(/<tr>/g, function (tr) {
-      var miner = k === 0 ? null : miners[k - 1];
-      k++;
-      return miner && !QUIET[miner.status] ? "<tr class=\"failing\">" : tr;
-    });
+    return crucible.table(title, ["uid", "hotkey", "model", "status", "reason", "EMA", "weight"],
+                          miners.map(function (m) {
+                            return [m.uid, m.hotkey, m.model, m.status, m.reason, m.ema, m.weight];
+                          }),
+                          function (i) { return QUIET[miners[i].status] ? "" : "failing"; });
   }
 
   // Without Chart.js: the last 50 steps.

@@ -11,16 +11,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from crucible_bridge.cli import parse_args, run  # noqa: E402
 from crucible_bridge.fake_chain import FakeChain  # noqa: E402
+from fake_clock import Clock  # noqa: E402
 from crucible_bridge.health import Heartbeat, check_health  # noqa: E402
 from crucible_bridge.weights import WeightsSubmitter  # noqa: E402
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
 
 
 class HeartbeatTest(unittest.TestCase):

@@ -11,15 +11,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from crucible_bridge.fake_chain import FakeChain  # noqa: E402
+from fake_clock import Clock  # noqa: E402
 from crucible_bridge.weights import WeightsSubmitter  # noqa: E402
-
-
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
 
 
 def entry(block, uids, weights, key=7, hotkey="hk-me"):

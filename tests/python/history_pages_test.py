@@ -24,7 +24,6 @@ import logging
 import os
 import random
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -32,7 +31,8 @@ import time
 import urllib.request
 
 from oracle import Report, binary_from_argv
-from validator_harness import HOTKEY, Bridge, NativeSetup, read_text, wait_for  # noqa: E402
+from validator_harness import (HOTKEY, Bridge, NativeSetup, read_text, status_port,  # noqa: E402
+                               stop, wait_for)
 import page_check  # noqa: E402
 
 TITLES = ["EMA per uid", "Weight per uid", "Mean loss per uid", "Composite score per uid",
@@ -182,8 +182,7 @@ def check_dashboard(crucible, root, shots, report):
 
         def listening():
             nonlocal port
-            found = re.search(r"status: http://127\.0\.0\.1:(\d+)/", read_text(log))
-            port = found and int(found.group(1))
+            port = status_port(log)
             return port and os.path.exists(os.path.join(state, "metrics.jsonl"))
         if not report.check("validator up with a step", wait_for(listening, 120),
                             read_text(log)[-2000:]):
@@ -213,11 +212,7 @@ def check_dashboard(crucible, root, shots, report):
         lines = [l for l in lines if l["step"] <= served["steps"][-1]]
         report.check("/history.json equals metrics.jsonl", served == expected_history(lines))
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process, timeout=60)
         bridge.stop()
 
 

@@ -9,6 +9,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -135,6 +136,22 @@ def wait_for(predicate, seconds, interval=0.1):
             return True
         time.sleep(interval)
     return False
+
+
+def status_port(log_path):
+    """The status endpoint's port a validator logged ("status: http://ADDR:PORT/..."), or None."""
+    found = re.search(r"status: http://[^:/]+:(\d+)/", read_text(log_path))
+    return int(found.group(1)) if found else None
+
+
+def stop(process, timeout=120):
+    """Stops a validator as an operator would (SIGINT), killing it if it hangs."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def make_baselines(crucible, folder):

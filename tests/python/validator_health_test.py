@@ -19,7 +19,6 @@ import json
 import logging
 import os
 import re
-import signal
 import sys
 import tempfile
 import time
@@ -28,8 +27,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import oracle  # noqa: E402
-from validator_harness import (HOTKEY, Bridge, NativeSetup, read_text, wait_for,  # noqa: E402
-                               write_json)
+from validator_harness import (HOTKEY, Bridge, NativeSetup, read_text, status_port,  # noqa: E402
+                               stop, wait_for, write_json)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -183,8 +182,7 @@ def main():
             port = [None]
 
             def up():
-                found = re.search(r"status: http://127\.0\.0\.1:(\d+)/", read_text(log))
-                port[0] = found and int(found.group(1))
+                port[0] = status_port(log)
                 return port[0] and os.path.exists(os.path.join(state, "metrics.jsonl"))
             if not report.check("validator up with a step", wait_for(up, 180),
                                 read_text(log)[-2000:]):
@@ -233,11 +231,7 @@ def main():
             report.check("every alert of the rules file was seen firing", seen == all_alerts,
                          "never fired: %s" % sorted(all_alerts - seen))
         finally:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=120)
-            except Exception:
-                process.kill()
+            stop(process)
             if bridge.running:
                 bridge.stop()
     report.finish()

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "crucible/validator/bridge_files.h"
 #include "crucible/validator/types.h"
 
 namespace crucible {
@@ -51,6 +52,9 @@ struct ChainFreshness {
   double age_seconds = 0;
   std::string cause;       // one line: why it is that old; "" when the age is 0
   std::string last_error;  // one line: the latest read error; "" when the last reads went fine
+  // What the process that keeps the chain data current reports about itself
+  // (LocalChain: the bridge's bridge.json); nullopt when none reports.
+  std::optional<BridgeStatus> bridge;
 };
 
 // What became of the weights this process wrote, where a chain can tell

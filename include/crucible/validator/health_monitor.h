@@ -1,11 +1,9 @@
 // Watches what the validator depends on outside itself, in the background:
-// the chain's freshness (Chain::freshness()), the bridge's report
-// (bridge.json) and whether the weights reached the chain
-// (Chain::weights_delivery()). Each check updates ValidatorMetrics; a chain
-// older than the threshold is a health problem ("chain", so /healthz is 503)
-// and a warning in the log, and the weight setter holds the weights while
-// stale_reason() says why (see WeightSetter's Hold). Fresh again, all of this
-// clears and the log says so.
+// the chain's freshness and the bridge's report (Chain::freshness()) and whether the weights
+// reached the chain (Chain::weights_delivery()). Each check updates ValidatorMetrics; a chain older
+// than the threshold is a health problem ("chain", so /healthz is 503) and a warning in the log,
+// and the weight setter holds the weights while stale_reason() says why (see WeightSetter's Hold).
+// Fresh again, all of this clears and the log says so.
 #pragma once
 
 #include <condition_variable>
@@ -28,8 +26,6 @@ struct HealthMonitorOptions {
   double check_interval_seconds = 1;
   // While stale, the warning is repeated this often (seconds).
   double warn_every_seconds = 60;
-  // The bridge's bridge.json to export (see bridge_files.h); "" none.
-  std::string bridge_status_path;
 };
 
 class HealthMonitor {

@@ -118,7 +118,8 @@ class LocalChain : public Chain {
   // fail (since this LocalChain was made, when it never read fine), and the
   // time since bridge.json's last good sync, when a bridge writes one (a
   // bridge that stopped, or cannot reach its chain, makes the data age).
-  // A folder nobody updates and no bridge reports on stays current.
+  // A folder nobody updates and no bridge reports on stays current. The
+  // bridge's report itself comes along (ChainFreshness::bridge).
   ChainFreshness freshness() override;
 
   // The last weights this LocalChain wrote and the bridge's latest record of

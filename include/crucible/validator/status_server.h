@@ -64,6 +64,12 @@ class StatusServer {
   // '/', or a thread count below 1.
   StatusServer(const ValidatorMetrics& metrics, StatusServerOptions options = {});
 
+  // Throws std::invalid_argument with one line when the server could not
+  // bind `host`:`port` for what they are: "port 70000 is out of range
+  // 0..65535", "cannot resolve host 'x': Name or service not known". (A port
+  // in use shows only when binding.) The constructor checks the same.
+  static void check_address(const std::string& host, int port);
+
   // Stops.
   ~StatusServer();
 
