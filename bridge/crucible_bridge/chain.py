@@ -73,6 +73,11 @@ class Chain(abc.ABC):
     def set_weights(self, netuid: int, uids: list[int], weights: list[float],
                     version_key: int) -> SubmitResult: ...
 
+    @abc.abstractmethod
+    def commit(self, netuid: int, commitment: str) -> SubmitResult:
+        """Publish `commitment` as the configured wallet's hotkey's commitment on the
+        subnet (what commitments() then returns for that hotkey)."""
+
     def snapshot(self, netuid: int) -> Snapshot:
         block = self.current_block()
         return Snapshot(block, self.neurons(netuid, block), self.commitments(netuid, block))

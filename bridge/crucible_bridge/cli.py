@@ -10,7 +10,9 @@ import sys
 import threading
 import time
 
-from .health import Heartbeat, check_health
+from .chain import SubmitResult
+from .commitment import CommitmentError, check_commitment
+from .health import Heartbeat, check_health, one_line
 from .sync import SEED_CADENCE, sync_once
 from .wallet import WalletError, check_wallet
 from .weights import WeightsSubmitter
@@ -38,15 +40,9 @@ def positive_float(text: str) -> float:
     return value
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def add_chain_flags(p: argparse.ArgumentParser, wallet_help: str) -> None:
+    """The SDK's flag names, with its BT_* environment defaults."""
     env = os.environ.get
-    p = argparse.ArgumentParser(
-        prog="python -m crucible_bridge",
-        description="Mirror a subtensor into crucible's local chain directory and "
-                    "submit the validator's weights.jsonl entries.")
-    p.add_argument("--netuid", type=int, help="required, except with --check-health")
-    p.add_argument("--chain-dir", required=True,
-                   help="the DIR of `crucible validator --chain local:DIR`")
     p.add_argument("--subtensor.network", dest="network",
                    default=env("BT_SUBTENSOR_NETWORK", "finney"),
                    help="finney, test, local, archive or a ws(s):// URL "
@@ -56,13 +52,26 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="ws(s):// endpoint; wins over --subtensor.network "
                         "(env BT_SUBTENSOR_CHAIN_ENDPOINT)")
     p.add_argument("--wallet.name", dest="wallet_name", default=env("BT_WALLET_NAME"),
-                   help="wallet for set-weights (env BT_WALLET_NAME); "
-                        "without one the bridge only mirrors the chain")
+                   help=wallet_help)
     p.add_argument("--wallet.hotkey", dest="wallet_hotkey",
                    default=env("BT_WALLET_HOTKEY", "default"), help="env BT_WALLET_HOTKEY")
     p.add_argument("--wallet.path", dest="wallet_path",
                    default=env("BT_WALLET_PATH", "~/.bittensor/wallets"),
                    help="env BT_WALLET_PATH")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m crucible_bridge",
+        description="Mirror a subtensor into crucible's local chain directory and "
+                    "submit the validator's weights.jsonl entries.",
+        epilog="python -m crucible_bridge commit --help: publish a miner's model "
+               "commitment instead.")
+    p.add_argument("--netuid", type=int, help="required, except with --check-health")
+    p.add_argument("--chain-dir", required=True,
+                   help="the DIR of `crucible validator --chain local:DIR`")
+    add_chain_flags(p, "wallet for set-weights (env BT_WALLET_NAME); "
+                       "without one the bridge only mirrors the chain")
     p.add_argument("--sync-interval", type=float, default=60.0,
                    help="seconds between metagraph/commitment syncs (default 60)")
     p.add_argument("--weights-poll-interval", type=float, default=10.0,
@@ -83,6 +92,84 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.netuid is None and not args.check_health:
         p.error("the following arguments are required: --netuid")
     return args
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def parse_commit_args(argv) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m crucible_bridge commit",
+        description="Publish a model commitment (the line `crucible models hash FOLDER "
+                    "--hotkey SS58 --repo ns/name --commit SHA` prints) as the commitment "
+                    "of the wallet's hotkey on the subnet, then exit.")
+    p.add_argument("--netuid", type=non_negative_int, required=True)
+    p.add_argument("--commitment", required=True,
+                   help="namespace/name:commit:secure_hash:competition_id (at most 128 "
+                        "bytes); checked as the validator reads it before anything is sent")
+    add_chain_flags(p, "the miner's wallet, whose hotkey commits (env BT_WALLET_NAME); "
+                       "required")
+    args = p.parse_args(argv)
+    if not args.wallet_name:
+        p.error("the following arguments are required: --wallet.name")
+    return args
+
+
+def wallet_address(args, load_hotkey_address) -> str:
+    """The hotkey address of the wallet the flags name; WalletError when it does
+    not load. load_hotkey_address(name, hotkey, path) defaults to the SDK's."""
+    if load_hotkey_address is None:
+        from .sdk_chain import wallet_hotkey_address as load_hotkey_address
+    return check_wallet(os.path.expanduser(args.wallet_path), args.wallet_name,
+                        args.wallet_hotkey, load_hotkey_address)
+
+
+def connect_sdk(network: str, wallet_name: str, wallet_hotkey: str, wallet_path: str):
+    """An SdkChain that leaves the console to the commit command's own line."""
+    from .sdk_chain import SdkChain, import_sdk, quiet_sdk
+
+    import_sdk()
+    quiet_sdk()
+    chain = SdkChain(network, wallet_name, wallet_hotkey, wallet_path)
+    quiet_sdk()  # making a Subtensor can set the SDK's logging up again
+    return chain
+
+
+def commit_main(argv, load_hotkey_address=None, connect=None) -> int:
+    """`commit`: check the string and the wallet (exit 2), publish (exit 0, or 1
+    when the chain refuses or cannot be reached); one line either way.
+    connect(network, wallet name, hotkey, path) makes the Chain (tests: a fake)."""
+    args = parse_commit_args(argv)
+    try:
+        commitment = check_commitment(args.commitment)
+        address = wallet_address(args, load_hotkey_address)
+    except (CommitmentError, WalletError) as error:
+        print(f"crucible-bridge: {error}", file=sys.stderr)
+        return 2
+    network = args.chain_endpoint or args.network
+    try:
+        chain = (connect or connect_sdk)(network, args.wallet_name, args.wallet_hotkey,
+                                         os.path.expanduser(args.wallet_path))
+        if chain.own_uid(args.netuid) is None:
+            result = SubmitResult(False, f"the hotkey is not registered on netuid {args.netuid}")
+        else:
+            result = chain.commit(args.netuid, commitment)
+    except Exception as error:  # connecting, reading the uid or sending
+        result = SubmitResult(False, one_line(error))
+    where = f"hotkey {address} on netuid {args.netuid} ({network})"
+    if not result.success:
+        reason = " ".join(result.message.split()) or "the chain gave no reason"
+        print(f"crucible-bridge: commit failed for {where}: {reason}", file=sys.stderr)
+        return 1
+    print(f"committed {commitment} as {where}")
+    return 0
 
 
 def run(args, chain, stop: threading.Event, heartbeat: Heartbeat) -> int:
@@ -148,9 +235,13 @@ def configure_logging(level: str) -> None:
         ours.addHandler(handler)
 
 
-def main(argv=None, load_hotkey_address=None) -> int:
+def main(argv=None, load_hotkey_address=None, connect=None) -> int:
     """The command line. load_hotkey_address(name, hotkey, path) reads the wallet's
-    hotkey address (default: through the SDK); the tests pass a fake."""
+    hotkey address (default: through the SDK); the tests pass a fake, and for
+    `commit` a connect() that makes a fake chain."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["commit"]:
+        return commit_main(argv[1:], load_hotkey_address, connect)
     args = parse_args(argv)
     if args.check_health:  # reads one file; never imports the SDK
         healthy, message = check_health(args.chain_dir, args.max_age)
@@ -159,11 +250,8 @@ def main(argv=None, load_hotkey_address=None) -> int:
     wallet_path = os.path.expanduser(args.wallet_path)
     address = None  # the wallet's hotkey address, once checked
     if args.wallet_name:  # a wrong wallet stops the start, before connecting
-        if load_hotkey_address is None:
-            from .sdk_chain import wallet_hotkey_address as load_hotkey_address
         try:
-            address = check_wallet(wallet_path, args.wallet_name, args.wallet_hotkey,
-                                   load_hotkey_address)
+            address = wallet_address(args, load_hotkey_address)
         except WalletError as error:
             print(f"crucible-bridge: {error}", file=sys.stderr)
             return 2

@@ -20,13 +20,15 @@ class FakeChain(Chain):
         self.submitted: list[tuple[list[int], list[float], int, int]] = []  # uids, weights, key, block
         self.fail_next = 0  # number of coming set_weights calls that fail
         self.raise_next = 0  # number of coming set_weights calls that raise
+        self.commit_error: Optional[str] = None  # the next commit fails with this message
 
     def add_neuron(self, hotkey: str, stake: float = 0.0, permit: bool = False) -> int:
         uid = len(self.rows)
         self.rows.append(NeuronRow(uid, hotkey, stake, permit))
         return uid
 
-    def commit(self, hotkey: str, text: str) -> None:
+    def set_commitment(self, hotkey: str, text: str) -> None:
+        """Any hotkey's commitment, as if that miner had committed it now."""
         self.commits[hotkey] = Commitment(text, self.block)
 
     def current_block(self) -> int:
@@ -78,4 +80,14 @@ class FakeChain(Chain):
             if 0 <= u < len(row):
                 row[u] = float(w)
         self.rows[uid].weights = row
+        return SubmitResult(True, "fake: included")
+
+    def commit(self, netuid: int, commitment: str) -> SubmitResult:
+        """The wallet's hotkey commits, when registered (the chain's rule)."""
+        if self.commit_error is not None:
+            message, self.commit_error = self.commit_error, None
+            return SubmitResult(False, message)
+        if self.own_uid(netuid) is None:
+            return SubmitResult(False, "fake: hotkey not registered")
+        self.set_commitment(self.own_hotkey, commitment)
         return SubmitResult(True, "fake: included")

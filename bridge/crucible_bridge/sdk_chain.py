@@ -28,6 +28,8 @@ SDK_CALLS = [
     ("Subtensor", "set_weights", ["wallet", "netuid", "uids", "weights", "version_key",
                                   "max_attempts", "wait_for_inclusion",
                                   "wait_for_finalization"]),
+    ("Subtensor", "set_commitment", ["wallet", "netuid", "data", "wait_for_inclusion",
+                                     "wait_for_finalization"]),
     ("Wallet", None, ["name", "hotkey", "path"]),
 ]
 
@@ -51,6 +53,14 @@ def _hotkey_address(wallet) -> str:
     except Exception as error:
         raise ValueError(f"its content does not load as a hotkey ({type(error).__name__}; "
                          f"the SDK's message is not shown, it may quote the key)") from None
+
+
+def quiet_sdk() -> None:
+    """Turn the SDK's own console logging off: a failed extrinsic logs its message
+    there, and the commit command says it once, in its own line."""
+    import bittensor
+
+    bittensor.logging.off()
 
 
 def wallet_hotkey_address(name: str, hotkey: str, path: str) -> str:
@@ -143,4 +153,14 @@ class SdkChain(Chain):
             wallet=self.wallet, netuid=netuid, uids=uids, weights=weights,
             version_key=version_key, max_attempts=1, wait_for_inclusion=True,
             wait_for_finalization=False)
+        return SubmitResult(bool(response.success), str(response.message or ""))
+
+    def commit(self, netuid: int, commitment: str) -> SubmitResult:
+        if self.wallet is None:
+            return SubmitResult(False, "no wallet configured (--wallet.name)")
+        # Signed by the hotkey; Commitments.set_commitment with a Raw<len> field.
+        # Waits for finalization: a finalized commitment is what validators read.
+        response = self.subtensor.set_commitment(
+            wallet=self.wallet, netuid=netuid, data=commitment, wait_for_inclusion=True,
+            wait_for_finalization=True)
         return SubmitResult(bool(response.success), str(response.message or ""))

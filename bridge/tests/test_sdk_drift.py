@@ -8,6 +8,7 @@ printed, where it is not importable."""
 import contextlib
 import inspect
 import io
+import json
 import os
 import re
 import sys
@@ -114,6 +115,34 @@ class WalletLoaderTest(unittest.TestCase):
         self.assertEqual(self.wallet("vali").hotkey_file.path,
                          hotkey_file(self.path, "vali", "hot"))
 
+    def test_commit_command_shows_no_key_material(self):
+        from crucible_bridge.cli import main
+        from crucible_bridge.fake_chain import FakeChain
+
+        keypair = bt.Keypair.create_from_mnemonic(bt.Keypair.generate_mnemonic())
+        hotkey_file = self.wallet("miner").hotkey_file
+        hotkey_file.set_keypair(keypair, encrypt=False, overwrite=True)
+        with open(hotkey_file.path) as f:
+            secrets = [v for k, v in json.load(f).items() if k in (
+                "secretPhrase", "privateKey", "secretSeed") and v]
+        self.assertTrue(secrets)
+        chain = FakeChain()
+        chain.add_neuron(keypair.ss58_address)
+        chain.own_hotkey = keypair.ss58_address
+        chain.commit_error = "refused"
+        argv = ["commit", "--netuid", "1", "--wallet.name", "miner", "--wallet.hotkey", "hot",
+                "--wallet.path", self.path, "--commitment", "ns/m:c:h:1"]
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            codes = [main(argv, connect=lambda *_: chain) for _ in range(2)]  # fails, then not
+        where = f"hotkey {keypair.ss58_address} on netuid 1 (finney)"
+        self.assertEqual((codes, out.getvalue(), err.getvalue()),
+                         ([1, 0], f"committed ns/m:c:h:1 as {where}\n",
+                          f"crucible-bridge: commit failed for {where}: refused\n"))
+        for secret in secrets:
+            words = secret.removeprefix("0x")
+            self.assertNotIn(words[:16], out.getvalue() + err.getvalue())
+
     def test_good_encrypted_and_bad_hotkeys(self):
         from crucible_bridge.sdk_chain import wallet_hotkey_address
 
@@ -157,6 +186,12 @@ class _FakeSubtensor:
         info = {"fields": [{"Raw10": "0x" + b"ns/m:c:h:1".hex()}]}
         return [("hk-m", {"deposit": 0, "block": 42, "info": info})]
 
+    def set_commitment(self, **kwargs):
+        from bittensor.core.types import ExtrinsicResponse
+
+        self.committed = kwargs
+        return ExtrinsicResponse(success=False, message="Commitments.AccountNotAllowedCommit")
+
 
 @unittest.skipIf(bt is None, f"bittensor is not importable: {IMPORT_ERROR}")
 class SdkChainConversionTest(unittest.TestCase):
@@ -176,6 +211,21 @@ class SdkChainConversionTest(unittest.TestCase):
                          ("ns/m:c:h:1", 42))
         self.assertEqual(chain.block_hash(150), "0x" + "0" * 61 + "096")
         self.assertIsNone(chain.hotkey_address())  # no wallet
+
+    def test_commit(self):
+        from crucible_bridge.chain import SubmitResult
+        from crucible_bridge.sdk_chain import SdkChain
+
+        chain = SdkChain.__new__(SdkChain)
+        chain.subtensor, chain.wallet = _FakeSubtensor(), None
+        self.assertEqual(chain.commit(1, "ns/m:c:h:1"),
+                         SubmitResult(False, "no wallet configured (--wallet.name)"))
+        chain.wallet = wallet = object()
+        self.assertEqual(chain.commit(3, "ns/m:c:h:1"),
+                         SubmitResult(False, "Commitments.AccountNotAllowedCommit"))
+        self.assertEqual(chain.subtensor.committed,
+                         {"wallet": wallet, "netuid": 3, "data": "ns/m:c:h:1",
+                          "wait_for_inclusion": True, "wait_for_finalization": True})
 
 
 if __name__ == "__main__":

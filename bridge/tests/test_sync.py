@@ -29,7 +29,7 @@ def make_chain():
     chain.add_neuron("hk-validator", stake=1000.5, permit=True)
     chain.add_neuron("hk-miner-a", stake=1.0)
     chain.add_neuron("hk-miner-b")
-    chain.commit("hk-miner-a", COMMIT)
+    chain.set_commitment("hk-miner-a", COMMIT)
     chain.commits["hk-gone"] = chain.commits["hk-miner-a"]  # deregistered hotkey
     chain.rows[0].weights = [0.0, 0.75, 0.25]
     return chain
@@ -78,7 +78,7 @@ class SyncTest(unittest.TestCase):
         inode = os.stat(os.path.join(self.dir, "metagraph.json")).st_ino
         chain.block += 5
         chain.add_neuron("hk-new")
-        chain.commit("hk-new", COMMIT)
+        chain.set_commitment("hk-new", COMMIT)
         sync_once(chain, self.dir, 7)
         self.assertEqual(sorted(os.listdir(self.dir)), ["commitments.json", "metagraph.json"])
         # A rename gives a new inode: readers see the old file or the new one, never half.
