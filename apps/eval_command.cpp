@@ -15,14 +15,19 @@
 #include "cli_options.h"
 #include "commands.h"
 #include "crucible/common/files.h"
+#include "crucible/common/model_files.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_runner.h"
 #include "crucible/engine/model_scoring.h"
 #include "crucible/engine/native_model.h"
 #include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/series_losses.h"
 #include "crucible/engine/synthetic_gp_torch.h"
 #include "crucible/engine/worker_pool.h"
+#include "crucible/validator/competition_schedule.h"
+#include "crucible/validator/engine_round_evaluator.h"
 #include "crucible/validator/rewards.h"
+#include "eval_output.h"
 #include "eval_report.h"
 
 namespace crucible {
@@ -44,6 +49,16 @@ struct EvalOptions {
   long long memory_budget_mib = 0;
   const CLI::Option* series_option = nullptr;  // to tell whether --series / --length were given
   const CLI::Option* length_option = nullptr;
+  ModelLimits limits;       // --max-file-bytes, --max-parameters
+  std::string schedule;     // --schedule: play a competition of this schedule
+  int64_t competition = 0;  // --competition
+  int64_t block = 0;        // --block: the schedule entry active there
+  int64_t mine = -1;        // --mine: the uid the report draws first; -1: none
+  const CLI::Option* competition_option = nullptr;
+  const CLI::Option* block_option = nullptr;
+  const CLI::Option* mine_option = nullptr;
+  // The flags a schedule's competition sets: refused with --schedule.
+  std::vector<const CLI::Option*> task_options;
 };
 
 // Throws CliError naming the files of any uid that two candidates share.
@@ -106,27 +121,6 @@ void check_options(const EvalOptions& o) {
   }
 }
 
-// One line when the task pads its inputs and some model could not know
-// where each series ends (a 3-argument forecast).
-void print_padding_hint(const TaskData& task, const std::vector<ModelRun>& runs) {
-  int64_t padded = 0;
-  for (int64_t length : task.input_lengths) padded += length < task.input_width ? 1 : 0;
-  std::string uids;
-  int count = 0;
-  for (const ModelRun& r : runs) {
-    if (r.status != "ok" || r.takes_lengths) continue;
-    uids += (count++ ? ", " : "") + std::to_string(r.uid);
-  }
-  if (padded == 0 || count == 0) return;
-  std::printf(
-      "hint: %lld of %lld series are right-padded with 0 to %lld steps, and %s %s not "
-      "take forecast's 4th `lengths` argument, so %s cannot tell padding from data "
-      "(docs/models.md)\n",
-      static_cast<long long>(padded), static_cast<long long>(task.num_series),
-      static_cast<long long>(task.input_width), ((count > 1 ? "uids " : "uid ") + uids).c_str(),
-      count > 1 ? "do" : "does", count > 1 ? "they" : "it");
-}
-
 // A round in which every model failed the same way (two or more models,
 // "failed" or "crashed", one reason) points at the machine, not the models.
 void check_not_all_failed_alike(const std::vector<ModelRun>& runs) {
@@ -138,91 +132,148 @@ void check_not_all_failed_alike(const std::vector<ModelRun>& runs) {
                  runs.front().reason + "); result.json was written");
 }
 
-// The models in `order` (best first) with what the table, result.json and
-// the report show of each.
-std::vector<EvalReportModel> ranked_models(const RoundResult& round, const ModelScores& scores,
-                                           const std::vector<double>& weights,
-                                           const std::vector<size_t>& order) {
-  const at::Tensor losses = round.losses.cpu();
-  std::vector<EvalReportModel> ranked;
-  for (size_t i : order) {
-    const ModelRun& r = round.runs[i];
-    EvalReportModel m;
-    m.uid = r.uid;
-    m.name = fs::path(r.path).filename().string();
-    m.format = r.format;
-    m.status = r.status;
-    m.reason = r.reason;
-    const at::Tensor row = losses[static_cast<int64_t>(i)];
-    m.losses.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
-    m.mean_loss =
-        r.status == "ok" ? row.nanmean().item<double>() : std::numeric_limits<double>::infinity();
-    m.win_rate = scores.win_rate[i];
-    m.composite = scores.composite[i];
-    m.weight = weights[i];
-    m.seconds = r.seconds;
-    ranked.push_back(m);
-  }
-  return ranked;
+// uid = the first number in `name` (at most 9 digits), else `fallback`.
+int64_t uid_from_name(const std::string& name, int64_t fallback) {
+  const size_t digit = name.find_first_of("0123456789");
+  return digit == std::string::npos ? fallback : std::stoll(name.substr(digit, 9));
 }
 
-// Writes --report: the ranked models (report.models, in `order`) with the
-// fan models' forecasts of the report's series, taken from the round's device.
-void write_eval_report(const EvalOptions& o, const TaskData& task, EvalReport report,
-                       const RoundResult& round, const std::vector<size_t>& order) {
-  const at::Tensor series = at::tensor(report.series, at::kLong).to(round.forecasts.device());
-  const at::Tensor forecasts = round.forecasts.index_select(1, series).cpu().contiguous();
-  for (size_t k : fan_models(report)) {
-    const at::Tensor mine = forecasts[static_cast<int64_t>(order[k])];
-    report.models[k].forecasts.assign(mine.data_ptr<float>(),
-                                      mine.data_ptr<float>() + mine.numel());
-  }
-  const ChartLibrary chart = find_chart_library();
-  write_file_atomically(o.report, eval_report_html(chart, eval_report_document(report, task)));
-  std::printf("report: %s (%zu series%s)\n", o.report.c_str(), report.series.size(),
-              chart.script.empty() ? (", as tables: " + chart.missing_reason).c_str()
-                                   : ", charts by Chart.js");
+// True for what a validator could be asked to run: a folder with model.pt,
+// or a folder with config.json (native, or refused with the reason).
+bool is_model_folder(const std::string& path) {
+  return is_native_model_folder(path) || model_layout(path) == ModelLayout::kTorchScript;
 }
 
-// The candidates in the folder, sorted: every *.pt file (TorchScript) and
-// every subfolder holding a config.json (native); uid = the first number in
-// the name, else the position.
+// The candidates: `dir` itself when it is one model's folder, else what it
+// holds, sorted: every *.pt file and every model folder (a folder with
+// model.pt, or with config.json); uid = the first number in the name, else
+// the position.
 std::vector<CandidateModel> list_models(const std::string& dir) {
-  std::vector<std::string> paths;
   std::error_code error;
+  if (!fs::is_directory(dir, error)) throw CliError("--models: " + dir + ": not a folder");
+  if (is_model_folder(dir)) {
+    const std::string name = fs::path(dir).lexically_normal().filename().string();
+    return {{uid_from_name(
+                 name.empty() ? fs::absolute(dir).parent_path().filename().string() : name, 0),
+             dir}};
+  }
+  std::vector<std::string> paths;
   for (const fs::directory_entry& e : fs::directory_iterator(dir, error)) {
     if ((e.path().extension() == ".pt" && !e.is_directory()) ||
-        is_native_model_folder(e.path().string())) {
+        is_model_folder(e.path().string())) {
       paths.push_back(e.path().string());
     }
   }
   if (error) throw CliError(dir + ": cannot list the folder: " + error.message());
   if (paths.empty()) {
-    throw CliError(dir + ": no models in the folder (*.pt files or folders with a config.json)");
+    throw CliError(dir +
+                   ": no models in the folder (*.pt files, or folders with model.pt or "
+                   "config.json), and it is not a model folder itself");
   }
   std::sort(paths.begin(), paths.end());
   std::vector<CandidateModel> models;
   for (size_t i = 0; i < paths.size(); ++i) {
-    const std::string name = fs::path(paths[i]).filename().string();
-    const size_t digit = name.find_first_of("0123456789");
-    const int64_t uid =
-        digit == std::string::npos ? static_cast<int64_t>(i) : std::stoll(name.substr(digit, 9));
-    models.push_back({uid, paths[i]});
+    models.push_back(
+        {uid_from_name(fs::path(paths[i]).filename().string(), static_cast<int64_t>(i)), paths[i]});
   }
   return models;
 }
 
+// The competition eval plays: the schedule's (--schedule, --competition,
+// --block), or one task from the flags with --max-file-bytes and
+// --max-parameters; `rules` says which, for the table and result.json.
+CompetitionConfig eval_competition(const EvalOptions& o, std::string& rules) {
+  if (o.schedule.empty()) {
+    if (o.competition_option->count() > 0 || o.block_option->count() > 0) {
+      throw CliError("--competition and --block choose a competition of --schedule FILE; add it");
+    }
+    CompetitionConfig competition;
+    competition.max_file_bytes = o.limits.max_file_bytes;
+    competition.max_parameters = o.limits.max_parameters;
+    TaskConfig task;
+    task.name = o.data_dir.empty() ? "synthetic-gp" : "task-folder";
+    task.dataset = o.data_dir.empty() ? "synthetic" : o.data_dir;
+    task.series = o.task.num_series;
+    task.length = o.task.length;
+    task.samples_per_kernel = o.task.samples_per_kernel;
+    task.quantiles =
+        o.quantiles.empty()
+            ? default_quantile_levels()
+            : with_context("--quantiles", [&] { return parse_quantile_levels(o.quantiles); });
+    competition.tasks = {task};
+    rules = "limits " + std::to_string(competition.max_file_bytes) + " bytes, " +
+            std::to_string(competition.max_parameters) +
+            " parameters (the defaults unless --max-file-bytes / --max-parameters); one task";
+    return competition;
+  }
+  for (const CLI::Option* given : o.task_options) {
+    if (given->count() > 0) {
+      throw CliError(given->get_name() +
+                     ": the competition of --schedule sets the task and the limits; drop " +
+                     given->get_name() + ", or drop --schedule");
+    }
+  }
+  if (o.competition_option->count() == 0) {
+    throw CliError("--schedule: add --competition N (the competition to play)");
+  }
+  const CompetitionSchedule schedule =
+      with_context("--schedule", [&] { return CompetitionSchedule::load(o.schedule); });
+  const std::vector<ScheduleEntry>& entries = schedule.entries();
+  for (auto entry = entries.rbegin(); entry != entries.rend(); ++entry) {
+    if (o.block_option->count() > 0 && entry->start_block > o.block) continue;
+    for (const CompetitionConfig& competition : entry->competitions) {
+      if (competition.id != o.competition) continue;
+      rules = o.schedule + ": competition " + std::to_string(competition.id) + " (" +
+              competition.name + ") from block " + std::to_string(entry->start_block) +
+              ", limits " + std::to_string(competition.max_file_bytes) + " bytes, " +
+              std::to_string(competition.max_parameters) + " parameters, " +
+              std::to_string(competition.tasks.size()) + " task(s)";
+      return competition;
+    }
+    if (o.block_option->count() > 0) break;  // the entry active at --block lacks it
+  }
+  throw CliError("--competition: " + o.schedule + " has no competition " +
+                 std::to_string(o.competition) +
+                 (o.block_option->count() > 0 ? " active at block " + std::to_string(o.block)
+                                              : std::string()));
+}
+
+// Task t of `competition` as a validator builds it (or --data's folder).
+EvalTaskRun plan_task(const EvalOptions& o, const CompetitionConfig& competition, size_t t,
+                      const c10::Device& device) {
+  const TaskConfig& config = competition.tasks[t];
+  double total_weight = 0.0;
+  for (const TaskConfig& task : competition.tasks) total_weight += task.weight;
+  EvalTaskRun run;
+  run.name = config.name;
+  run.weight = config.weight / total_weight;
+  run.metric = config.metric;
+  run.seed = task_seed(o.task.seed, t);
+  run.quantiles = config.quantiles.empty() ? default_quantile_levels() : config.quantiles;
+  if (o.schedule.empty() && !o.data_dir.empty()) {
+    run.data = o.data_dir;
+    run.task = read_task_directory(o.data_dir);
+  } else {
+    run.data = config.dataset;
+    run.task =
+        build_round_task(config, run.seed, EngineEvaluatorOptions{}.real_dataset_horizon, device);
+  }
+  return run;
+}
+
 void run_eval(const EvalOptions& o) {
+  check_options(o);
+  EvalOutcome outcome;
+  outcome.seed = o.task.seed;
+  const CompetitionConfig competition = eval_competition(o, outcome.rules);
+  outcome.limits.max_file_bytes = competition.max_file_bytes;
+  outcome.limits.max_parameters = competition.max_parameters;
   RunnerOptions runner;
   runner.isolate = o.isolation == "process";
   runner.parallel_workers = std::max(1, o.jobs);
   runner.timeout_seconds = o.timeout;
-  check_options(o);
   runner.memory_limit_bytes = o.memory_limit_mib << 20;
-  runner.quantiles =
-      o.quantiles.empty()
-          ? default_quantile_levels()
-          : with_context("--quantiles", [&] { return parse_quantile_levels(o.quantiles); });
+  runner.limits = outcome.limits;
   const c10::Device device = with_context("--device", [&] { return parse_device(o.device); });
   runner.device = device.str();
   runner.native_precision =
@@ -231,83 +282,70 @@ void run_eval(const EvalOptions& o) {
   const std::vector<CandidateModel> models = list_models(o.models_dir);
   check_distinct_uids(models);
   check_report_uids(o.report_uids, models);
+  if (o.mine_option->count() > 0 &&
+      std::none_of(models.begin(), models.end(),
+                   [&](const CandidateModel& m) { return m.uid == o.mine; })) {
+    throw CliError("--mine: no model in " + o.models_dir + " has uid " + std::to_string(o.mine));
+  }
+  std::vector<int64_t> uids;
+  for (const CandidateModel& m : models) uids.push_back(m.uid);
+
+  for (size_t t = 0; t < competition.tasks.size(); ++t) {
+    outcome.tasks.push_back(plan_task(o, competition, t, device));
+  }
+  EvalReportRequest request;
+  if (!o.report.empty()) {
+    request.path = o.report;
+    request.series = report_series(outcome.tasks.front().task, o.report_series, o.task.seed);
+    request.uids = o.report_uids;
+    request.mine = o.mine;
+  }
 
   const TemporaryFolder temp("crucible-eval");
-  std::string task_dir = o.data_dir;
-  TaskData task;
-  if (o.data_dir.empty()) {
-    task = generate_synthetic_gp(o.task, device);
-    task_dir = temp.path() + "/task";
-    write_task_directory(task, task_dir);
-  } else {
-    task = read_task_directory(o.data_dir);
+  std::vector<ModelLosses> per_model(models.size());
+  for (size_t i = 0; i < models.size(); ++i) {
+    per_model[i].uid = models[i].uid;
+    per_model[i].status = "ok";
   }
-  const std::vector<int64_t> series =
-      o.report.empty() ? std::vector<int64_t>{} : report_series(task, o.report_series, o.task.seed);
-  const RoundResult round = run_round(models, task, task_dir, runner);
+  for (size_t t = 0; t < outcome.tasks.size(); ++t) {
+    EvalTaskRun& run = outcome.tasks[t];
+    const std::string task_dir = temp.path() + "/task" + std::to_string(t);
+    write_task_directory(run.task, task_dir);
+    runner.quantiles = run.quantiles;
+    runner.metric = with_context("metric", [&] { return parse_loss_metric(run.metric); });
+    run.round = run_round(models, run.task, task_dir, runner);
+    const at::Tensor losses = run.round.losses.to(at::kCPU, at::kDouble).contiguous();
+    for (size_t i = 0; i < models.size(); ++i) {
+      const double* row = losses.data_ptr<double>() + static_cast<int64_t>(i) * losses.size(1);
+      add_task_run(per_model[i], run.round.runs[i], std::vector<double>(row, row + losses.size(1)));
+    }
+    ScoringOptions scoring;
+    scoring.seed = run.seed;
+    run.scores = score_models(run.round.losses, uids, scoring);
+  }
 
-  std::vector<int64_t> uids;
-  for (const ModelRun& r : round.runs) uids.push_back(r.uid);
-  ScoringOptions scoring;
-  scoring.seed = o.task.seed;
-  const ModelScores scores = score_models(round.losses, uids, scoring);
-  const std::vector<double> weights = competition_weights(scores.composite, RewardConfig{});
-  std::vector<size_t> order(round.runs.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](size_t a, size_t b) { return scores.composite[a] > scores.composite[b]; });
-  EvalReport report;
-  report.seed = o.task.seed;
-  report.data = o.data_dir.empty() ? "synthetic" : o.data_dir;
-  report.quantiles = runner.quantiles;
-  report.series = series;
-  report.fan_uids = o.report_uids;
-  report.models = ranked_models(round, scores, weights, order);
+  const std::vector<RoundModelResult> combined = score_round(competition, o.task.seed, per_model);
+  for (size_t i = 0; i < models.size(); ++i) {
+    ModelRun run = outcome.tasks.front().round.runs[i];
+    for (const EvalTaskRun& t : outcome.tasks) {
+      if (run.status == "ok" && t.round.runs[i].status != "ok") run = t.round.runs[i];
+    }
+    run.seconds = combined[i].seconds;
+    outcome.runs.push_back(run);
+    outcome.mean_loss.push_back(combined[i].mean_loss);
+    outcome.win_rate.push_back(combined[i].win_rate);
+    outcome.composite.push_back(combined[i].composite);
+  }
+  outcome.weight = competition_weights(outcome.composite, RewardConfig{});
+  outcome.order.resize(models.size());
+  for (size_t i = 0; i < models.size(); ++i) outcome.order[i] = i;
+  std::stable_sort(outcome.order.begin(), outcome.order.end(),
+                   [&](size_t a, size_t b) { return outcome.composite[a] > outcome.composite[b]; });
 
-  // "seed_text": the seed as a string for readers whose numbers are doubles.
-  nlohmann::ordered_json result = {{"seed", o.task.seed},
-                                   {"seed_text", std::to_string(o.task.seed)},
-                                   {"task",
-                                    {{"series", task.num_series},
-                                     {"input_width", task.input_width},
-                                     {"horizon", task.target_width},
-                                     {"quantiles", runner.quantiles},
-                                     {"data", report.data}}},
-                                   {"models", nlohmann::json::array()}};
-  std::printf("%6s %-28s %-10s %12s %9s %9s %8s %8s\n", "uid", "model", "status", "mean loss",
-              "win rate", "composite", "weight*", "seconds");
-  for (size_t k = 0; k < order.size(); ++k) {
-    const ModelRun& r = round.runs[order[k]];
-    const EvalReportModel& m = report.models[k];
-    std::printf("%6lld %-28s %-10s %12.6g %9.4f %9.4f %8.4f %8.2f%s%s\n",
-                static_cast<long long>(m.uid), m.name.c_str(), m.status.c_str(), m.mean_loss,
-                m.win_rate, m.composite, m.weight, m.seconds, m.reason.empty() ? "" : "  ",
-                m.reason.c_str());
-    nlohmann::ordered_json entry = {{"uid", r.uid}, {"file", r.path}, {"format", r.format}};
-    if (r.format == "native") entry["group"] = r.group;
-    entry.update(nlohmann::ordered_json{{"status", m.status},
-                                        {"reason", m.reason},
-                                        {"mean_loss", m.mean_loss},
-                                        {"losses", m.losses},
-                                        {"win_rate", m.win_rate},
-                                        {"composite", m.composite},
-                                        {"weight", m.weight},
-                                        {"seconds",
-                                         {{"load", r.load_seconds},
-                                          {"forward", r.forward_seconds},
-                                          {"loss", round.loss_seconds},
-                                          {"total", r.seconds}}}});
-    result["models"].push_back(entry);
-  }
-  print_padding_hint(task, round.runs);
-  std::printf(
-      "* weight: the softmax of this round's composites alone (what these models would "
-      "share if this round were all); a validator's weights come from its EMA over rounds\n");
-  write_file_atomically(o.out, result.dump(1) + "\n");
-  if (!o.report.empty()) {
-    write_eval_report(o, task, std::move(report), round, order);
-  }
-  check_not_all_failed_alike(round.runs);
+  print_eval_table(outcome);
+  write_file_atomically(o.out, eval_result_json(outcome));
+  if (!request.path.empty()) write_eval_report(request, outcome);
+  check_not_all_failed_alike(outcome.runs);
 }
 
 // An entry of a comma-separated list of `what` (0, 1, ...): CLI11 alone
@@ -336,8 +374,29 @@ CommandRun add_eval_command(CLI::App& app) {
   o->series_option = cmd->add_option("--series", o->task.num_series, "series S (synthetic task)")
                          ->capture_default_str();
   add_seed_option(cmd, o->task.seed, "round seed")->required();
-  cmd->add_option("--quantiles", o->quantiles, "quantile levels (default 0.1,...,0.9)");
-  cmd->add_option("--data", o->data_dir, "a task folder from crucible synth instead");
+  o->task_options = {
+      o->length_option,
+      o->series_option,
+      cmd->add_option("--quantiles", o->quantiles, "quantile levels (default 0.1,...,0.9)"),
+      cmd->add_option("--data", o->data_dir, "a task folder from crucible synth instead"),
+      cmd->add_option("--max-file-bytes", o->limits.max_file_bytes,
+                      "size limit: every file of a model's repository")
+          ->check(CLI::PositiveNumber)
+          ->capture_default_str(),
+      cmd->add_option("--max-parameters", o->limits.max_parameters,
+                      "parameter (and buffer) count limit")
+          ->check(CLI::PositiveNumber)
+          ->capture_default_str()};
+  cmd->add_option("--schedule", o->schedule,
+                  "play a competition of this schedule (JSON, as the validator's --schedule): "
+                  "its limits, tasks, quantiles and task weights");
+  o->competition_option =
+      cmd->add_option("--competition", o->competition, "the competition id, with --schedule")
+          ->check(CLI::NonNegativeNumber);
+  o->block_option = cmd->add_option("--block", o->block,
+                                    "the block whose schedule entry applies (default: the latest "
+                                    "entry holding --competition)")
+                        ->check(CLI::NonNegativeNumber);
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--precision", o->precision,
                   "native models' matrix products on CUDA: fp32 (what validators run) or tf32 "
@@ -370,6 +429,9 @@ CommandRun add_eval_command(CLI::App& app) {
                   "best-ranked)")
       ->delimiter(',')
       ->check(whole_numbers("uids"));
+  o->mine_option =
+      cmd->add_option("--mine", o->mine, "your model's uid: the report draws it first and marks it")
+          ->check(CLI::NonNegativeNumber);
   return [o] { run_eval(*o); };
 }
 

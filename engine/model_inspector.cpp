@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "crucible/common/address_space_limit.h"
+#include "crucible/common/model_files.h"
 
 namespace crucible {
 namespace {
@@ -75,10 +76,8 @@ ModelInspection inspect_model(const std::string& path, const ModelLimits& limits
     return refused(result, "cannot open the model file");
   }
   result.file_bytes = info.st_size;
-  if (result.file_bytes > limits.max_file_bytes) {
-    return refused(result, "file is " + std::to_string(result.file_bytes) + " bytes, over the " +
-                               std::to_string(limits.max_file_bytes) + "-byte limit");
-  }
+  const std::string too_large = repository_size_reason(result.file_bytes, limits.max_file_bytes);
+  if (!too_large.empty()) return refused(result, too_large);
 
   torch::jit::Module module;
   try {

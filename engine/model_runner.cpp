@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "crucible/common/files.h"
+#include "crucible/common/model_files.h"
 #include "crucible/common/npy.h"
 #include "crucible/engine/device.h"
 #include "crucible/engine/model_forecaster.h"
@@ -186,6 +187,18 @@ void run_in_process(const TaskData& task, const RunnerOptions& options, std::vec
   }
 }
 
+// Why a folder candidate holds no TorchScript model the limits allow, or "".
+std::string torchscript_folder_reason(const std::string& folder, const ModelLimits& limits) {
+  const std::string layout = model_layout_reason(folder);
+  if (!layout.empty()) return layout;
+  try {
+    return repository_size_reason(total_bytes(list_repository_files(folder)),
+                                  limits.max_file_bytes);
+  } catch (const RepositoryFilesError& e) {
+    return e.what();
+  }
+}
+
 }  // namespace
 
 long long estimated_footprint_bytes(int64_t file_bytes) {
@@ -203,7 +216,21 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
     ModelRun run;
     run.uid = model.uid;
     run.path = model.path;
-    (is_native_model_folder(model.path) ? native : torchscript).push_back(result.runs.size());
+    if (is_native_model_folder(model.path)) {
+      native.push_back(result.runs.size());
+    } else if (std::filesystem::is_directory(model.path)) {
+      // A TorchScript repository folder: every file counts against the
+      // size limit, as a validator counts it before the download.
+      run.status = "refused";
+      run.reason = torchscript_folder_reason(model.path, options.limits);
+      if (run.reason.empty()) {
+        run.status = "failed";
+        run.path = model.path + "/model.pt";
+        torchscript.push_back(result.runs.size());
+      }
+    } else {
+      torchscript.push_back(result.runs.size());
+    }
     result.runs.push_back(run);
   }
   const int64_t series = task.num_series, horizon = task.target_width;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "crucible/common/files.h"
+#include "crucible/common/model_files.h"
 #include "crucible/common/quoted_text.h"
 #include "crucible/common/safetensors.h"
 
@@ -84,44 +85,52 @@ std::string check_tensor_values(const SafetensorsView& file, const ChronosBoltCo
   return check_tied_embeddings(file);
 }
 
-// The sizes of config.json and model.safetensors against the limits (sets
-// file_bytes); false, with the reason, when refused.
-bool check_sizes(int64_t config_bytes, int64_t weights_bytes, const ModelLimits& limits,
+// Adds `problem` to the inspection's reason ("; "-separated: every limit
+// broken is reported, not only the first).
+void add_problem(NativeModelInspection& result, const std::string& problem) {
+  if (problem.empty()) return;
+  result.reason += (result.reason.empty() ? "" : "; ") + problem;
+}
+
+// The repository's bytes (`file_bytes`, every file of the folder) and the
+// size of config.json against the limits; adds the problems to the reason.
+void check_sizes(int64_t config_bytes, int64_t file_bytes, const ModelLimits& limits,
                  NativeModelInspection& result) {
-  result.file_bytes = config_bytes + weights_bytes;
+  result.file_bytes = file_bytes;
   if (config_bytes > kMaxConfigBytes) {
-    result.reason = "config.json is " + std::to_string(config_bytes) + " bytes, over the " +
-                    std::to_string(kMaxConfigBytes) + "-byte limit";
-  } else if (result.file_bytes > limits.max_file_bytes) {
-    result.reason = "the model files are " + std::to_string(result.file_bytes) +
-                    " bytes, over the " + std::to_string(limits.max_file_bytes) + "-byte limit";
+    add_problem(result, "config.json is " + std::to_string(config_bytes) + " bytes, over the " +
+                            std::to_string(kMaxConfigBytes) + "-byte limit");
   }
-  return result.reason.empty();
+  add_problem(result, repository_size_reason(file_bytes, limits.max_file_bytes));
 }
 
 // The architecture, the config and the parameter count it implies; false,
-// with the reason, when refused.
+// with the reason, when the config cannot be used. A parameter count over
+// the limit is added to the reason, and the config is still returned usable.
 bool check_config(const std::string& config_text, const ModelLimits& limits,
                   NativeModelInspection& result) {
-  result.architecture = read_architecture(config_text, &result.reason);
-  if (!result.reason.empty()) return false;
-  if (result.architecture != native_architectures()[0]) {
-    result.reason = "unsupported architecture " + quoted_for_message(result.architecture, 80) +
-                    " (supported: " + native_architectures()[0] + ")";
-    return false;
+  std::string reason;
+  result.architecture = read_architecture(config_text, &reason);
+  if (reason.empty() && result.architecture != native_architectures()[0]) {
+    reason = "unsupported architecture " + quoted_for_message(result.architecture, 80) +
+             " (supported: " + native_architectures()[0] + ")";
   }
-  try {
-    result.config = parse_chronos_bolt_config("config.json", config_text);
-  } catch (const NativeConfigError& e) {
-    result.reason = e.what();
+  if (reason.empty()) {
+    try {
+      result.config = parse_chronos_bolt_config("config.json", config_text);
+    } catch (const NativeConfigError& e) {
+      reason = e.what();
+    }
+  }
+  if (!reason.empty()) {
+    add_problem(result, reason);
     return false;
   }
   result.parameters = chronos_bolt_parameter_count(result.config);
   if (result.parameters > limits.max_parameters) {
-    result.reason = "parameter count " + std::to_string(result.parameters) +
-                    " (implied by config.json) is over the limit " +
-                    std::to_string(limits.max_parameters);
-    return false;
+    add_problem(result, "parameter count " + std::to_string(result.parameters) +
+                            " (implied by config.json) is over the limit " +
+                            std::to_string(limits.max_parameters));
   }
   return true;
 }
@@ -187,24 +196,29 @@ NativeModelInspection inspect_native_model(const std::string& folder, const Mode
                                            InspectionDepth depth) {
   NativeModelInspection result;
   const int64_t config_bytes = regular_file_bytes(folder + "/config.json");
-  const int64_t weights_bytes = regular_file_bytes(folder + "/model.safetensors");
   if (config_bytes < 0) {
     result.reason = "config.json is missing";
     return result;
   }
-  if (weights_bytes < 0) {
-    result.reason = "model.safetensors is missing";
+  try {
+    check_sizes(config_bytes, total_bytes(list_repository_files(folder)), limits, result);
+  } catch (const RepositoryFilesError& e) {
+    result.reason = e.what();
     return result;
   }
-  if (!check_sizes(config_bytes, weights_bytes, limits, result)) return result;
+  if (regular_file_bytes(folder + "/model.safetensors") < 0) {
+    add_problem(result, "model.safetensors is missing");
+    return result;
+  }
+  if (config_bytes > kMaxConfigBytes) return result;
   std::string config_text;
   try {
     config_text = read_file(folder + "/config.json");
   } catch (const std::exception& e) {
-    result.reason = e.what();
+    add_problem(result, e.what());
     return result;
   }
-  if (!check_config(config_text, limits, result)) return result;
+  if (!check_config(config_text, limits, result) || !result.reason.empty()) return result;
   const std::string weights_path = folder + "/model.safetensors";
   try {
     check_weights(SafetensorsFile::open(weights_path).view(), depth, result);
@@ -218,9 +232,10 @@ NativeModelInspection inspect_native_model_image(const std::string& config_text,
                                                  const uint8_t* weights, size_t weights_size,
                                                  const ModelLimits& limits) {
   NativeModelInspection result;
-  if (!check_sizes(static_cast<int64_t>(config_text.size()), static_cast<int64_t>(weights_size),
-                   limits, result) ||
-      !check_config(config_text, limits, result)) {
+  const int64_t config_bytes = static_cast<int64_t>(config_text.size());
+  check_sizes(config_bytes, config_bytes + static_cast<int64_t>(weights_size), limits, result);
+  if (config_bytes > kMaxConfigBytes || !check_config(config_text, limits, result) ||
+      !result.reason.empty()) {
     return result;
   }
   const std::string label = "model.safetensors";

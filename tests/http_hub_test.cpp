@@ -178,8 +178,8 @@ TEST_F(HttpHubTest, AnnouncedTotalAtTheCapDownloadsAndOneByteOverIsRefusedBefore
   const ModelFetchError e = error_of(hub, "ns/good", "c1", 1004);
   EXPECT_EQ(e.reason(), "too-large");
   EXPECT_STREQ(e.what(),
-               "hub: ns/good@c1: file list: announced sizes total 1005 bytes, over the cap of "
-               "1004 bytes");
+               "hub: ns/good@c1: file list: the repository's files total 1005 bytes (0.0 MiB), "
+               "over the limit of 1004 bytes (0.0 MiB)");
   EXPECT_EQ(requests().size(), before + 1);  // the file list only
 }
 

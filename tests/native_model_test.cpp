@@ -225,7 +225,7 @@ TEST_F(NativeModelTest, RefusesFilesOverTheSizeLimit) {
   limits.max_file_bytes = 1000;
   const NativeModelInspection result = inspect_native_model(folder_, limits);
   EXPECT_FALSE(result.accepted);
-  EXPECT_NE(result.reason.find("over the 1000-byte limit"), std::string::npos) << result.reason;
+  EXPECT_NE(result.reason.find("over the limit of 1000 bytes"), std::string::npos) << result.reason;
 }
 
 TEST(NativeModelFolder, IsAFolderWithAConfig) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "crucible/common/files.h"
+#include "crucible/common/model_files.h"
 #include "crucible/common/quoted_text.h"
 #include "crucible/validator/folder_stamps.h"
 #include "crucible/validator/safe_names.h"
@@ -29,8 +30,7 @@ namespace fs = std::filesystem;
 
 constexpr const char* kTempFolder = ".tmp";
 constexpr const char* kTempPattern = "install-XXXXXX";
-constexpr const char* kModelFile = "model.pt";  // TorchScript
-constexpr const char* kNativeFiles[] = {"config.json", "model.safetensors"};
+constexpr const char* kModelFile = "model.pt";         // TorchScript
 constexpr const char* kStampsSuffix = ".stamps.json";  // beside the model folder
 constexpr size_t kMaxHotkeyChars = 128;
 constexpr size_t kShownChars = 64;
@@ -74,14 +74,18 @@ void fsync_file(const std::string& path) {
 }
 
 // What the engine evaluates in a model folder: its model.pt when there is
-// one, else the folder itself when it holds config.json and model.safetensors
-// (a native model); "" when neither.
+// one, else the folder itself when it holds a native model (model_files.h);
+// "" when neither.
 std::string model_entry_path(const std::string& directory) {
-  if (is_regular_file(directory + "/" + kModelFile)) return directory + "/" + kModelFile;
-  for (const char* name : kNativeFiles) {
-    if (!is_regular_file(directory + "/" + name)) return "";
+  switch (model_layout(directory)) {
+    case ModelLayout::kTorchScript:
+      return directory + "/" + kModelFile;
+    case ModelLayout::kNative:
+      return directory;
+    case ModelLayout::kUnsupported:
+      break;
   }
-  return directory;
+  return "";
 }
 
 // Whether read_tree() fsyncs what it reads: a fresh download must be
@@ -221,8 +225,7 @@ InstalledModel DiskModelStore::verify_and_place(const std::string& hotkey, const
   const std::string label = "repository " + quoted_for_message(id.repo_id(), kShownChars) +
                             " at commit " + quoted_for_message(id.commit, kShownChars);
   if (model_entry_path(temp).empty()) {
-    throw ModelFetchError("bad-files", label + ": neither a regular file " + kModelFile +
-                                           " nor config.json + model.safetensors at the top level");
+    throw ModelFetchError("bad-files", label + ": " + model_layout_reason(temp));
   }
   const std::string hash = content_hash(read_tree(temp, label, SyncFiles::kYes));
   if (!id.secure_hash.empty()) {

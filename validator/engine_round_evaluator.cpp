@@ -22,12 +22,14 @@ namespace {
 
 constexpr const char* kRoundFolderPrefix = "crucible-round";
 
-// Task i of a competition draws from its own seed; task 0 uses the round
-// seed itself, so `crucible eval --seed N` reproduces a one-task round.
-uint64_t task_seed(uint64_t seed, size_t index) { return seed ^ (0x9E3779B97F4A7C15ULL * index); }
+}  // namespace
 
-TaskData build_task(const TaskConfig& config, uint64_t seed, int64_t real_horizon,
-                    const c10::Device& device) {
+uint64_t task_seed(uint64_t round_seed, size_t index) {
+  return round_seed ^ (0x9E3779B97F4A7C15ULL * index);
+}
+
+TaskData build_round_task(const TaskConfig& config, uint64_t seed, int64_t real_horizon,
+                          const c10::Device& device) {
   if (config.dataset == "synthetic") {
     SyntheticGpOptions gp;
     gp.seed = seed;
@@ -45,7 +47,14 @@ TaskData build_task(const TaskConfig& config, uint64_t seed, int64_t real_horizo
   return make_windows(load_dataset(config.dataset), windows).task;
 }
 
-}  // namespace
+void add_task_run(ModelLosses& model, const ModelRun& run, std::vector<double> losses) {
+  model.seconds += run.seconds;
+  if (model.status == "ok" && run.status != "ok") {
+    model.status = run.status;
+    model.reason = run.reason;
+  }
+  model.task_losses.push_back(std::move(losses));
+}
 
 EngineRoundEvaluator::EngineRoundEvaluator(EngineEvaluatorOptions options)
     : options_(std::move(options)) {
@@ -93,7 +102,7 @@ std::vector<ModelLosses> EngineRoundEvaluator::run(const CompetitionConfig& comp
   for (size_t t = 0; t < competition.tasks.size(); ++t) {
     const TaskConfig& config = competition.tasks[t];
     const TaskData data =
-        build_task(config, task_seed(seed, t), options_.real_dataset_horizon, device);
+        build_round_task(config, task_seed(seed, t), options_.real_dataset_horizon, device);
     const std::string task_dir = folder.path() + "/task" + std::to_string(t);
     write_task_directory(data, task_dir);
     runner.quantiles = config.quantiles.empty() ? default_quantile_levels() : config.quantiles;
@@ -106,15 +115,8 @@ std::vector<ModelLosses> EngineRoundEvaluator::run(const CompetitionConfig& comp
     const RoundResult round = run_round(candidates, data, task_dir, runner);
     const at::Tensor losses = round.losses.to(at::kCPU, at::kDouble).contiguous();
     for (size_t i = 0; i < models.size(); ++i) {
-      ModelLosses& r = runs[i];
-      const ModelRun& run = round.runs[i];
-      r.seconds += run.seconds;
-      if (r.status == "ok" && run.status != "ok") {
-        r.status = run.status;
-        r.reason = run.reason;
-      }
       const double* row = losses.data_ptr<double>() + static_cast<int64_t>(i) * losses.size(1);
-      r.task_losses.emplace_back(row, row + losses.size(1));
+      add_task_run(runs[i], round.runs[i], std::vector<double>(row, row + losses.size(1)));
     }
   }
   return runs;
@@ -123,6 +125,11 @@ std::vector<ModelLosses> EngineRoundEvaluator::run(const CompetitionConfig& comp
 std::vector<RoundModelResult> EngineRoundEvaluator::score(const CompetitionConfig& competition,
                                                           uint64_t seed,
                                                           const std::vector<ModelLosses>& runs) {
+  return score_round(competition, seed, runs);
+}
+
+std::vector<RoundModelResult> score_round(const CompetitionConfig& competition, uint64_t seed,
+                                          const std::vector<ModelLosses>& runs) {
   std::vector<RoundModelResult> results(runs.size());
   if (runs.empty()) return results;
   std::vector<int64_t> uids;

@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "crucible/common/model_files.h"
 #include "crucible/validator/hub_file_list.h"
 
 namespace crucible {
@@ -324,9 +325,7 @@ void HttpHub::download(const std::string& repo_id, const std::string& commit,
     if (file.size >= 0) announced = file.size > kMax - announced ? kMax : announced + file.size;
   }
   if (announced > max_total_bytes) {
-    session.fail("too-large", "file list",
-                 "announced sizes total " + std::to_string(announced) + " bytes, over the cap of " +
-                     std::to_string(max_total_bytes) + " bytes");
+    session.fail("too-large", "file list", repository_size_reason(announced, max_total_bytes));
   }
 
   const std::string cap_text =

@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "crucible/common/model_files.h"
 #include "crucible/common/quoted_text.h"
 #include "crucible/validator/safe_names.h"
 
@@ -36,39 +37,14 @@ class FileDescriptor {
   int fd_;
 };
 
-struct RepositoryFile {
-  std::string relative_path;  // '/'-separated, inside the commit folder
-  int64_t size = 0;
-};
-
-// Every regular file under `folder`, sorted by relative path; refuses links
-// and special files anywhere in the tree.
+// The repository's files, as every path that counts a model's bytes lists them.
 std::vector<RepositoryFile> list_files(const std::string& folder, const std::string& label) {
-  std::vector<RepositoryFile> files;
-  std::error_code error;
-  fs::recursive_directory_iterator it(folder, error), end;
-  for (; !error && it != end; it.increment(error)) {
-    const fs::file_type type = it->symlink_status().type();
-    const std::string relative = it->path().lexically_relative(folder).generic_string();
-    if (type == fs::file_type::directory) continue;
-    if (type == fs::file_type::symlink) {
-      throw ModelFetchError(
-          "bad-files", label + ": " + quoted_for_message(relative, kShownChars) + " is a symlink");
-    }
-    if (type != fs::file_type::regular) {
-      throw ModelFetchError("bad-files", label + ": " + quoted_for_message(relative, kShownChars) +
-                                             " is not a regular file or folder");
-    }
-    files.push_back({relative, static_cast<int64_t>(it->file_size())});
+  try {
+    return list_repository_files(folder);
+  } catch (const RepositoryFilesError& e) {
+    throw ModelFetchError(e.kind() == "bad-files" ? "bad-files" : "download-failed",
+                          label + ": " + e.what());
   }
-  if (error) {
-    throw ModelFetchError("download-failed",
-                          label + ": cannot list " + folder + ": " + error.message());
-  }
-  std::sort(files.begin(), files.end(), [](const RepositoryFile& a, const RepositoryFile& b) {
-    return a.relative_path < b.relative_path;
-  });
-  return files;
 }
 
 void write_all(int fd, const char* data, size_t size, const std::string& target,
@@ -160,13 +136,8 @@ void LocalDirectoryHub::download(const std::string& repo_id, const std::string& 
   }
 
   const std::vector<RepositoryFile> files = list_files(folder, label);
-  int64_t total = 0;
-  for (const RepositoryFile& file : files) total += file.size;
-  if (total > max_total_bytes) {
-    throw ModelFetchError("too-large", label + ": " + std::to_string(total) +
-                                           " bytes, over the cap of " +
-                                           std::to_string(max_total_bytes));
-  }
+  const std::string too_large = repository_size_reason(total_bytes(files), max_total_bytes);
+  if (!too_large.empty()) throw ModelFetchError("too-large", label + ": " + too_large);
 
   int64_t copied = 0;
   for (const RepositoryFile& file : files) {

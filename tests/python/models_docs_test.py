@@ -247,7 +247,7 @@ def check_refusals(report, binary, tmp, model):
                  result.stderr)
     result = run(binary, ["models", "inspect", model, "--max-file-bytes", "100"])
     report.check("over the file limit: refused, one line",
-                 one_line_error(result) and "over the 100-byte limit" in result.stderr,
+                 one_line_error(result) and "over the limit of 100 bytes" in result.stderr,
                  result.stderr)
 
     # An archive whose format version is newer than LibTorch 1.13 reads (at most 10).

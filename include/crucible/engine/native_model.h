@@ -26,10 +26,12 @@ bool is_native_model_folder(const std::string& path);
 
 struct NativeModelInspection {
   bool accepted = false;
-  std::string reason;        // one line when refused, naming the file, key or tensor
+  // One line when refused, naming the file, key or tensor; every limit
+  // broken (repository bytes, parameters) is listed, "; "-separated.
+  std::string reason;
   std::string architecture;  // architectures[0], when it could be read
   ChronosBoltConfig config;  // valid when accepted
-  int64_t file_bytes = 0;    // config.json + model.safetensors
+  int64_t file_bytes = 0;    // every file of the folder, as model_files.h counts them
   int64_t parameters = 0;    // implied by the config (ignorable tensors not counted)
   std::map<std::string, int64_t> dtype_counts;  // "F32" -> tensors stored in that dtype
 };

@@ -8,11 +8,35 @@
 #include <memory>
 #include <string>
 
+#include "crucible/engine/device.h"
+#include "crucible/engine/model_runner.h"
+#include "crucible/engine/task_data.h"
 #include "crucible/validator/round_evaluator.h"
 
 namespace crucible {
 
 class NativeModelCache;
+
+// The pieces of a round that `crucible eval` shares with the validator, so a
+// miner's local run is the validator's, step for step.
+
+// The seed of task `index` of a round: task 0 draws from the round seed
+// itself (so `crucible eval --seed N` reproduces a one-task round), task i
+// from its own.
+uint64_t task_seed(uint64_t round_seed, size_t index);
+
+// Task `config`'s data for `seed`: synthetic GP series, or windows of a real
+// dataset whose targets are `real_horizon` steps (at most length - 1).
+TaskData build_round_task(const TaskConfig& config, uint64_t seed, int64_t real_horizon,
+                          const c10::Device& device);
+
+// Adds a model's run on the next task to its losses: the seconds add up, the
+// first failure's status and reason stay.
+void add_task_run(ModelLosses& model, const ModelRun& run, std::vector<double> losses);
+
+// The validator's scores of `runs` (RoundEvaluator::score).
+std::vector<RoundModelResult> score_round(const CompetitionConfig& competition, uint64_t seed,
+                                          const std::vector<ModelLosses>& runs);
 
 struct EngineEvaluatorOptions {
   std::string device = "auto";     // auto, cpu, cuda, cuda:N

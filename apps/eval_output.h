@@ -1,0 +1,59 @@
+// What `crucible eval` ran, and its three outputs: the ranked table on the
+// console, result.json and the --report page. eval_command.cpp runs the
+// tasks and fills an EvalOutcome; this file only presents it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crucible/engine/model_inspector.h"
+#include "crucible/engine/model_runner.h"
+#include "crucible/engine/model_scoring.h"
+#include "crucible/engine/task_data.h"
+
+namespace crucible {
+
+// One task of the evaluation, as a validator runs it: its data, every
+// model's run and forecasts, and the scores of this task alone.
+struct EvalTaskRun {
+  std::string name = "synthetic-gp";
+  double weight = 1.0;  // its share of each model's combined scores; the shares sum to 1
+  std::string metric = "crps";
+  uint64_t seed = 0;  // the task's own seed (task 0: the round seed)
+  std::string data;   // "synthetic", a task folder or a dataset file
+  std::vector<double> quantiles;
+  TaskData task;      // host copy, with each series' description when known
+  RoundResult round;  // runs in the order of the candidates
+  ModelScores scores;
+};
+
+struct EvalOutcome {
+  uint64_t seed = 0;
+  std::string rules;  // where the limits and tasks came from, for the reader
+  ModelLimits limits;
+  std::vector<EvalTaskRun> tasks;  // at least one
+  // Per model, in the candidates' order: the run (the first task's, or the
+  // first failing one's) and the task-weighted scores a validator combines.
+  std::vector<ModelRun> runs;
+  std::vector<double> mean_loss, win_rate, composite, weight;
+  std::vector<size_t> order;  // indexes of `runs`, best composite first
+};
+
+struct EvalReportRequest {
+  std::string path;             // --report; empty: no page
+  std::vector<int64_t> series;  // the series drawn (report_series)
+  std::vector<int64_t> uids;    // --report-uids
+  int64_t mine = -1;            // --mine; -1: none
+};
+
+// The ranked table and the notes under it, on stdout.
+void print_eval_table(const EvalOutcome& outcome);
+
+// result.json's document.
+std::string eval_result_json(const EvalOutcome& outcome);
+
+// Writes the --report page for the first task.
+void write_eval_report(const EvalReportRequest& request, const EvalOutcome& outcome);
+
+}  // namespace crucible
