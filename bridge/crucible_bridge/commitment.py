@@ -3,8 +3,9 @@
 A commitment is `namespace/name:commit:secure_hash:competition_id`, as
 `crucible models hash FOLDER --hotkey SS58 --repo ns/name --commit SHA` prints
 it. check_commitment() refuses what the validator would refuse when it reads
-the string back: ModelId::parse (validator/model_id.cpp) and the hub's
-repository check (check_repository in validator/http_hub.cpp). Two rules are
+the string back: ModelId::parse (validator/model_id.cpp) and the hubs'
+repository check (validator/local_directory_hub.cpp, validator/http_hub.cpp;
+docs/scoring.md section 7), the stricter of the two. Two rules are
 the chain's and the SDK's: at most MAX_BYTES bytes (the Commitments pallet's
 Raw0..Raw128 field, ModelId::kMaxCommitmentBytes), and ASCII only (the SDK
 sizes the Raw field by the string's length in characters, not in bytes)."""
@@ -16,8 +17,8 @@ import re
 MAX_BYTES = 128
 SHOWN_CHARS = 64  # at most this much of the input in a message, like the validator
 INT64_MAX = 2**63 - 1
-# A hub namespace, name or commit, as the validator's hub accepts it.
-SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+# A hub namespace, name or commit, as the validator's hubs accept it.
+SEGMENT = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 
 class CommitmentError(ValueError):
@@ -32,9 +33,9 @@ def _quoted(text: str) -> str:
 def _segment_problem(what: str, text: str) -> str | None:
     if not text:
         return f"empty {what}"
-    if text in (".", "..") or not SEGMENT.fullmatch(text):
-        return (f"{what} {_quoted(text)} is not letters, digits, '.', '_', '-' "
-                f"(the validator's hub refuses it)")
+    if not SEGMENT.fullmatch(text):
+        return (f"{what} {_quoted(text)} is not letters, digits, '.', '_', '-' not starting "
+                f"with '.' (the validator's hubs refuse it)")
     return None
 
 
