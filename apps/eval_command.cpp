@@ -14,6 +14,7 @@
 #include "cli_error.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "competition_rules.h"
 #include "crucible/common/files.h"
 #include "crucible/common/model_files.h"
 #include "crucible/engine/device.h"
@@ -24,7 +25,6 @@
 #include "crucible/engine/series_losses.h"
 #include "crucible/engine/synthetic_gp_torch.h"
 #include "crucible/engine/worker_pool.h"
-#include "crucible/validator/competition_schedule.h"
 #include "crucible/validator/engine_round_evaluator.h"
 #include "crucible/validator/rewards.h"
 #include "eval_output.h"
@@ -49,16 +49,9 @@ struct EvalOptions {
   long long memory_budget_mib = 0;
   const CLI::Option* series_option = nullptr;  // to tell whether --series / --length were given
   const CLI::Option* length_option = nullptr;
-  ModelLimits limits;       // --max-file-bytes, --max-parameters
-  std::string schedule;     // --schedule: play a competition of this schedule
-  int64_t competition = 0;  // --competition
-  int64_t block = 0;        // --block: the schedule entry active there
-  int64_t mine = -1;        // --mine: the uid the report draws first; -1: none
-  const CLI::Option* competition_option = nullptr;
-  const CLI::Option* block_option = nullptr;
+  CompetitionRulesOptions rules;  // --schedule, --competition, --block, the limits
+  int64_t mine = -1;              // --mine: the uid the report draws first; -1: none
   const CLI::Option* mine_option = nullptr;
-  // The flags a schedule's competition sets: refused with --schedule.
-  std::vector<const CLI::Option*> task_options;
 };
 
 // Throws CliError naming the files of any uid that two candidates share.
@@ -179,63 +172,23 @@ std::vector<CandidateModel> list_models(const std::string& dir) {
   return models;
 }
 
-// The competition eval plays: the schedule's (--schedule, --competition,
-// --block), or one task from the flags with --max-file-bytes and
-// --max-parameters; `rules` says which, for the table and result.json.
-CompetitionConfig eval_competition(const EvalOptions& o, std::string& rules) {
-  if (o.schedule.empty()) {
-    if (o.competition_option->count() > 0 || o.block_option->count() > 0) {
-      throw CliError("--competition and --block choose a competition of --schedule FILE; add it");
-    }
-    CompetitionConfig competition;
-    competition.max_file_bytes = o.limits.max_file_bytes;
-    competition.max_parameters = o.limits.max_parameters;
-    TaskConfig task;
-    task.name = o.data_dir.empty() ? "synthetic-gp" : "task-folder";
-    task.dataset = o.data_dir.empty() ? "synthetic" : o.data_dir;
-    task.series = o.task.num_series;
-    task.length = o.task.length;
-    task.samples_per_kernel = o.task.samples_per_kernel;
-    task.quantiles =
-        o.quantiles.empty()
-            ? default_quantile_levels()
-            : with_context("--quantiles", [&] { return parse_quantile_levels(o.quantiles); });
-    competition.tasks = {task};
-    rules = "limits " + std::to_string(competition.max_file_bytes) + " bytes, " +
-            std::to_string(competition.max_parameters) +
-            " parameters (the defaults unless --max-file-bytes / --max-parameters); one task";
-    return competition;
-  }
-  for (const CLI::Option* given : o.task_options) {
-    if (given->count() > 0) {
-      throw CliError(given->get_name() +
-                     ": the competition of --schedule sets the task and the limits; drop " +
-                     given->get_name() + ", or drop --schedule");
-    }
-  }
-  if (o.competition_option->count() == 0) {
-    throw CliError("--schedule: add --competition N (the competition to play)");
-  }
-  const CompetitionSchedule schedule =
-      with_context("--schedule", [&] { return CompetitionSchedule::load(o.schedule); });
-  const std::vector<ScheduleEntry>& entries = schedule.entries();
-  for (auto entry = entries.rbegin(); entry != entries.rend(); ++entry) {
-    if (o.block_option->count() > 0 && entry->start_block > o.block) continue;
-    for (const CompetitionConfig& competition : entry->competitions) {
-      if (competition.id != o.competition) continue;
-      rules = o.schedule + ": competition " + std::to_string(competition.id) + " (" +
-              competition.name + ") from block " + std::to_string(entry->start_block) +
-              ", limits " + std::to_string(competition.max_file_bytes) + " bytes, " +
-              std::to_string(competition.max_parameters) + " parameters, " +
-              std::to_string(competition.tasks.size()) + " task(s)";
-      return competition;
-    }
-    if (o.block_option->count() > 0) break;  // the entry active at --block lacks it
-  }
-  throw CliError("--competition: " + o.schedule + " has no competition " +
-                 std::to_string(o.competition) +
-                 (o.block_option->count() > 0 ? " active at block " + std::to_string(o.block)
-                                              : std::string()));
+// The competition eval plays: the schedule's, or one task from the flags.
+CompetitionRules eval_rules(const EvalOptions& o) {
+  CompetitionRules rules = chosen_rules(o.rules);
+  if (!o.rules.schedule.empty()) return rules;
+  TaskConfig task;
+  task.name = o.data_dir.empty() ? "synthetic-gp" : "task-folder";
+  task.dataset = o.data_dir.empty() ? "synthetic" : o.data_dir;
+  task.series = o.task.num_series;
+  task.length = o.task.length;
+  task.samples_per_kernel = o.task.samples_per_kernel;
+  task.quantiles =
+      o.quantiles.empty()
+          ? default_quantile_levels()
+          : with_context("--quantiles", [&] { return parse_quantile_levels(o.quantiles); });
+  rules.competition.tasks = {task};
+  rules.description += "; one task";
+  return rules;
 }
 
 // Task t of `competition` as a validator builds it (or --data's folder).
@@ -250,7 +203,7 @@ EvalTaskRun plan_task(const EvalOptions& o, const CompetitionConfig& competition
   run.metric = config.metric;
   run.seed = task_seed(o.task.seed, t);
   run.quantiles = config.quantiles.empty() ? default_quantile_levels() : config.quantiles;
-  if (o.schedule.empty() && !o.data_dir.empty()) {
+  if (o.rules.schedule.empty() && !o.data_dir.empty()) {
     run.data = o.data_dir;
     run.task = read_task_directory(o.data_dir);
   } else {
@@ -265,7 +218,9 @@ void run_eval(const EvalOptions& o) {
   check_options(o);
   EvalOutcome outcome;
   outcome.seed = o.task.seed;
-  const CompetitionConfig competition = eval_competition(o, outcome.rules);
+  const CompetitionRules rules = eval_rules(o);
+  const CompetitionConfig& competition = rules.competition;
+  outcome.rules = rules.description;
   outcome.limits.max_file_bytes = competition.max_file_bytes;
   outcome.limits.max_parameters = competition.max_parameters;
   RunnerOptions runner;
@@ -374,29 +329,12 @@ CommandRun add_eval_command(CLI::App& app) {
   o->series_option = cmd->add_option("--series", o->task.num_series, "series S (synthetic task)")
                          ->capture_default_str();
   add_seed_option(cmd, o->task.seed, "round seed")->required();
-  o->task_options = {
-      o->length_option,
-      o->series_option,
-      cmd->add_option("--quantiles", o->quantiles, "quantile levels (default 0.1,...,0.9)"),
-      cmd->add_option("--data", o->data_dir, "a task folder from crucible synth instead"),
-      cmd->add_option("--max-file-bytes", o->limits.max_file_bytes,
-                      "size limit: every file of a model's repository")
-          ->check(CLI::PositiveNumber)
-          ->capture_default_str(),
-      cmd->add_option("--max-parameters", o->limits.max_parameters,
-                      "parameter (and buffer) count limit")
-          ->check(CLI::PositiveNumber)
-          ->capture_default_str()};
-  cmd->add_option("--schedule", o->schedule,
-                  "play a competition of this schedule (JSON, as the validator's --schedule): "
-                  "its limits, tasks, quantiles and task weights");
-  o->competition_option =
-      cmd->add_option("--competition", o->competition, "the competition id, with --schedule")
-          ->check(CLI::NonNegativeNumber);
-  o->block_option = cmd->add_option("--block", o->block,
-                                    "the block whose schedule entry applies (default: the latest "
-                                    "entry holding --competition)")
-                        ->check(CLI::NonNegativeNumber);
+  add_competition_rules_options(cmd, o->rules);
+  o->rules.set_by_schedule.insert(
+      o->rules.set_by_schedule.end(),
+      {o->length_option, o->series_option,
+       cmd->add_option("--quantiles", o->quantiles, "quantile levels (default 0.1,...,0.9)"),
+       cmd->add_option("--data", o->data_dir, "a task folder from crucible synth instead")});
   cmd->add_option("--device", o->device, "auto, cpu, cuda or cuda:N")->capture_default_str();
   cmd->add_option("--precision", o->precision,
                   "native models' matrix products on CUDA: fp32 (what validators run) or tf32 "

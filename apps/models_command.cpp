@@ -17,7 +17,9 @@
 
 #include "cli_error.h"
 #include "commands.h"
+#include "competition_rules.h"
 #include "crucible/common/files.h"
+#include "crucible/common/model_files.h"
 #include "crucible/engine/baseline_models.h"
 #include "crucible/engine/model_inspector.h"
 #include "crucible/engine/native_baselines.h"
@@ -31,7 +33,7 @@ namespace {
 
 struct InspectOptions {
   std::string path;
-  ModelLimits limits;
+  CompetitionRulesOptions rules;  // --schedule, --competition, --block, the limits
 };
 
 struct HashOptions {
@@ -40,6 +42,7 @@ struct HashOptions {
   std::string repo;    // "namespace/name"; empty: no commitment
   std::string commit;  // empty: no commitment
   int64_t competition = 0;
+  CompetitionRulesOptions rules;  // its --competition is the commitment's
 };
 
 enum class ModelsJob { kInspect, kOps, kHash, kMakeBaselines };
@@ -97,48 +100,87 @@ void print_native_inspection(const std::string& path, const NativeModelInspectio
   std::printf("\n");
 }
 
-void run_inspect(const InspectOptions& o) {
-  if (is_native_model_folder(o.path)) {
-    const NativeModelInspection inspection = inspect_native_model(o.path, o.limits);
-    print_native_inspection(o.path, inspection);
-    if (!inspection.accepted) throw CliError(o.path + ": refused: " + inspection.reason);
-    return;
+// The files a validator counts in a folder, one line each, and their total.
+void print_counted_files(const std::vector<RepositoryFile>& files) {
+  for (const RepositoryFile& file : files) {
+    std::printf("counted       %s (%lld bytes)\n", file.relative_path.c_str(),
+                static_cast<long long>(file.size));
   }
-  const ModelInspection inspection = inspect_untrusted_model(o.path, o.limits);
-  print_inspection(o.path, inspection);
-  if (!inspection.accepted) throw CliError(o.path + ": refused: " + inspection.reason);
+  std::printf("total bytes   %lld (every file above counts against the size limit)\n",
+              static_cast<long long>(total_bytes(files)));
+}
+
+// The verdict a validator gives `path` under `limits`: a native folder's
+// inspection, or a TorchScript archive's (a folder's model.pt, with every
+// file of the folder counted), or the layout's refusal. Printed in full
+// with `print`. Returns the reason when refused, else "".
+std::string model_verdict(const std::string& path, const ModelLimits& limits, bool print) {
+  std::error_code error;
+  const bool folder = std::filesystem::is_directory(path, error);
+  std::vector<RepositoryFile> files;
+  if (folder) {
+    try {
+      files = list_repository_files(path);
+    } catch (const RepositoryFilesError& e) {
+      return e.what();
+    }
+  }
+  std::string reason;
+  if (is_native_model_folder(path)) {
+    const NativeModelInspection inspection = inspect_native_model(path, limits);
+    if (print) print_native_inspection(path, inspection);
+    reason = inspection.accepted ? "" : inspection.reason;
+  } else if (folder && model_layout(path) != ModelLayout::kTorchScript) {
+    reason = model_layout_reason(path);
+    if (print) {
+      std::printf("model         %s\nverdict       refused\nreason        %s\n", path.c_str(),
+                  reason.c_str());
+    }
+  } else {
+    ModelInspection inspection =
+        inspect_untrusted_model(folder ? path + "/model.pt" : path, limits);
+    if (folder) {
+      // The folder's other files count too; every problem is reported.
+      const std::string too_large =
+          repository_size_reason(total_bytes(files), limits.max_file_bytes);
+      if (!too_large.empty() && inspection.reason.find(too_large) == std::string::npos) {
+        inspection.reason = too_large + (inspection.reason.empty() ? "" : "; " + inspection.reason);
+        inspection.accepted = false;
+      }
+      inspection.file_bytes = total_bytes(files);
+    }
+    if (print) print_inspection(path, inspection);
+    reason = inspection.accepted ? "" : inspection.reason;
+  }
+  if (folder && print) print_counted_files(files);
+  return reason;
+}
+
+void run_inspect(const InspectOptions& o) {
+  const CompetitionRules rules = chosen_rules(o.rules);
+  std::printf("rules         %s\n", rules.description.c_str());
+  const std::string refused = model_verdict(
+      o.path, {rules.competition.max_file_bytes, rules.competition.max_parameters}, true);
+  if (!refused.empty()) throw CliError(o.path + ": refused: " + refused);
 }
 
 void run_ops() {
   for (const std::string& op : allowed_ops()) std::printf("%s\n", op.c_str());
 }
 
-// Every file under `folder` (relative '/'-separated path -> bytes), as the
-// validator reads a downloaded model folder; links and special files are
-// refused, as the validator refuses them.
+// Every file of `folder` a validator downloads (relative '/'-separated path
+// -> bytes): all but .git/ and .cache/, which a hub's file list never holds.
+// Links and special files are refused, as the validator refuses them.
 std::map<std::string, std::string> read_model_folder(const std::string& folder) {
-  namespace fs = std::filesystem;
   std::error_code error;
-  if (!fs::is_directory(folder, error)) throw CliError(folder + ": not a folder");
+  if (!std::filesystem::is_directory(folder, error)) throw CliError(folder + ": not a folder");
   std::map<std::string, std::string> files;
-  fs::recursive_directory_iterator it(folder, error), end;
-  for (; !error && it != end; it.increment(error)) {
-    const fs::file_type type = it->symlink_status().type();
-    if (type == fs::file_type::directory) continue;
-    const std::string relative = it->path().lexically_relative(folder).generic_string();
-    if (type != fs::file_type::regular) {
-      throw CliError(folder + ": " + relative +
-                     " is a link or a special file, which a validator refuses (bad-files)");
+  try {
+    for (const RepositoryFile& file : list_repository_files(folder)) {
+      files[file.relative_path] = read_file(folder + "/" + file.relative_path);
     }
-    files[relative] = read_file(it->path().string());
-  }
-  if (error) throw CliError(folder + ": cannot list the folder: " + error.message());
-  const bool torchscript = files.count("model.pt") > 0;
-  const bool native = files.count("config.json") > 0 && files.count("model.safetensors") > 0;
-  if (!torchscript && !native) {
-    throw CliError(folder +
-                   ": neither model.pt nor config.json + model.safetensors at the top level, "
-                   "which a validator refuses (bad-files)");
+  } catch (const RepositoryFilesError& e) {
+    throw CliError(folder + ": " + e.what() + ", which a validator refuses (bad-files)");
   }
   return files;
 }
@@ -188,21 +230,24 @@ void run_hash(const HashOptions& o) {
   if (o.repo.empty() != o.commit.empty()) {
     throw CliError(o.repo.empty() ? "--commit needs --repo" : "--repo needs --commit");
   }
+  CompetitionRulesOptions chosen = o.rules;
+  chosen.competition = o.competition;
+  const CompetitionRules rules = chosen_rules(chosen);
   const std::map<std::string, std::string> files = read_model_folder(o.folder);
+  const std::string refused = model_verdict(
+      o.folder, {rules.competition.max_file_bytes, rules.competition.max_parameters}, false);
+  if (!refused.empty()) {
+    throw CliError(o.folder + ": refused: " + refused + " (a validator would not score it)");
+  }
   const std::string content = content_hash(files);
   const std::string secure = secure_hash(content, o.hotkey);
   const std::string commitment = o.repo.empty() ? "" : commitment_for(o, secure);
 
+  std::printf("rules         %s\n", rules.description.c_str());
+  std::printf("verdict       accepted\n");
   std::printf("folder        %s\n", o.folder.c_str());
   for (const auto& [path, bytes] : files) {
     std::printf("file          %s (%zu bytes)\n", path.c_str(), bytes.size());
-    const std::string top = path.substr(0, path.find('/'));
-    if (top == ".git" || top == ".cache") {
-      std::fprintf(stderr,
-                   "warning: %s is hashed; a hub repository's file list does not hold it, so "
-                   "a validator's hash would differ: hash a folder without %s/\n",
-                   path.c_str(), top.c_str());
-    }
   }
   std::printf("hotkey        %s\n", o.hotkey.c_str());
   std::printf("content hash  %s\n", content.c_str());
@@ -242,11 +287,7 @@ CommandRun add_models_command(CLI::App& app) {
                   "TorchScript archive (.pt) or native model folder (config.json + "
                   "model.safetensors)")
       ->required();
-  cmd->add_option("--max-file-bytes", inspect->limits.max_file_bytes, "file size limit")
-      ->capture_default_str();
-  cmd->add_option("--max-parameters", inspect->limits.max_parameters,
-                  "parameter (and buffer) count limit")
-      ->capture_default_str();
+  add_competition_rules_options(cmd, inspect->rules);
   cmd->callback([options] { options->job = ModelsJob::kInspect; });
 
   CLI::App* ops = models->add_subcommand(
@@ -261,12 +302,15 @@ CommandRun add_models_command(CLI::App& app) {
   hash_cmd->add_option("folder", hash->folder, "the folder of the model's files, as uploaded")
       ->required();
   hash_cmd->add_option("--hotkey", hash->hotkey, "the miner's hotkey (SS58 address)")->required();
-  CLI::Option* repo =
-      hash_cmd->add_option("--repo", hash->repo, "the hub repository: namespace/name");
+  hash_cmd->add_option("--repo", hash->repo, "the hub repository: namespace/name");
   hash_cmd->add_option("--commit", hash->commit, "the repository's commit holding these files");
-  hash_cmd->add_option("--competition", hash->competition, "the competition id")
-      ->capture_default_str()
-      ->needs(repo);
+  CLI::Option* competition =
+      hash_cmd
+          ->add_option("--competition", hash->competition,
+                       "the competition id: the commitment's, and with --schedule the rules")
+          ->check(CLI::NonNegativeNumber)
+          ->capture_default_str();
+  add_competition_rules_options(hash_cmd, hash->rules, competition);
   hash_cmd->callback([options] { options->job = ModelsJob::kHash; });
 
   CLI::App* baselines = models->add_subcommand(
