@@ -136,22 +136,22 @@ double chronos_bolt_flops(const ChronosBoltConfig& c, const ForecastWork& work) 
 ChronosBoltWeights load_chronos_bolt_weights(const ChronosBoltConfig& config,
                                              const std::string& folder, const c10::Device& device,
                                              long long* bytes_read) {
-  const SafetensorsFile file = SafetensorsFile::open(folder + "/model.safetensors");
+  const SafetensorsShards files = SafetensorsShards::open_folder(folder);
   ChronosBoltWeights weights;
   for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
-    const SafetensorsEntry& entry = file.entry(name);
+    const SafetensorsEntry& entry = files.entry(name);
     if (entry.shape != shape) {
-      throw SafetensorsError(file.path() + ": tensor '" + name + "' changed its shape");
+      throw SafetensorsError(files.file_of(name) + ": tensor '" + name + "' changed its shape");
     }
     at::Tensor values = at::empty(shape, at::kFloat);
-    file.read_float32(name, values.data_ptr<float>());
+    files.read_float32(name, values.data_ptr<float>());
     if (bytes_read != nullptr) *bytes_read += static_cast<long long>(entry.end - entry.begin);
-    const std::string reason =
-        check_native_tensor_values(name, values.data_ptr<float>(), values.numel());
+    const std::string reason = check_native_tensor_values(files.file_of(name), name,
+                                                          values.data_ptr<float>(), values.numel());
     if (!reason.empty()) throw NativeWeightsRefused(reason);
     weights[name] = values.to(device);
   }
-  const std::string reason = check_tied_embeddings(file.view());
+  const std::string reason = check_tied_embeddings(files);
   if (!reason.empty()) throw NativeWeightsRefused(reason);
   return weights;
 }

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
@@ -23,8 +24,26 @@ class ConfigReader {
     throw NativeConfigError(label_ + ": " + prefix_ + key + ": " + problem);
   }
 
+  // Whether the key is there with a value other than null.
   bool has(const std::string& key) const {
     return object_.contains(key) && !object_.at(key).is_null();
+  }
+
+  bool is_null(const std::string& key) const {
+    return object_.contains(key) && object_.at(key).is_null();
+  }
+
+  // Refuses a null for `key`: the official loader keeps None, which it cannot run with.
+  void refuse_null(const std::string& key) const {
+    if (is_null(key)) fail(key, "is null, which the official loader cannot run with");
+  }
+
+  // Adds to *defaults when `key` is missing or null: `value` (JSON) is used.
+  void note_default(const std::string& key, const std::string& value, const std::string& origin,
+                    std::vector<ConfigDefault>* defaults) const {
+    if (defaults != nullptr && !has(key)) {
+      defaults->push_back({prefix_ + key, value, origin, is_null(key)});
+    }
   }
 
   // An integer in [low, high]; `fallback` when absent, or required when
@@ -32,7 +51,7 @@ class ConfigReader {
   int64_t integer(const std::string& key, const int64_t* fallback, int64_t low,
                   int64_t high) const {
     if (!has(key)) {
-      if (fallback == nullptr) fail(key, "is missing");
+      if (fallback == nullptr) fail(key, is_null(key) ? "is null" : "is missing");
       return *fallback;
     }
     const json& value = object_.at(key);
@@ -91,7 +110,9 @@ Activation parse_activation(const ConfigReader& reader, const std::string& key,
 }
 
 std::vector<double> parse_model_quantiles(const ConfigReader& reader, int64_t max_count) {
-  if (!reader.has("quantiles")) reader.fail("quantiles", "is missing");
+  if (!reader.has("quantiles")) {
+    reader.fail("quantiles", reader.is_null("quantiles") ? "is null" : "is missing");
+  }
   const json& list = reader.value("quantiles");
   if (!list.is_array() || list.empty()) reader.fail("quantiles", "must be a non-empty list");
   if (static_cast<int64_t>(list.size()) > max_count) {
@@ -143,7 +164,31 @@ void add_residual_block(std::map<std::string, std::vector<int64_t>>& shapes,
   shapes[prefix + "residual_layer.bias"] = {out};
 }
 
+// The fields of chronos' ChronosBoltConfig dataclass: the official loader
+// refuses any other key in chronos_config (ChronosBoltConfig(**chronos_config)).
+const char* const kChronosConfigKeys[] = {"context_length",   "prediction_length",
+                                          "input_patch_size", "input_patch_stride",
+                                          "quantiles",        "use_reg_token"};
+
+void refuse_unknown_chronos_keys(const std::string& label, const json& chronos_config) {
+  for (const auto& item : chronos_config.items()) {
+    const auto known =
+        std::find(std::begin(kChronosConfigKeys), std::end(kChronosConfigKeys), item.key());
+    if (known == std::end(kChronosConfigKeys)) {
+      throw NativeConfigError(label + ": chronos_config: unknown key " +
+                              quoted_for_message(item.key(), 40) +
+                              " (the official ChronosBoltConfig(**chronos_config) refuses it; "
+                              "its fields: context_length, prediction_length, input_patch_size, "
+                              "input_patch_stride, quantiles, use_reg_token)");
+    }
+  }
+}
+
 }  // namespace
+
+std::string ConfigDefault::description() const {
+  return key + (null ? " is null: " : " missing: ") + value + " (" + origin + ")";
+}
 
 const char* activation_name(Activation activation) {
   switch (activation) {
@@ -180,17 +225,41 @@ std::string ChronosBoltConfig::key() const {
 }
 
 ChronosBoltConfig parse_chronos_bolt_config(const std::string& label, const std::string& json_text,
-                                            const NativeConfigLimits& limits) {
+                                            const NativeConfigLimits& limits,
+                                            std::vector<ConfigDefault>* defaults) {
   const json root = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (root.is_discarded()) throw NativeConfigError(label + ": not valid JSON");
   if (!root.is_object()) throw NativeConfigError(label + ": not a JSON object");
   const ConfigReader t5(label, root, "");
+  // T5Config keeps a null it is given, and the model cannot be built with
+  // it; a null num_decoder_layers means num_layers, and vocab_size is replaced.
+  for (const char* key :
+       {"d_model", "d_ff", "d_kv", "num_heads", "num_layers", "relative_attention_num_buckets",
+        "relative_attention_max_distance", "layer_norm_epsilon", "feed_forward_proj",
+        "dense_act_fn", "decoder_start_token_id"}) {
+    t5.refuse_null(key);
+  }
+  const std::string t5_default = "transformers' T5Config default";
   ChronosBoltConfig c;
+  for (const auto& [key, value] :
+       {std::pair<const char*, int64_t>{"d_model", c.d_model},
+        {"d_ff", c.d_ff},
+        {"d_kv", c.d_kv},
+        {"num_heads", c.num_heads},
+        {"num_layers", c.num_layers},
+        {"relative_attention_num_buckets", c.relative_attention_num_buckets},
+        {"relative_attention_max_distance", c.relative_attention_max_distance}}) {
+    t5.note_default(key, std::to_string(value), t5_default, defaults);
+  }
+  t5.note_default("layer_norm_epsilon", json(c.layer_norm_epsilon).dump(), t5_default, defaults);
+  t5.note_default("feed_forward_proj", "\"relu\"", t5_default, defaults);
   c.d_model = t5.integer("d_model", c.d_model, 1, limits.max_d_model);
   c.d_ff = t5.integer("d_ff", c.d_ff, 1, limits.max_d_ff);
   c.d_kv = t5.integer("d_kv", c.d_kv, 1, limits.max_d_kv);
   c.num_heads = t5.integer("num_heads", c.num_heads, 1, limits.max_heads);
   c.num_layers = t5.integer("num_layers", c.num_layers, 1, limits.max_layers);
+  t5.note_default("num_decoder_layers", std::to_string(c.num_layers), "num_layers, " + t5_default,
+                  defaults);
   c.num_decoder_layers = t5.integer("num_decoder_layers", c.num_layers, 1, limits.max_layers);
   c.relative_attention_num_buckets = t5.integer(
       "relative_attention_num_buckets", c.relative_attention_num_buckets, 4, limits.max_buckets);
@@ -203,7 +272,8 @@ ChronosBoltConfig parse_chronos_bolt_config(const std::string& label, const std:
   c.layer_norm_epsilon = epsilon;
 
   // T5Config: "gated-<act>" or "<act>"; "gated-gelu" means gelu_new. A
-  // dense_act_fn or is_gated_act saved in the file overrides what it implies.
+  // dense_act_fn or is_gated_act saved in the file overrides what it implies
+  // (a null is_gated_act too: the model reads None as not gated).
   const std::string projection = t5.text("feed_forward_proj", "relu");
   const bool gated = projection.rfind("gated-", 0) == 0;
   std::string activation = gated ? projection.substr(6) : projection;
@@ -212,7 +282,7 @@ ChronosBoltConfig parse_chronos_bolt_config(const std::string& label, const std:
     t5.fail("feed_forward_proj", quoted_for_message(projection, 40) +
                                      " is not \"<activation>\" or \"gated-<activation>\"");
   }
-  c.gated_feed_forward = t5.boolean("is_gated_act", gated);
+  c.gated_feed_forward = t5.is_null("is_gated_act") ? false : t5.boolean("is_gated_act", gated);
   const std::string act_key = t5.has("dense_act_fn") ? "dense_act_fn" : "feed_forward_proj";
   c.activation = parse_activation(t5, act_key, t5.text("dense_act_fn", activation));
 
@@ -220,16 +290,20 @@ ChronosBoltConfig parse_chronos_bolt_config(const std::string& label, const std:
     t5.fail("chronos_config", "is missing or not an object");
   }
   const ConfigReader chronos(label, root.at("chronos_config"), "chronos_config.");
+  refuse_unknown_chronos_keys(label, root.at("chronos_config"));
   c.context_length = chronos.required_integer("context_length", 1, limits.max_context_length);
   c.prediction_length =
       chronos.required_integer("prediction_length", 1, limits.max_prediction_length);
   c.input_patch_size = chronos.required_integer("input_patch_size", 1, limits.max_patch_size);
   c.input_patch_stride = chronos.required_integer("input_patch_stride", 1, limits.max_patch_size);
   c.quantiles = parse_model_quantiles(chronos, limits.max_quantiles);
+  // The dataclass's default is False; a null is None, which the model reads as False.
+  chronos.note_default("use_reg_token", "false", "the official default", defaults);
   c.use_reg_token = chronos.boolean("use_reg_token", false);
 
   c.decoder_start_token_id = t5.required_integer("decoder_start_token_id", 0, c.vocab_size() - 1);
-  t5.integer("vocab_size", 1, 1, 1'000'000);  // overridden by the reference, but must be sane
+  // Replaced by the model's own (1 or 2), but must be sane when given.
+  if (!t5.is_null("vocab_size")) t5.integer("vocab_size", 1, 1, 1'000'000);
   return c;
 }
 

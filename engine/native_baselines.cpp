@@ -57,6 +57,9 @@ std::string chronos_bolt_config_json(const ChronosBoltConfig& c) {
   const std::string activation = activation_name(c.activation);
   const nlohmann::ordered_json config = {
       {"architectures", {"ChronosBoltModelForForecasting"}},
+      // BaseChronosPipeline.from_pretrained picks the pipeline by this name
+      // (ChronosPipeline, the original Chronos, when absent).
+      {"chronos_pipeline_class", "ChronosBoltPipeline"},
       {"model_type", "t5"},
       {"d_model", c.d_model},
       {"d_ff", c.d_ff},

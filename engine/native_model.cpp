@@ -47,28 +47,39 @@ std::string read_architecture(const std::string& text, std::string* reason) {
   return (*found)[0].get<std::string>();
 }
 
+// " (config.json has no K, so the default V applies; ...)" for the keys the
+// official defaults filled, or "": why tensors saved for other values disagree.
+std::string defaults_clause(const std::vector<ConfigDefault>& defaults) {
+  std::string text;
+  for (const ConfigDefault& d : defaults) {
+    text += (text.empty() ? " (config.json " : "; ") +
+            std::string(d.null ? "has null for " : "has no ") + d.key + ", so the default " +
+            d.value + " applies";
+  }
+  return text.empty() ? text : text + ")";
+}
+
 // The tensors against the config: each required one present with its exact
-// shape, nothing unknown, the tied embedding copies equal to shared.weight.
-// Returns the refusal reason, or "".
-std::string check_tensor_names_and_shapes(const SafetensorsView& file,
+// shape, nothing unknown. Returns the refusal reason, or "".
+std::string check_tensor_names_and_shapes(const SafetensorsShards& weights,
                                           const ChronosBoltConfig& config) {
   const auto expected = chronos_bolt_tensor_shapes(config);
   for (const auto& [name, shape] : expected) {
-    if (!file.contains(name)) return "model.safetensors: tensor '" + name + "' is missing";
-    const std::vector<int64_t>& actual = file.entry(name).shape;
+    if (!weights.contains(name)) return weights.label() + ": tensor '" + name + "' is missing";
+    const std::vector<int64_t>& actual = weights.entry(name).shape;
     if (actual != shape) {
-      return "model.safetensors: tensor '" + name + "' has shape " + shape_text(actual) +
+      return weights.file_of(name) + ": tensor '" + name + "' has shape " + shape_text(actual) +
              ", expected " + shape_text(shape);
     }
   }
-  for (const auto& [name, entry] : file.header().tensors) {
+  for (const auto& [name, entry] : weights.tensors()) {
     if (expected.count(name) != 0) continue;
     if (!is_ignorable_chronos_bolt_tensor(name)) {
-      return "model.safetensors: unknown tensor " + quoted_for_message(name, 80);
+      return weights.file_of(name) + ": unknown tensor " + quoted_for_message(name, 80);
     }
     if (name != "lm_head.weight" && entry.shape != expected.at("shared.weight")) {
-      return "model.safetensors: tensor '" + name + "' has shape " + shape_text(entry.shape) +
-             ", expected " + shape_text(expected.at("shared.weight"));
+      return weights.file_of(name) + ": tensor '" + name + "' has shape " +
+             shape_text(entry.shape) + ", expected " + shape_text(expected.at("shared.weight"));
     }
   }
   return "";
@@ -76,13 +87,30 @@ std::string check_tensor_names_and_shapes(const SafetensorsView& file,
 
 // Every weight the forward reads is finite, and a tied embedding copy (which
 // the reference would load into shared.weight) equals shared.weight.
-std::string check_tensor_values(const SafetensorsView& file, const ChronosBoltConfig& config) {
+std::string check_tensor_values(const SafetensorsShards& weights, const ChronosBoltConfig& config) {
   for (const auto& [name, shape] : chronos_bolt_tensor_shapes(config)) {
-    const std::vector<float> values = file.read_float32(name);
-    const std::string reason = check_native_tensor_values(name, values.data(), values.size());
+    const std::vector<float> values = weights.read_float32(name);
+    const std::string reason =
+        check_native_tensor_values(weights.file_of(name), name, values.data(), values.size());
     if (!reason.empty()) return reason;
   }
-  return check_tied_embeddings(file);
+  return check_tied_embeddings(weights);
+}
+
+// Each file's __metadata__ format, as transformers reads it: absent, "pt"
+// or "mlx" are loaded as stored; "tf" and "flax" would be converted, and
+// anything else is refused. Returns the refusal reason, or "".
+std::string check_formats(const SafetensorsShards& weights) {
+  for (size_t i = 0; i < weights.file_count(); ++i) {
+    const auto& metadata = weights.file(i).header().metadata;
+    const auto format = metadata.find("format");
+    if (format == metadata.end() || format->second == "pt" || format->second == "mlx") continue;
+    return weights.file(i).label() + ": __metadata__ format " +
+           quoted_for_message(format->second, 40) +
+           " is not a PyTorch checkpoint's (\"pt\"): re-save the model with save_pretrained "
+           "from PyTorch";
+  }
+  return "";
 }
 
 // Adds `problem` to the inspection's reason ("; "-separated: every limit
@@ -107,8 +135,9 @@ void check_sizes(int64_t config_bytes, int64_t file_bytes, const ModelLimits& li
 // The architecture, the config and the parameter count it implies; false,
 // with the reason, when the config cannot be used. A parameter count over
 // the limit is added to the reason, and the config is still returned usable.
+// The keys filled by official defaults go to *defaults and defaults_used.
 bool check_config(const std::string& config_text, const ModelLimits& limits,
-                  NativeModelInspection& result) {
+                  NativeModelInspection& result, std::vector<ConfigDefault>* defaults) {
   std::string reason;
   result.architecture = read_architecture(config_text, &reason);
   if (reason.empty() && result.architecture != native_architectures()[0]) {
@@ -117,7 +146,7 @@ bool check_config(const std::string& config_text, const ModelLimits& limits,
   }
   if (reason.empty()) {
     try {
-      result.config = parse_chronos_bolt_config("config.json", config_text);
+      result.config = parse_chronos_bolt_config("config.json", config_text, {}, defaults);
     } catch (const NativeConfigError& e) {
       reason = e.what();
     }
@@ -126,6 +155,7 @@ bool check_config(const std::string& config_text, const ModelLimits& limits,
     add_problem(result, reason);
     return false;
   }
+  for (const ConfigDefault& d : *defaults) result.defaults_used.push_back(d.description());
   result.parameters = chronos_bolt_parameter_count(result.config);
   if (result.parameters > limits.max_parameters) {
     add_problem(result, "parameter count " + std::to_string(result.parameters) +
@@ -135,47 +165,62 @@ bool check_config(const std::string& config_text, const ModelLimits& limits,
   return true;
 }
 
-// The tensors of model.safetensors against the accepted config, their
-// values too when `depth` says so; sets dtype_counts, the reason and `accepted`.
-void check_weights(const SafetensorsView& weights, InspectionDepth depth,
-                   NativeModelInspection& result) {
-  for (const auto& [name, entry] : weights.header().tensors) {
+// The tensors of the weight files against the accepted config (a name or
+// shape refusal says which official defaults the config relied on), their
+// values too when `depth` says so; sets dtype_counts, sharded, the reason
+// and `accepted`.
+void check_weights(const SafetensorsShards& weights, InspectionDepth depth,
+                   const std::vector<ConfigDefault>& defaults, NativeModelInspection& result) {
+  result.sharded = weights.sharded();
+  for (const auto& [name, entry] : weights.tensors()) {
     ++result.dtype_counts[dtype_name(entry.dtype)];
   }
-  result.reason = check_tensor_names_and_shapes(weights, result.config);
+  result.reason = check_formats(weights);
+  if (result.reason.empty()) {
+    result.reason = check_tensor_names_and_shapes(weights, result.config);
+    if (!result.reason.empty()) result.reason += defaults_clause(defaults);
+  }
   if (result.reason.empty() && depth == InspectionDepth::kAll) {
     result.reason = check_tensor_values(weights, result.config);
   }
   result.accepted = result.reason.empty();
 }
 
-// A safetensors error about `label` as a reason: the file is named
-// "model.safetensors" (the folder is known to the caller).
-std::string weights_reason(const SafetensorsError& error, const std::string& label) {
-  std::string message = error.what();
-  if (message.rfind(label, 0) == 0) message = "model.safetensors" + message.substr(label.size());
-  return message;
+// Why `folder` (holding config.json) has no native weights to inspect, with
+// the fix, or "".
+std::string layout_reason(const std::string& folder) {
+  switch (model_layout(folder)) {
+    case ModelLayout::kNative:
+      return "";
+    case ModelLayout::kTorchScript:
+      return "model.pt and config.json are both present: a validator runs such a folder as "
+             "TorchScript (model.pt); keep the files of one kind only";
+    case ModelLayout::kUnsupported:
+      break;
+  }
+  return model_layout_reason(folder);
 }
 
 }  // namespace
 
-std::string check_native_tensor_values(const std::string& name, const float* values, size_t count) {
+std::string check_native_tensor_values(const std::string& file, const std::string& name,
+                                       const float* values, size_t count) {
   for (size_t i = 0; i < count; ++i) {
     if (!std::isfinite(values[i])) {
-      return "model.safetensors: tensor '" + name + "' holds a non-finite value at index " +
+      return file + ": tensor '" + name + "' holds a non-finite value at index " +
              std::to_string(i);
     }
   }
   return "";
 }
 
-std::string check_tied_embeddings(const SafetensorsView& file) {
-  const std::vector<float> shared = file.read_float32("shared.weight");
+std::string check_tied_embeddings(const SafetensorsShards& weights) {
+  const std::vector<float> shared = weights.read_float32("shared.weight");
   for (const char* copy : {"encoder.embed_tokens.weight", "decoder.embed_tokens.weight"}) {
-    if (!file.contains(copy)) continue;
-    const std::vector<float> values = file.read_float32(copy);
+    if (!weights.contains(copy)) continue;
+    const std::vector<float> values = weights.read_float32(copy);
     if (std::memcmp(values.data(), shared.data(), shared.size() * sizeof(float)) != 0) {
-      return std::string("model.safetensors: tensor '") + copy + "' differs from shared.weight";
+      return weights.file_of(copy) + ": tensor '" + copy + "' differs from shared.weight";
     }
   }
   return "";
@@ -206,8 +251,9 @@ NativeModelInspection inspect_native_model(const std::string& folder, const Mode
     result.reason = e.what();
     return result;
   }
-  if (regular_file_bytes(folder + "/model.safetensors") < 0) {
-    add_problem(result, "model.safetensors is missing");
+  const std::string layout = layout_reason(folder);
+  if (!layout.empty()) {
+    add_problem(result, layout);
     return result;
   }
   if (config_bytes > kMaxConfigBytes) return result;
@@ -218,12 +264,14 @@ NativeModelInspection inspect_native_model(const std::string& folder, const Mode
     add_problem(result, e.what());
     return result;
   }
-  if (!check_config(config_text, limits, result) || !result.reason.empty()) return result;
-  const std::string weights_path = folder + "/model.safetensors";
+  std::vector<ConfigDefault> defaults;
+  if (!check_config(config_text, limits, result, &defaults) || !result.reason.empty()) {
+    return result;
+  }
   try {
-    check_weights(SafetensorsFile::open(weights_path).view(), depth, result);
+    check_weights(SafetensorsShards::open_folder(folder), depth, defaults, result);
   } catch (const SafetensorsError& e) {
-    result.reason = weights_reason(e, weights_path);
+    result.reason = e.what();
   }
   return result;
 }
@@ -234,15 +282,16 @@ NativeModelInspection inspect_native_model_image(const std::string& config_text,
   NativeModelInspection result;
   const int64_t config_bytes = static_cast<int64_t>(config_text.size());
   check_sizes(config_bytes, config_bytes + static_cast<int64_t>(weights_size), limits, result);
-  if (config_bytes > kMaxConfigBytes || !check_config(config_text, limits, result) ||
+  std::vector<ConfigDefault> defaults;
+  if (config_bytes > kMaxConfigBytes || !check_config(config_text, limits, result, &defaults) ||
       !result.reason.empty()) {
     return result;
   }
-  const std::string label = "model.safetensors";
   try {
-    check_weights(SafetensorsView(label, weights, weights_size), InspectionDepth::kAll, result);
+    check_weights(SafetensorsShards::of_image(kSafetensorsFileName, weights, weights_size),
+                  InspectionDepth::kAll, defaults, result);
   } catch (const SafetensorsError& e) {
-    result.reason = weights_reason(e, label);
+    result.reason = e.what();
   }
   return result;
 }

@@ -4,6 +4,8 @@
 
 #include <vector>
 
+#include "crucible/common/model_files.h"
+
 namespace crucible {
 namespace {
 
@@ -27,7 +29,16 @@ long long bytes_of(const ChronosBoltWeights& weights) {
 }  // namespace
 
 NativeModelCache::FolderStamp NativeModelCache::stamp_of(const std::string& folder) {
-  return {file_stamp(folder + "/config.json"), file_stamp(folder + "/model.safetensors")};
+  FolderStamp stamp;
+  try {
+    for (const RepositoryFile& file : list_repository_files(folder)) {
+      stamp.files.emplace_back(file.relative_path, file_stamp(folder + "/" + file.relative_path));
+    }
+    stamp.listed = true;
+  } catch (const RepositoryFilesError&) {
+    stamp.files.clear();
+  }
+  return stamp;
 }
 
 NativeModelInspection NativeModelCache::inspect(const std::string& folder,

@@ -203,6 +203,42 @@ TEST(ChronosBoltStacking, StackedEqualsEachAloneToTheBit) {
   }
 }
 
+// A checkpoint saved in shards (save_pretrained above max_shard_size: three
+// shards and model.safetensors.index.json) is the same model as the single
+// file: the same weights, the same forecasts to the bit, alone or stacked
+// with the single file.
+TEST(ChronosBoltShards, ShardedWeightsForecastAsTheSingleFileToTheBit) {
+  for (const char* case_name : {"gelu_p16_reg_h24_offgrid", "relu_p8_noreg_q5_h25_levels9"}) {
+    const std::string name = case_name;
+    const GoldenCase c = read_case(name);
+    const TemporaryFolder temp("crucible-shards");
+    const std::string sharded = temp.path() + "/sharded";
+    native_fixtures::copy_model(c.model, sharded);
+    native_fixtures::shard_model(sharded, 3);
+    ASSERT_FALSE(fs::exists(sharded + "/model.safetensors"));
+    const NativeModelInspection inspection = inspect_native_model(sharded, ModelLimits{});
+    ASSERT_TRUE(inspection.accepted) << name << ": " << inspection.reason;
+    EXPECT_TRUE(inspection.sharded);
+    EXPECT_EQ(inspection.config.key(), c.config.key());
+
+    long long single_bytes = 0, sharded_bytes = 0;
+    const ChronosBoltWeights single =
+        load_chronos_bolt_weights(c.config, c.model, at::kCPU, &single_bytes);
+    const ChronosBoltWeights shards =
+        load_chronos_bolt_weights(c.config, sharded, at::kCPU, &sharded_bytes);
+    EXPECT_EQ(sharded_bytes, single_bytes);
+    ASSERT_EQ(shards.size(), single.size());
+    for (const auto& [tensor, values] : single) {
+      EXPECT_TRUE(bit_identical(shards.at(tensor), values)) << name << ": " << tensor;
+    }
+    const at::Tensor alone = predict(c, {c.model});
+    EXPECT_TRUE(bit_identical(predict(c, {sharded}), alone)) << name;
+    const at::Tensor both = predict(c, {c.model, sharded});
+    EXPECT_TRUE(bit_identical(both[1], alone[0])) << name << ": stacked";
+    expect_within_float32_error(both[1], c, name + ", sharded");
+  }
+}
+
 TEST(ChronosBoltGpu, StackedForwardOnCudaMatchesTheCpu) {
   if (!cuda_usable()) GTEST_SKIP() << "no CUDA device";
   for (const std::string& name : golden_cases()) {

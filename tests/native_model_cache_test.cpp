@@ -111,6 +111,46 @@ TEST_F(NativeModelCacheTest, AChangedFileIsReadAgain) {
   EXPECT_EQ(cache.resident_bytes(), 4 * chronos_bolt_parameter_count(config_));
 }
 
+// A sharded folder is stamped by all its files: a changed shard, or any
+// file added to the folder (its bytes count against the size limit), makes
+// it read again.
+TEST_F(NativeModelCacheTest, AChangedShardOrNewFileIsReadAgain) {
+  NativeModelCache cache(1LL << 30);
+  const std::string& folder = folders_[1];
+  const nlohmann::json index = nf::shard_model(folder, 2);
+  const long long bytes = 4 * chronos_bolt_parameter_count(config_);
+  const NativeModelInspection first_inspection = cache.inspect(folder, ModelLimits{});
+  ASSERT_TRUE(first_inspection.accepted) << first_inspection.reason;
+  EXPECT_TRUE(first_inspection.sharded);
+  const auto first = cache.weights(folder, config_, at::kCPU);
+  EXPECT_EQ(cache.bytes_read(), bytes);
+
+  cache.begin_round();
+  EXPECT_EQ(cache.weights(folder, config_, at::kCPU).get(), first.get());
+  EXPECT_EQ(cache.bytes_read(), bytes);
+
+  // shared.weight is in the second shard: doubled there, read again.
+  const std::string shard = nf::shard_name(2, 2);
+  ASSERT_EQ(index["weight_map"]["shared.weight"], shard);
+  nf::edit_shard(folder, shard, [](std::vector<SafetensorsTensorData>& tensors) {
+    for (SafetensorsTensorData& t : tensors) {
+      for (float& v : t.values) v *= 2.0f;
+    }
+  });
+  cache.begin_round();
+  const auto second = cache.weights(folder, config_, at::kCPU);
+  EXPECT_EQ(cache.bytes_read(), 2 * bytes);
+  EXPECT_TRUE(at::equal(second->at("shared.weight"), 2.0f * first->at("shared.weight")));
+
+  // A new file: the inspection is made again, and counts it.
+  write_file_atomically(folder + "/README.md", std::string(5000, 'x'));
+  const NativeModelInspection with_readme = cache.inspect(folder, ModelLimits{});
+  EXPECT_EQ(with_readme.file_bytes, first_inspection.file_bytes + 5000);
+  cache.begin_round();
+  cache.weights(folder, config_, at::kCPU);
+  EXPECT_EQ(cache.bytes_read(), 3 * bytes);
+}
+
 TEST_F(NativeModelCacheTest, TheBudgetKeepsWhatTheRoundUsesAndEvictsTheRest) {
   ASSERT_GE(folders_.size(), 2u);
   const long long one_model = 4 * chronos_bolt_parameter_count(config_);

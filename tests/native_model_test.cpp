@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "crucible/common/files.h"
+#include "crucible/common/model_files.h"
 #include "crucible/common/safetensors.h"
 #include "native_fixtures.h"
 
@@ -109,7 +110,38 @@ TEST_F(NativeModelTest, RefusesAnUnknownArchitecture) {
 
 TEST_F(NativeModelTest, RefusesAMissingWeightsFile) {
   fs::remove(folder_ + "/model.safetensors");
-  expect_refused("model.safetensors is missing");
+  expect_refused(
+      "config.json but no model.safetensors (nor a sharded model.safetensors.index.json)");
+}
+
+// A pickled checkpoint is refused with the fix, and its folder is still a
+// native candidate (listed, then refused, not skipped).
+TEST_F(NativeModelTest, RefusesAPickledCheckpointWithTheFix) {
+  fs::remove(folder_ + "/model.safetensors");
+  write_file_atomically(folder_ + "/pytorch_model.bin", "PK\x03\x04 not read");
+  EXPECT_TRUE(is_native_model_folder(folder_));
+  const NativeModelInspection result = inspect();
+  EXPECT_FALSE(result.accepted);
+  EXPECT_EQ(result.reason, model_layout_reason(folder_));
+  EXPECT_NE(result.reason.find("pytorch_model.bin is a pickled checkpoint"), std::string::npos)
+      << result.reason;
+  EXPECT_NE(result.reason.find("save_pretrained(DIR, safe_serialization=True)"), std::string::npos)
+      << result.reason;
+  EXPECT_EQ(result.parameters, 0);  // refused before config.json is read
+}
+
+TEST_F(NativeModelTest, RefusesAFolderThatIsAlsoTorchScript) {
+  write_file_atomically(folder_ + "/model.pt", "not read");
+  expect_refused("model.pt and config.json are both present");
+}
+
+TEST_F(NativeModelTest, RefusesAWeightsFileMarkedForAnotherFramework) {
+  native_fixtures::edit_tensor_list(folder_, [](std::vector<SafetensorsTensorData>&) {});
+  ASSERT_TRUE(inspect().accepted) << inspect().reason;  // no metadata: read as PyTorch's
+  edit_header([](json& h) { h["__metadata__"] = {{"format", "tf"}}; });
+  expect_refused("model.safetensors: __metadata__ format \"tf\" is not a PyTorch checkpoint's");
+  edit_header([](json& h) { h["__metadata__"] = {{"format", "mlx"}}; });
+  EXPECT_TRUE(inspect().accepted) << inspect().reason;
 }
 
 TEST_F(NativeModelTest, RefusesATruncatedFile) {
@@ -226,6 +258,242 @@ TEST_F(NativeModelTest, RefusesFilesOverTheSizeLimit) {
   const NativeModelInspection result = inspect_native_model(folder_, limits);
   EXPECT_FALSE(result.accepted);
   EXPECT_NE(result.reason.find("over the limit of 1000 bytes"), std::string::npos) << result.reason;
+}
+
+// chronos' ChronosBoltConfig is a dataclass: an unknown chronos_config key
+// makes ChronosBoltConfig(**chronos_config) raise, so it is refused.
+TEST_F(NativeModelTest, RefusesAnUnknownChronosConfigKey) {
+  edit_config([](json& c) { c["chronos_config"]["use_regularization"] = true; });
+  const NativeModelInspection result = inspect();
+  EXPECT_FALSE(result.accepted);
+  EXPECT_EQ(result.reason,
+            "config.json: chronos_config: unknown key \"use_regularization\" (the official "
+            "ChronosBoltConfig(**chronos_config) refuses it; its fields: context_length, "
+            "prediction_length, input_patch_size, input_patch_stride, quantiles, use_reg_token)");
+}
+
+// A null the official loader keeps as None and cannot run with is refused.
+TEST_F(NativeModelTest, RefusesANullT5Size) {
+  edit_config([](json& c) { c["d_model"] = nullptr; });
+  expect_refused("config.json: d_model: is null, which the official loader cannot run with");
+}
+
+const std::string kNoRegModel = CRUCIBLE_GOLDEN_DIR "/chronos_bolt/gelu_p8_noreg_h30_levels9/model";
+
+// A key the official loader fills with its default is accepted and named.
+TEST_F(NativeModelTest, NamesTheOfficialDefaultsAConfigReliesOn) {
+  fs::remove_all(folder_);
+  native_fixtures::copy_model(kNoRegModel, folder_);
+  EXPECT_TRUE(inspect().defaults_used.empty());
+  edit_config([](json& c) {
+    c["chronos_config"].erase("use_reg_token");
+    c.erase("num_decoder_layers");               // T5Config: num_layers (2, as saved)
+    c.erase("relative_attention_max_distance");  // T5Config: 128, as saved
+  });
+  const NativeModelInspection result = inspect();
+  ASSERT_TRUE(result.accepted) << result.reason;
+  EXPECT_FALSE(result.config.use_reg_token);
+  EXPECT_EQ(result.config.num_decoder_layers, 2);
+  EXPECT_EQ(result.config.relative_attention_max_distance, 128);
+  EXPECT_EQ(result.defaults_used,
+            (std::vector<std::string>{
+                "relative_attention_max_distance missing: 128 (transformers' T5Config default)",
+                "num_decoder_layers missing: 2 (num_layers, transformers' T5Config default)",
+                "chronos_config.use_reg_token missing: false (the official default)"}));
+  edit_config([](json& c) { c["chronos_config"]["use_reg_token"] = nullptr; });
+  const NativeModelInspection with_null = inspect();
+  ASSERT_TRUE(with_null.accepted) << with_null.reason;
+  EXPECT_EQ(with_null.defaults_used.back(),
+            "chronos_config.use_reg_token is null: false (the official default)");
+}
+
+// A checkpoint saved with a [REG] token whose config.json lost
+// use_reg_token: the default (false) disagrees with the tensors, and the
+// refusal says why.
+TEST_F(NativeModelTest, SaysWhichDefaultMadeTheTensorsDisagree) {
+  edit_config([](json& c) { c["chronos_config"].erase("use_reg_token"); });
+  const NativeModelInspection result = inspect();
+  EXPECT_FALSE(result.accepted);
+  EXPECT_EQ(result.reason,
+            "model.safetensors: tensor 'shared.weight' has shape [2, 32], expected [1, 32] "
+            "(config.json has no chronos_config.use_reg_token, so the default false applies)");
+  EXPECT_EQ(result.defaults_used,
+            std::vector<std::string>{
+                "chronos_config.use_reg_token missing: false (the official default)"});
+}
+
+// The golden model saved as save_pretrained saves above max_shard_size:
+// three shards and model.safetensors.index.json.
+class ShardedNativeModelTest : public NativeModelTest {
+ protected:
+  ShardedNativeModelTest() { index_ = native_fixtures::shard_model(folder_, 3); }
+
+  std::string shard(int i) const { return native_fixtures::shard_name(i, 3); }
+
+  // The first tensor (by name) the index puts in shard i.
+  std::string first_tensor_of(int i) const {
+    for (const auto& [tensor, file] : index_["weight_map"].items()) {
+      if (file == shard(i)) return tensor;
+    }
+    return "";
+  }
+
+  void edit_index(const std::function<void(json&)>& edit) const {
+    native_fixtures::edit_index(folder_, edit);
+  }
+
+  void expect_reason(const std::string& reason) const {
+    const NativeModelInspection result = inspect();
+    EXPECT_FALSE(result.accepted);
+    EXPECT_EQ(result.reason, reason);
+  }
+
+  json index_;
+};
+
+TEST_F(ShardedNativeModelTest, IsAcceptedAsTheSingleFileIs) {
+  const NativeModelInspection sharded = inspect();
+  ASSERT_TRUE(sharded.accepted) << sharded.reason;
+  EXPECT_TRUE(sharded.sharded);
+  EXPECT_EQ(index_["weight_map"].size(), 72u);
+  const NativeModelInspection single = inspect_native_model(kModel, ModelLimits{});
+  EXPECT_FALSE(single.sharded);
+  EXPECT_EQ(sharded.config.key(), single.config.key());
+  EXPECT_EQ(sharded.parameters, single.parameters);
+  EXPECT_EQ(sharded.dtype_counts, single.dtype_counts);
+  EXPECT_TRUE(is_native_model_folder(folder_));
+  // Three headers' worth of bytes more than the single file, all counted.
+  EXPECT_GT(sharded.file_bytes, single.file_bytes);
+}
+
+TEST_F(ShardedNativeModelTest, RefusesATensorInTwoShards) {
+  const std::string tensor = first_tensor_of(1);
+  std::vector<SafetensorsTensorData> copied;
+  native_fixtures::edit_shard(folder_, shard(1), [&](std::vector<SafetensorsTensorData>& t) {
+    copied.push_back(t.front());
+  });
+  native_fixtures::edit_shard(folder_, shard(2), [&](std::vector<SafetensorsTensorData>& t) {
+    t.push_back(copied.front());
+  });
+  expect_reason(shard(2) + ": tensor '" + tensor + "': also stored in '" + shard(1) +
+                "' (a tensor belongs in one shard)");
+}
+
+TEST_F(ShardedNativeModelTest, RefusesATensorInAnotherShardThanListed) {
+  const std::string tensor = first_tensor_of(1);
+  edit_index([&](json& index) { index["weight_map"][tensor] = shard(2); });
+  expect_reason(shard(1) + ": tensor '" + tensor +
+                "': stored here, but model.safetensors.index.json puts it in '" + shard(2) + "'");
+}
+
+TEST_F(ShardedNativeModelTest, RefusesATensorTheIndexLacks) {
+  const std::string tensor = first_tensor_of(2);
+  edit_index([&](json& index) { index["weight_map"].erase(tensor); });
+  expect_reason(shard(2) + ": tensor '" + tensor +
+                "': not in model.safetensors.index.json's weight_map");
+}
+
+TEST_F(ShardedNativeModelTest, RefusesATensorListedButInNoShard) {
+  const std::string tensor = first_tensor_of(3);
+  native_fixtures::edit_shard(folder_, shard(3),
+                              [&](std::vector<SafetensorsTensorData>& t) { t.erase(t.begin()); });
+  expect_reason("model.safetensors.index.json: tensor '" + tensor + "': not in '" + shard(3) +
+                "', its shard");
+}
+
+TEST_F(ShardedNativeModelTest, RefusesAMissingShard) {
+  fs::remove(folder_ + "/" + shard(3));
+  expect_reason("model.safetensors.index.json: shard '" + shard(3) + "' (of tensor '" +
+                first_tensor_of(3) + "') is missing from the folder");
+}
+
+TEST_F(ShardedNativeModelTest, RefusesAShardFileTheIndexDoesNotName) {
+  fs::copy_file(folder_ + "/" + shard(3), folder_ + "/model-00004-of-00003.safetensors");
+  expect_reason(
+      "model-00004-of-00003.safetensors: not named by model.safetensors.index.json: every "
+      "*.safetensors file of the folder must be a shard it lists");
+}
+
+TEST_F(ShardedNativeModelTest, RefusesShardNamesOutsideTheFolder) {
+  const std::string tensor = first_tensor_of(1);
+  for (const std::string& name : {"sub/" + shard(1), "../" + shard(1), std::string(".."),
+                                  "/etc/" + shard(1), std::string("model.bin")}) {
+    edit_index([&](json& index) { index["weight_map"][tensor] = name; });
+    expect_reason("model.safetensors.index.json: weight_map: tensor '" + tensor + "': shard '" +
+                  name +
+                  "' is not a *.safetensors file name inside the folder (no '/', '\\', '..', "
+                  "leading '.' or control byte)");
+  }
+}
+
+TEST_F(ShardedNativeModelTest, RefusesAnIndexThatIsNotTheJsonTransformersReads) {
+  const std::string path = folder_ + "/model.safetensors.index.json";
+  const std::string valid = read_file(path);
+  write_file_atomically(path, "{\"weight_map\": ");
+  const NativeModelInspection cut = inspect();
+  EXPECT_FALSE(cut.accepted);
+  EXPECT_EQ(cut.reason.rfind("model.safetensors.index.json: not valid JSON: ", 0), 0u)
+      << cut.reason;
+  write_file_atomically(path, "[]");
+  expect_reason("model.safetensors.index.json: not a JSON object");
+  edit_index([](json&) {});
+  write_file_atomically(path, valid);
+  edit_index([](json& index) { index.erase("metadata"); });
+  expect_reason(
+      "model.safetensors.index.json: metadata is missing (transformers' loader requires it)");
+  write_file_atomically(path, valid);
+  edit_index([](json& index) { index["shards"] = 3; });
+  expect_reason(
+      "model.safetensors.index.json: unexpected key 'shards' (only metadata and weight_map)");
+  edit_index([](json& index) {
+    index.erase("shards");
+    index["weight_map"] = json::array();
+  });
+  expect_reason(
+      "model.safetensors.index.json: weight_map is missing or not a JSON object of tensor name "
+      "-> shard file name");
+  const std::string tensor = first_tensor_of(1);
+  write_file_atomically(path, valid);
+  edit_index([&](json& index) { index["weight_map"][tensor] = 1; });
+  expect_reason("model.safetensors.index.json: weight_map: tensor '" + tensor +
+                "': the shard is not a file name string");
+  // A tensor named twice in weight_map (nlohmann and Python would keep the last).
+  write_file_atomically(path, R"({"metadata": {}, "weight_map": {"a": ")" + shard(1) +
+                                  R"(", "a": ")" + shard(2) + R"("}})");
+  expect_reason("model.safetensors.index.json: weight_map names tensor 'a' twice");
+}
+
+TEST_F(ShardedNativeModelTest, RefusesBothASingleFileAndShards) {
+  fs::copy_file(kModel + "/model.safetensors", folder_ + "/model.safetensors");
+  expect_reason(
+      "model.safetensors and model.safetensors.index.json are both present, which is "
+      "ambiguous: keep either the single file or the shards and their index");
+}
+
+// The per-tensor checks hold over the union and name the shard at fault.
+TEST_F(ShardedNativeModelTest, TensorChecksNameTheShard) {
+  const std::string tensor = first_tensor_of(2);
+  native_fixtures::edit_shard(
+      folder_, shard(2), [&](std::vector<SafetensorsTensorData>& t) { t.front().values[3] = NAN; });
+  expect_reason(shard(2) + ": tensor '" + tensor + "' holds a non-finite value at index 3");
+  native_fixtures::edit_shard(folder_, shard(2), [&](std::vector<SafetensorsTensorData>& t) {
+    t.front().values[3] = 0.0f;
+    t.push_back({"encoder.extra.weight", {1}, {0.0f}});
+  });
+  edit_index([&](json& index) { index["weight_map"]["encoder.extra.weight"] = shard(2); });
+  expect_reason(shard(2) + ": unknown tensor \"encoder.extra.weight\"");
+  native_fixtures::edit_shard(folder_, shard(2), [&](std::vector<SafetensorsTensorData>& t) {
+    t.pop_back();
+    t.front().shape.insert(t.front().shape.begin(), 1);
+  });
+  edit_index([&](json& index) { index["weight_map"].erase("encoder.extra.weight"); });
+  const NativeModelInspection reshaped = inspect();
+  EXPECT_EQ(reshaped.reason.rfind(shard(2) + ": tensor '" + tensor + "' has shape [", 0), 0u)
+      << reshaped.reason;
+  native_fixtures::edit_shard(folder_, shard(1),
+                              [&](std::vector<SafetensorsTensorData>& t) { t.erase(t.begin()); });
+  edit_index([&](json& index) { index["weight_map"].erase(first_tensor_of(1)); });
+  expect_reason("model.safetensors.index.json: tensor '" + first_tensor_of(1) + "' is missing");
 }
 
 TEST(NativeModelFolder, IsAFolderWithAConfig) {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -399,6 +400,120 @@ TEST_F(SafetensorsTest, OpenNamesMissingFilesFoldersAndTensors) {
   file = SafetensorsFile::open(path);
   moved = std::move(file);
   EXPECT_EQ(moved.read_float32("w"), std::vector<float>{7.0f});
+}
+
+// The message parse_safetensors_index throws for `text`, one line starting with the label.
+std::string index_error_of(const std::string& text) {
+  try {
+    parse_safetensors_index("index.json", text);
+  } catch (const SafetensorsError& e) {
+    const std::string message = e.what();
+    EXPECT_EQ(message.rfind("index.json: ", 0), 0u) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    return message;
+  }
+  ADD_FAILURE() << "no error for " << text;
+  return "";
+}
+
+TEST(SafetensorsIndex, ReadsTheWeightMap) {
+  const auto map = parse_safetensors_index(
+      "index.json",
+      R"({"metadata": {"total_size": 12}, "weight_map": {"b": "model-00002-of-00002.safetensors",)"
+      R"( "a": "model-00001-of-00002.safetensors"}})");
+  EXPECT_EQ(map, (std::map<std::string, std::string>{{"a", "model-00001-of-00002.safetensors"},
+                                                     {"b", "model-00002-of-00002.safetensors"}}));
+  EXPECT_TRUE(
+      parse_safetensors_index("index.json", R"({"metadata": {}, "weight_map": {}})").empty());
+}
+
+TEST(SafetensorsIndex, RefusesWhatIsNotAPlainIndex) {
+  const auto with_shard = [](const std::string& shard) {
+    return R"({"metadata": {}, "weight_map": {"w": ")" + shard + R"("}})";
+  };
+  EXPECT_EQ(index_error_of(R"({"metadata": {}, "weight_map": {"w": "a.safetensors",)"
+                           R"( "w": "b.safetensors"}})"),
+            "index.json: weight_map names tensor 'w' twice");
+  EXPECT_EQ(index_error_of(R"({"metadata": {}, "metadata": {}, "weight_map": {}})"),
+            "index.json: duplicate key 'metadata'");
+  EXPECT_EQ(index_error_of(R"({"metadata": {"x": 1, "x": 2}, "weight_map": {}})"),
+            "index.json: metadata: duplicate key 'x'");
+  EXPECT_EQ(index_error_of(R"({"weight_map": {}})"),
+            "index.json: metadata is missing (transformers' loader requires it)");
+  EXPECT_EQ(index_error_of(R"({"metadata": [], "weight_map": {}})"),
+            "index.json: metadata is not a JSON object");
+  EXPECT_EQ(index_error_of("nul").rfind("index.json: not valid JSON: ", 0), 0u);
+  for (const std::string& bad :
+       {std::string("a/b.safetensors"), std::string("..\\b.safetensors"), std::string(".."),
+        std::string(".hidden.safetensors"), std::string("b.bin"), std::string(".safetensors"),
+        std::string("a\\u000ab.safetensors"), std::string("")}) {
+    const std::string message = index_error_of(with_shard(bad));
+    EXPECT_NE(message.find("' is not a *.safetensors file name inside the folder"),
+              std::string::npos)
+        << message;
+  }
+  std::string many = R"({"metadata": {}, "weight_map": {)";
+  for (size_t i = 0; i <= kMaxSafetensorsShards; ++i) {
+    many += (i ? "," : "") + ("\"t" + std::to_string(i) + "\": \"s" + std::to_string(i)) +
+            ".safetensors\"";
+  }
+  EXPECT_EQ(index_error_of(many + "}}"), "index.json: names over 1024 shard files");
+}
+
+TEST_F(SafetensorsTest, ShardsReadAsOneSetOfTensors) {
+  const std::string folder = temp_.path() + "/model";
+  std::filesystem::create_directories(folder);
+  write_safetensors(folder + "/model-00001-of-00002.safetensors",
+                    {{"a", {2}, {1.0f, 2.0f}}, {"b", {}, {3.0f}}});
+  write_safetensors(folder + "/model-00002-of-00002.safetensors", {{"c", {1, 2}, {4.0f, 5.0f}}});
+  write_file_atomically(folder + "/model.safetensors.index.json",
+                        R"({"metadata": {}, "weight_map": {)"
+                        R"("a": "model-00001-of-00002.safetensors",)"
+                        R"("b": "model-00001-of-00002.safetensors",)"
+                        R"("c": "model-00002-of-00002.safetensors"}})");
+  SafetensorsShards shards = SafetensorsShards::open_folder(folder);
+  EXPECT_TRUE(shards.sharded());
+  EXPECT_EQ(shards.label(), "model.safetensors.index.json");
+  ASSERT_EQ(shards.file_count(), 2u);
+  EXPECT_EQ(shards.file(1).label(), "model-00002-of-00002.safetensors");
+  EXPECT_EQ(shards.tensors().size(), 3u);
+  EXPECT_EQ(shards.data_size(), 5 * sizeof(float));
+  EXPECT_EQ(shards.file_of("b"), "model-00001-of-00002.safetensors");
+  EXPECT_EQ(shards.file_of("c"), "model-00002-of-00002.safetensors");
+  EXPECT_EQ(shards.entry("c").shape, (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(shards.read_float32("a"), (std::vector<float>{1.0f, 2.0f}));
+  EXPECT_EQ(shards.read_float32("c"), (std::vector<float>{4.0f, 5.0f}));
+  EXPECT_FALSE(shards.contains("d"));
+  try {
+    shards.read_float32("d");
+    ADD_FAILURE() << "an absent tensor was read";
+  } catch (const SafetensorsError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "model.safetensors.index.json: tensor 'd': no such tensor in the shards");
+  }
+  const SafetensorsShards moved(std::move(shards));
+  EXPECT_EQ(moved.read_float32("b"), std::vector<float>{3.0f});
+
+  // The same tensors as one file: read alike, labelled by the file's name.
+  const std::string single = temp_.path() + "/single";
+  std::filesystem::create_directories(single);
+  write_safetensors(single + "/model.safetensors",
+                    {{"a", {2}, {1.0f, 2.0f}}, {"b", {}, {3.0f}}, {"c", {1, 2}, {4.0f, 5.0f}}});
+  const SafetensorsShards one = SafetensorsShards::open_folder(single);
+  EXPECT_FALSE(one.sharded());
+  EXPECT_EQ(one.label(), "model.safetensors");
+  EXPECT_EQ(one.file_of("c"), "model.safetensors");
+  for (const char* name : {"a", "b", "c"}) {
+    EXPECT_EQ(one.read_float32(name), moved.read_float32(name)) << name;
+  }
+  std::filesystem::remove(single + "/model.safetensors");
+  try {
+    SafetensorsShards::open_folder(single);
+    ADD_FAILURE() << "a folder without weights was opened";
+  } catch (const SafetensorsError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "model.safetensors: cannot open file: No such file or directory");
+  }
 }
 
 TEST_F(SafetensorsTest, RandomMutationsParseOrThrowSafetensorsError) {

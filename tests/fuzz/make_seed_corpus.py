@@ -81,6 +81,13 @@ def safetensors_seeds(folder):
     write(folder, "invalid-duplicate-key.safetensors",
           struct.pack("<Q", len(duplicate)) + duplicate + b"\0" * 4)
     write(folder, "invalid-length-past-end.safetensors", struct.pack("<Q", 1 << 20) + b"{}")
+    # After the 8 length bytes, a model.safetensors.index.json (parse_safetensors_index).
+    index = json.dumps({"metadata": {"total_size": 24}, "weight_map": {
+        "a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}})
+    write(folder, "index-valid.safetensors", struct.pack("<Q", len(index)) + index.encode())
+    bad_index = b'{"metadata":{},"weight_map":{"a":"../x.safetensors","a":"y.safetensors"}}'
+    write(folder, "index-invalid-path-duplicate.safetensors",
+          struct.pack("<Q", len(bad_index)) + bad_index)
 
 
 # The smallest Chronos-Bolt: every size 1 or 2, so the whole safetensors is a few KB.

@@ -4,11 +4,16 @@
 // with the label. Asserted on an accepted header: the data buffer follows the
 // 8 + N header bytes to the end of the input; every tensor's offsets lie in
 // the buffer and span exactly its shape's bytes; no two tensors overlap.
+// The bytes after the first 8 (a header's JSON text) also go to
+// parse_safetensors_index: a weight_map whose every shard is a plain
+// *.safetensors name, or SafetensorsError as above.
 // Any other exception, a broken property, a crash or a sanitizer report
 // (e.g. a read outside the input) is a bug.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -37,6 +42,25 @@ void check_header(const crucible::SafetensorsHeader& header, size_t size) {
   }
 }
 
+void check_index(const std::string& text) {
+  const std::string label = "fuzz.index.json";
+  try {
+    const auto weight_map = crucible::parse_safetensors_index(label, text);
+    std::set<std::string> shards;
+    for (const auto& [tensor, shard] : weight_map) {
+      require(shard.find('/') == std::string::npos && shard.find('\\') == std::string::npos,
+              "a shard name with a folder part");
+      require(!shard.empty() && shard[0] != '.', "a hidden or empty shard name");
+      require(shard.size() > 12 && shard.compare(shard.size() - 12, 12, ".safetensors") == 0,
+              "a shard name without .safetensors");
+      shards.insert(shard);
+    }
+    require(shards.size() <= crucible::kMaxSafetensorsShards, "too many shards accepted");
+  } catch (const crucible::SafetensorsError& e) {
+    crucible::fuzz::require_message(e.what(), label + ": ");
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
@@ -51,5 +75,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const crucible::SafetensorsError& e) {
     crucible::fuzz::require_message(e.what(), label + ": ");
   }
+  check_index(size > 8 ? crucible::fuzz::text_of(data + 8, size - 8) : std::string());
   return 0;
 }

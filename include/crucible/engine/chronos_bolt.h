@@ -41,12 +41,13 @@ class NativeWeightsRefused : public std::runtime_error {
 };
 
 // The weights of `folder` (accepted by inspect_native_model, at either depth,
-// with this `config`) on `device`, widened from F16 / BF16 to float32 and
-// each value checked as it is read (so a header-only inspection plus this
-// load checks what a full inspection does, reading the file once). Throws
-// NativeWeightsRefused for a refused value, SafetensorsError if the file
-// changed since its inspection. Adds the tensor bytes read to *bytes_read
-// when given.
+// with this `config`; model.safetensors or its shards, read through
+// SafetensorsShards::open_folder) on `device`, widened from F16 / BF16 to
+// float32 and each value checked as it is read (so a header-only inspection
+// plus this load checks what a full inspection does, reading the files once).
+// Throws NativeWeightsRefused for a refused value, SafetensorsError (naming
+// the file in the folder) if the files changed since their inspection. Adds
+// the tensor bytes read to *bytes_read when given.
 ChronosBoltWeights load_chronos_bolt_weights(const ChronosBoltConfig& config,
                                              const std::string& folder, const c10::Device& device,
                                              long long* bytes_read = nullptr);

@@ -73,12 +73,33 @@ struct NativeConfigLimits {
   int64_t max_quantiles = 99;
 };
 
+// A key config.json lacks (or holds null for) that the official loader
+// fills with a default: transformers' T5Config for the T5 fields, chronos'
+// ChronosBoltConfig dataclass for chronos_config.use_reg_token.
+struct ConfigDefault {
+  std::string key;     // "chronos_config.use_reg_token", "d_model", ...
+  std::string value;   // the value used, as JSON: "false", "512", "\"relu\""
+  std::string origin;  // "the official default", "T5Config's default", ...
+  bool null = false;   // the key is there with null (else it is missing)
+
+  // "chronos_config.use_reg_token missing: false (the official default)", or
+  // "... is null: false (...)".
+  std::string description() const;
+};
+
 // Parses the text of config.json (`label` names it in messages) for
-// ChronosBoltModelForForecasting. Throws NativeConfigError with one line,
+// ChronosBoltModelForForecasting, as transformers' T5Config and chronos'
+// ChronosBoltConfig read it. Throws NativeConfigError with one line,
 // "<label>: <key>: <problem>", for malformed JSON, a wrong type, a value out
-// of range or over `limits`, or an unsupported feed_forward_proj / activation.
+// of range or over `limits`, an unsupported feed_forward_proj / activation, a
+// null the official loader cannot run with, or a chronos_config key that
+// ChronosBoltConfig(**chronos_config) refuses (any but context_length,
+// prediction_length, input_patch_size, input_patch_stride, quantiles,
+// use_reg_token). Each key filled with the official default is added to
+// *defaults when given.
 ChronosBoltConfig parse_chronos_bolt_config(const std::string& label, const std::string& json_text,
-                                            const NativeConfigLimits& limits = {});
+                                            const NativeConfigLimits& limits = {},
+                                            std::vector<ConfigDefault>* defaults = nullptr);
 
 // Every weight tensor the architecture reads, name -> shape, named as
 // transformers saves them ("encoder.block.0.layer.0.SelfAttention.q.weight").

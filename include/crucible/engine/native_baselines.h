@@ -15,7 +15,9 @@ namespace crucible {
 // layers, context 512, prediction 64, patch 16, [REG], levels 0.1 ... 0.9).
 ChronosBoltConfig baseline_chronos_bolt_config();
 
-// config.json text for `config` (architectures, the T5 fields and chronos_config).
+// config.json text for `config` (architectures, chronos_pipeline_class, the
+// T5 fields and chronos_config): what BaseChronosPipeline.from_pretrained
+// needs to load the folder as a ChronosBoltPipeline.
 std::string chronos_bolt_config_json(const ChronosBoltConfig& config);
 
 // The standard normal quantile z with Phi(z) = level, level in (0, 1).

@@ -2,11 +2,12 @@
 // changed: each folder's inspection (header-only: the values are checked as
 // they load) until its files change, and its weights on the device, within a
 // byte budget, the least recently used evicted first (but none that the
-// current round has used). A file has changed when
-// its inode, size or modification time has (the model store installs a new
-// version as a new folder). The validator's evaluator keeps one for its
-// lifetime; a one-shot run (crucible eval) uses one for the run. One round
-// at a time: not thread-safe.
+// current round has used). The folder has changed when a file of it (every
+// file counts: the size verdict adds them all, and the weights may be
+// shards) appeared, went, or changed its inode, size or modification time
+// (the model store installs a new version as a new folder). The validator's evaluator keeps one for
+// its lifetime; a one-shot run (crucible eval) uses one for the run. One round at a time: not
+// thread-safe.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -16,6 +17,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "crucible/engine/chronos_bolt.h"
 #include "crucible/engine/native_model.h"
@@ -28,7 +31,7 @@ class NativeModelCache {
   explicit NativeModelCache(long long budget_bytes = 0) : budget_bytes_(budget_bytes) {}
 
   // The header-only inspection of `folder` under `limits`, from the cache
-  // while its two files are unchanged.
+  // while its files are unchanged.
   NativeModelInspection inspect(const std::string& folder, const ModelLimits& limits);
 
   // The weights of `folder` (accepted by inspect with `config`) on `device`:
@@ -59,10 +62,13 @@ class NativeModelCache {
   };
 
  private:
+  // Every file of a folder, as list_repository_files lists them; a folder
+  // that cannot be listed (listed false) never equals another stamp.
   struct FolderStamp {
-    FileStamp config, weights;
+    bool listed = false;
+    std::vector<std::pair<std::string, FileStamp>> files;  // relative path -> stamp
     bool operator==(const FolderStamp& other) const {
-      return config == other.config && weights == other.weights;
+      return listed && other.listed && files == other.files;
     }
   };
   struct Inspected {
