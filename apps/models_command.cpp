@@ -73,10 +73,14 @@ void print_inspection(const std::string& path, const ModelInspection& r) {
 
 void print_native_inspection(const std::string& path, const NativeModelInspection& r) {
   std::printf("model         %s\n", path.c_str());
-  std::printf("format        native (config.json + model.safetensors)\n");
+  std::printf("format        native (config.json + %s)\n",
+              r.sharded ? "model.safetensors.index.json and its shards" : "model.safetensors");
   std::printf("verdict       %s\n", r.accepted ? "accepted" : "refused");
   if (!r.accepted) std::printf("reason        %s\n", r.reason.c_str());
   if (!r.architecture.empty()) std::printf("architecture  %s\n", r.architecture.c_str());
+  for (const std::string& missing : r.defaults_used) {
+    std::printf("default       %s\n", missing.c_str());
+  }
   std::printf("file bytes    %lld\n", static_cast<long long>(r.file_bytes));
   if (r.parameters > 0) std::printf("parameters    %lld\n", static_cast<long long>(r.parameters));
   for (const auto& [dtype, count] : r.dtype_counts) {
@@ -284,8 +288,8 @@ CommandRun add_models_command(CLI::App& app) {
   CLI::App* cmd =
       models->add_subcommand("inspect", "Validate a model, print its limits and ops or config");
   cmd->add_option("path", inspect->path,
-                  "TorchScript archive (.pt) or native model folder (config.json + "
-                  "model.safetensors)")
+                  "a TorchScript archive (.pt), or a model's folder as uploaded: native "
+                  "(config.json + model.safetensors, or sharded) or TorchScript (model.pt)")
       ->required();
   add_competition_rules_options(cmd, inspect->rules);
   cmd->callback([options] { options->job = ModelsJob::kInspect; });

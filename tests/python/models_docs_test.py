@@ -39,6 +39,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(REPO, "examples"))
 import oracle  # noqa: E402
 from make_demo_chain import content_hash as demo_content_hash  # noqa: E402
+from validator_harness import folder_files  # noqa: E402
 
 EXAMPLE = os.path.join(REPO, "examples", "models", "simple_forecaster.py")
 MODELS_DOC = os.path.join(REPO, "docs", "models.md")
@@ -106,16 +107,6 @@ def python_hashes(files, hotkey):
     """The content and secure hash by their definition, with hashlib."""
     content = b64sha("".join(b64sha(files[p]) for p in sorted(files)).encode())
     return content, b64sha((content + hotkey).encode())
-
-
-def folder_files(folder):
-    files = {}
-    for root, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(root, name)
-            with open(path, "rb") as f:
-                files[os.path.relpath(path, folder).replace(os.sep, "/")] = f.read()
-    return files
 
 
 def write(path, data):

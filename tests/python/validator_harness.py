@@ -162,6 +162,17 @@ def make_baselines(crucible, folder):
     return folder
 
 
+def folder_files(folder):
+    """Every file under `folder`: {relative '/'-separated path: bytes}."""
+    files = {}
+    for base, _, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(base, name)
+            with open(path, "rb") as f:
+                files[os.path.relpath(path, folder).replace(os.sep, "/")] = f.read()
+    return files
+
+
 def commitment(repo, commit, files, hotkey, competition=0):
     """A commitment to ns/repo@commit whose secure hash matches `files` for `hotkey`."""
     secure = sha256_b64((content_hash(files) + hotkey).encode())
@@ -283,13 +294,28 @@ class NativeSetup:
     def start(self, state_dir, log_path, *extra, env=None, chain=None):
         """Starts a validator on `state_dir` (and `chain`, this setup's first
         chain folder by default); its output goes to `log_path`."""
-        command = [self.crucible, "validator", "--chain", "local:" + (chain or self.chain), "--hub",
-                   self.hub, "--state-dir", state_dir, "--schedule", self.schedule,
-                   "--device", "cpu", "--idle-poll", "0.2", "--sync-interval", "0.5",
-                   "--retry-interval", "3600", "--timeout-per-model", "60", *extra]
-        with open(log_path, "ab") as log:
-            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
-                                    env=dict(os.environ, **(env or {})))
+        return start_validator(self.crucible, chain or self.chain, self.hub, state_dir,
+                               self.schedule, log_path, "--timeout-per-model", "60", *extra,
+                               env=env)
+
+
+def start_validator(crucible, chain, hub, state_dir, schedule, log_path, *extra, env=None):
+    """A validator on the chain folder `chain` and the local hub folder `hub`,
+    on the CPU, polling fast; its output goes to `log_path`."""
+    command = [crucible, "validator", "--chain", "local:" + chain, "--hub", hub, "--state-dir",
+               state_dir, "--schedule", schedule, "--device", "cpu", "--idle-poll", "0.2",
+               "--sync-interval", "0.5", "--retry-interval", "3600", *extra]
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(os.environ, **(env or {})))
+
+
+def verdict_rows(state_dir):
+    """The metrics.jsonl rows, oldest first, that give a miner's verdict: its
+    model ran (ok, refused, ...) or could not be fetched (too-large, ...);
+    not the rows of a miner that is waiting or not looked at yet."""
+    return [row for line in read_lines(os.path.join(state_dir, "metrics.jsonl"))
+            for row in line.get("models", []) if row.get("status") not in ("waiting", "unknown")]
 
 
 def read_text(path):
