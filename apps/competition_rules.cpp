@@ -10,6 +10,7 @@ void add_competition_rules_options(CLI::App* command, CompetitionRulesOptions& r
       "--schedule", rules.schedule,
       "play by a competition of this schedule (the validator's --schedule JSON): its size and "
       "parameter limits, and for eval its tasks, quantiles and task weights");
+  rules.competition_only_for_schedule = competition == nullptr;
   rules.competition_option =
       competition != nullptr
           ? competition
@@ -37,6 +38,9 @@ CompetitionRules chosen_rules(const CompetitionRulesOptions& rules) {
   CompetitionRules chosen;
   if (rules.schedule.empty()) {
     if (rules.block_option->count() > 0) throw CliError("--block: needs --schedule FILE");
+    if (rules.competition_only_for_schedule && rules.competition_option->count() > 0) {
+      throw CliError("--competition: needs --schedule FILE (the schedule that defines it)");
+    }
     chosen.competition.max_file_bytes = rules.limits.max_file_bytes;
     chosen.competition.max_parameters = rules.limits.max_parameters;
     chosen.description = "limits " + std::to_string(rules.limits.max_file_bytes) + " bytes, " +

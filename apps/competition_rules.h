@@ -24,6 +24,7 @@ struct CompetitionRulesOptions {
   const CLI::Option* schedule_option = nullptr;
   const CLI::Option* competition_option = nullptr;
   const CLI::Option* block_option = nullptr;
+  bool competition_only_for_schedule = true;  // false where --competition has another use too
   // Flags a schedule's competition sets, refused together with --schedule.
   std::vector<const CLI::Option*> set_by_schedule;
 };
