@@ -176,6 +176,32 @@ def validator_verdicts(cases, root):
     return verdicts
 
 
+def check_rules_flags(folder, schedule, work):
+    """Rules flags that cannot go together: exit 2, one line naming the flag,
+    no result.json."""
+    out = os.path.join(work, "never.json")
+    eval_ = ["eval", "--models", folder, "--seed", "1", "--out", out]
+    cases = [
+        (eval_ + ["--competition", "0"], "--competition: needs --schedule"),
+        (eval_ + ["--block", "5"], "--block: needs --schedule"),
+        (eval_ + ["--schedule", schedule], "--schedule: add --competition"),
+        (eval_ + ["--schedule", schedule, "--competition", "7"], "has no competition 7"),
+        (eval_ + ["--schedule", schedule, "--competition", "0", "--series", "5"],
+         "--series: --schedule's competition sets this"),
+        (eval_ + ["--schedule", schedule, "--competition", "0", "--max-file-bytes", "9"],
+         "--max-file-bytes: --schedule's competition sets this"),
+        (["models", "inspect", folder, "--competition", "1"], "--competition: needs --schedule"),
+        (["models", "inspect", folder, "--schedule", schedule, "--competition", "0", "--block",
+          "0", "--max-parameters", "3"], "--max-parameters: --schedule's competition sets this"),
+    ]
+    for args, words in cases:
+        result = subprocess.run([CRUCIBLE, *args], capture_output=True, text=True)
+        lines = result.stderr.strip().splitlines()
+        check(result.returncode == 2 and len(lines) == 1 and words in lines[0] and
+              not os.path.exists(out), "%s: refused with %r (%d: %s)" % (
+                  " ".join(args[:1] + args[3:]), words, result.returncode, result.stderr.strip()))
+
+
 def main():
     global CRUCIBLE
     CRUCIBLE = os.path.abspath(sys.argv[1])
@@ -185,6 +211,7 @@ def main():
         schedule = os.path.join(root, "schedule.json")
         write_schedule(schedule, os.path.join(baselines, "6_bolt_gaussian"))
         cases = make_cases(baselines, os.path.join(root, "cases"))
+        check_rules_flags(cases["as-saved"][0], schedule, root)
         validator = validator_verdicts(cases, root)
         for name, (folder, competition, phrase) in sorted(cases.items()):
             local = local_verdicts(name, folder, competition, schedule, root)
