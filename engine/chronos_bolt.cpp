@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "crucible/common/safetensors.h"
+#include "crucible/common/safetensors_shards.h"
 #include "crucible/engine/native_model.h"
 
 namespace crucible {

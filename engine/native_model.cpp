@@ -11,6 +11,7 @@
 #include "crucible/common/model_files.h"
 #include "crucible/common/quoted_text.h"
 #include "crucible/common/safetensors.h"
+#include "crucible/common/safetensors_shards.h"
 
 namespace crucible {
 namespace {

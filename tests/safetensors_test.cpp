@@ -1,6 +1,7 @@
 // safetensors reading and writing: exact values, every malformed header the
 // reader must refuse, and a seeded random-mutation run over a valid image.
 #include "crucible/common/safetensors.h"
+#include "crucible/common/safetensors_shards.h"
 
 #include <gtest/gtest.h>
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "crucible/common/safetensors.h"
+#include "crucible/common/safetensors_shards.h"
 #include "fuzz_support.h"
 
 using crucible::fuzz::require;

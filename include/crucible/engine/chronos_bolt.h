@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "crucible/common/safetensors_shards.h"
 #include "crucible/engine/chronos_bolt_config.h"
 #include "crucible/engine/t5_stack.h"
 

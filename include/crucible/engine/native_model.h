@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "crucible/common/safetensors.h"
+#include "crucible/common/safetensors_shards.h"
 #include "crucible/engine/chronos_bolt_config.h"
 #include "crucible/engine/model_inspector.h"
 
