@@ -121,7 +121,7 @@ std::string chart_page_html(const ChartLibrary& chart, const ChartPage& page) {
   std::ostringstream html;
   html << "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
        << "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-       << "<title>" << html_escaped(page.title) << "</title>\n<style>" << kStyle
+       << "<title>" << html_escaped(page.title) << "</title>\n<style>" << kStyle << page.style
        << "</style>\n</head>\n<body>\n<main id=\"crucible-page\"";
   for (const auto& [name, value] : page.attributes) {
     html << " " << name << "=\"" << html_escaped(value) << "\"";

@@ -39,6 +39,7 @@ struct ChartPage {
   std::vector<ChartSlot> charts;  // left out when Chart.js is missing
   std::string data_id;            // the inlined JSON's element id; none when empty
   nlohmann::ordered_json data;
+  const char* style = "";   // the page's own CSS, after the shared rules
   const char* script = "";  // the page's own script (apps/pages/)
 };
 

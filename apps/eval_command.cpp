@@ -218,6 +218,7 @@ void run_eval(const EvalOptions& o) {
   check_options(o);
   EvalOutcome outcome;
   outcome.seed = o.task.seed;
+  outcome.mine = o.mine;
   const CompetitionRules rules = eval_rules(o);
   const CompetitionConfig& competition = rules.competition;
   outcome.rules = rules.description;

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
@@ -9,6 +11,10 @@
 #include <utility>
 
 #include "crucible/common/files.h"
+#include "crucible/common/json_number.h"
+#include "crucible/cuda/loss_math.h"
+#include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/series_losses.h"
 #include "eval_report.h"
 
 namespace crucible {
@@ -16,10 +22,162 @@ namespace {
 
 namespace fs = std::filesystem;
 
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Per group g of `group_of` (series -> group), the mean of the non-NaN values
+// of `losses` in it: +inf when one is +inf (a failed model), NaN when none.
+std::vector<double> group_means(const double* losses, size_t count,
+                                const std::vector<size_t>& group_of, size_t groups) {
+  std::vector<double> sums(groups, 0.0);
+  std::vector<int64_t> counts(groups, 0);
+  for (size_t j = 0; j < count; ++j) {
+    if (std::isnan(losses[j])) continue;
+    sums[group_of[j]] += losses[j];
+    ++counts[group_of[j]];
+  }
+  std::vector<double> means(groups, kNaN);
+  for (size_t g = 0; g < groups; ++g) {
+    if (counts[g] > 0) means[g] = sums[g] / static_cast<double>(counts[g]);
+  }
+  return means;
+}
+
+// Per horizon step, how many series have a target that long.
+std::vector<int64_t> step_series(const TaskData& task) {
+  std::vector<int64_t> counts(static_cast<size_t>(task.target_width), 0);
+  for (int64_t n : task.target_lengths) {
+    for (int64_t t = 0; t < n; ++t) ++counts[static_cast<size_t>(t)];
+  }
+  return counts;
+}
+
+// Adds each series' step losses (loss_math.h's step_loss: the engine's
+// sanitising and arithmetic) into sums[t], for t below its target length.
+// `forecasts` [S, H, Q] float32 of one model.
+template <LossMetric kMetric>
+void add_step_losses(const StepLossParams& params, const float* forecasts, const TaskData& task,
+                     std::vector<double>& sums) {
+  const int64_t h = task.target_width, q = params.num_quantiles;
+  double scratch[kMaxQuantiles];
+  for (int64_t j = 0; j < task.num_series; ++j) {
+    for (int64_t t = 0; t < task.target_lengths[j]; ++t) {
+      sums[static_cast<size_t>(t)] +=
+          step_loss<kMetric>(params, forecasts + (j * h + t) * q, task.targets[j * h + t], scratch);
+    }
+  }
+}
+
+// The mean step loss per horizon step of model `i` of task `t` (docs/models.md:
+// the report's loss by horizon step): NaN where no series reaches the step,
+// everywhere when the model was not scored. For WQL a step's value is the
+// numerator, 2 x the mean pinball loss, before the division by sum |y|.
+std::vector<double> loss_by_step(const EvalTaskRun& t, size_t i) {
+  const TaskData& task = t.task;
+  std::vector<double> means(static_cast<size_t>(task.target_width), kNaN);
+  const at::Tensor& all = t.round.forecasts;
+  if (t.round.runs[i].status != "ok" || !all.defined() || all.dim() != 4 ||
+      all.size(1) != task.num_series || all.size(2) != task.target_width ||
+      all.size(3) > kMaxQuantiles) {
+    return means;
+  }
+  const at::Tensor forecasts =
+      all[static_cast<int64_t>(i)].to(at::kCPU, at::kFloat).contiguous();  // [S, H, Q]
+  StepLossParams params{};
+  params.metric = parse_loss_metric(t.metric);
+  params.num_quantiles = static_cast<int32_t>(forecasts.size(2));
+  params.median_index = median_level_index(t.quantiles);
+  params.levels = t.quantiles.data();
+  std::vector<double> sums(means.size(), 0.0);
+  const float* values = forecasts.data_ptr<float>();
+  switch (params.metric) {
+    case LossMetric::kCrps:
+      add_step_losses<LossMetric::kCrps>(params, values, task, sums);
+      break;
+    case LossMetric::kPinball:
+      add_step_losses<LossMetric::kPinball>(params, values, task, sums);
+      break;
+    case LossMetric::kWql:
+      add_step_losses<LossMetric::kWql>(params, values, task, sums);
+      break;
+    case LossMetric::kMae:
+      add_step_losses<LossMetric::kMae>(params, values, task, sums);
+      break;
+    case LossMetric::kMse:
+      add_step_losses<LossMetric::kMse>(params, values, task, sums);
+      break;
+  }
+  const std::vector<int64_t> counts = step_series(task);
+  for (size_t step = 0; step < means.size(); ++step) {
+    if (counts[step] > 0) means[step] = sums[step] / static_cast<double>(counts[step]);
+  }
+  return means;
+}
+
+// Each series' description: the task's own, or for a task folder (--data)
+// the kernels.json that `crucible synth` wrote beside its arrays (an absent
+// or unreadable one: none, and the kinds are "unknown").
+std::vector<std::string> task_descriptions(const EvalTaskRun& t) {
+  const std::vector<std::string>& own = t.task.descriptions;
+  if (std::any_of(own.begin(), own.end(), [](const std::string& d) { return !d.empty(); })) {
+    return own;
+  }
+  std::error_code error;
+  const fs::path file = fs::path(t.data) / "kernels.json";
+  if (t.data.empty() || !fs::is_regular_file(file, error)) return {};
+  std::string text;
+  try {
+    text = read_file(file.string());
+  } catch (const std::runtime_error&) {
+    return {};
+  }
+  const nlohmann::json list = nlohmann::json::parse(text, nullptr, false);
+  if (!list.is_array() || static_cast<int64_t>(list.size()) != t.task.num_series) return {};
+  std::vector<std::string> descriptions;
+  for (const nlohmann::json& d : list)
+    descriptions.push_back(d.is_string() ? d.get<std::string>() : "");
+  return descriptions;
+}
+
+// What the first task's analyses group by: its descriptions and series kinds.
+struct FirstTaskKinds {
+  std::vector<std::string> descriptions;
+  SeriesKinds kinds;
+};
+
+FirstTaskKinds first_task_kinds(const EvalOutcome& outcome) {
+  const EvalTaskRun& first = outcome.tasks.front();
+  FirstTaskKinds result;
+  result.descriptions = task_descriptions(first);
+  result.kinds = series_kinds(result.descriptions, first.task.num_series);
+  return result;
+}
+
+// Model i's scores on task t.
+EvalTaskScores task_scores(const EvalTaskRun& t, size_t i) {
+  const at::Tensor row =
+      t.round.losses[static_cast<int64_t>(i)].to(at::kCPU, at::kDouble).contiguous();
+  EvalTaskScores s;
+  s.name = t.name;
+  s.weight = t.weight;
+  s.scores.mean_loss = group_means(row.data_ptr<double>(), static_cast<size_t>(row.numel()),
+                                   std::vector<size_t>(static_cast<size_t>(row.numel()), 0), 1)[0];
+  s.scores.win_rate = t.scores.win_rate[i];
+  s.scores.composite = t.scores.composite[i];
+  s.scores.ci_lo = t.scores.ci_lo[i];
+  s.scores.ci_hi = t.scores.ci_hi[i];
+  s.scores.gap = t.scores.agg_gap[i];
+  s.scores.sep = t.scores.sep_score[i];
+  return s;
+}
+
 // The models in outcome.order (best first) with what the table, result.json
-// and the report show of each; the per-series losses are the first task's.
-std::vector<EvalReportModel> ranked_models(const EvalOutcome& outcome) {
-  const at::Tensor losses = outcome.tasks.front().round.losses.cpu();
+// and the report show of each; the per-series losses, the interval, gap and
+// separation are the first task's. With `kinds`, also the loss by step and
+// by kind (the forecasts are read: not for the console table).
+std::vector<EvalReportModel> ranked_models(const EvalOutcome& outcome,
+                                           const SeriesKinds* kinds = nullptr) {
+  const EvalTaskRun& first = outcome.tasks.front();
+  const at::Tensor losses = first.round.losses.to(at::kCPU, at::kDouble).contiguous();
   std::vector<EvalReportModel> ranked;
   for (size_t i : outcome.order) {
     const ModelRun& r = outcome.runs[i];
@@ -31,11 +189,20 @@ std::vector<EvalReportModel> ranked_models(const EvalOutcome& outcome) {
     m.reason = r.reason;
     const at::Tensor row = losses[static_cast<int64_t>(i)];
     m.losses.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
-    m.mean_loss = outcome.mean_loss[i];
-    m.win_rate = outcome.win_rate[i];
-    m.composite = outcome.composite[i];
+    m.scores = task_scores(first, i).scores;
+    m.scores.mean_loss = outcome.mean_loss[i];
+    m.scores.win_rate = outcome.win_rate[i];
+    m.scores.composite = outcome.composite[i];
     m.weight = outcome.weight[i];
     m.seconds = r.seconds;
+    if (outcome.tasks.size() > 1) {
+      for (const EvalTaskRun& t : outcome.tasks) m.tasks.push_back(task_scores(t, i));
+    }
+    if (kinds != nullptr) {
+      m.loss_by_step = loss_by_step(first, i);
+      m.loss_by_kind =
+          group_means(m.losses.data(), m.losses.size(), kinds->kind_of, kinds->names.size());
+    }
     ranked.push_back(m);
   }
   return ranked;
@@ -81,54 +248,62 @@ void print_eval_table(const EvalOutcome& outcome) {
   std::printf("%6s %-28s %-10s %12s %9s %9s %8s %8s\n", "uid", "model", "status", "mean loss",
               "win rate", "composite", "weight*", "seconds");
   for (const EvalReportModel& m : ranked_models(outcome)) {
-    std::printf("%6lld %-28s %-10s %12.6g %9.4f %9.4f %8.4f %8.2f%s%s\n",
-                static_cast<long long>(m.uid), m.name.c_str(), m.status.c_str(), m.mean_loss,
-                m.win_rate, m.composite, m.weight, m.seconds, m.reason.empty() ? "" : "  ",
+    std::printf("%6lld %-28s %-10s %12.6g %9.4f %9.4f %8.4f %8.2f%s%s%s\n",
+                static_cast<long long>(m.uid), m.name.c_str(), m.status.c_str(), m.scores.mean_loss,
+                m.scores.win_rate, m.scores.composite, m.weight, m.seconds,
+                m.uid == outcome.mine ? "  <- mine" : "", m.reason.empty() ? "" : "  ",
                 m.reason.c_str());
   }
   for (const EvalTaskRun& t : outcome.tasks) print_padding_hint(t.task, t.round.runs);
   std::printf(
       "* weight: the softmax of this round's composites alone (what these models would "
       "share if this round were all); a validator's weights come from its EMA over rounds\n");
+  for (const std::string& note : eval_table_notes(outcome.runs.size())) {
+    std::printf("%s\n", note.c_str());
+  }
 }
 
 std::string eval_result_json(const EvalOutcome& outcome) {
   const EvalTaskRun& first = outcome.tasks.front();
+  const FirstTaskKinds kinds = first_task_kinds(outcome);
   // "seed_text": the seed as a string for readers whose numbers are doubles.
-  nlohmann::ordered_json result = {{"seed", outcome.seed},
-                                   {"seed_text", std::to_string(outcome.seed)},
-                                   {"rules", outcome.rules},
-                                   {"limits",
-                                    {{"max_file_bytes", outcome.limits.max_file_bytes},
-                                     {"max_parameters", outcome.limits.max_parameters}}},
-                                   {"task",
-                                    {{"series", first.task.num_series},
-                                     {"input_width", first.task.input_width},
-                                     {"horizon", first.task.target_width},
-                                     {"quantiles", first.quantiles},
-                                     {"data", first.data}}},
-                                   {"tasks", nlohmann::ordered_json::array()},
-                                   {"models", nlohmann::ordered_json::array()}};
+  nlohmann::ordered_json result = {
+      {"seed", outcome.seed},
+      {"seed_text", std::to_string(outcome.seed)},
+      {"rules", outcome.rules},
+      {"limits",
+       {{"max_file_bytes", outcome.limits.max_file_bytes},
+        {"max_parameters", outcome.limits.max_parameters}}},
+      {"task",
+       {{"series", first.task.num_series},
+        {"input_width", first.task.input_width},
+        {"horizon", first.task.target_width},
+        {"quantiles", first.quantiles},
+        {"data", first.data},
+        {"kinds", kinds_json(kinds.kinds)},
+        {"step_series", step_series(first.task)}}},
+      {"mine", outcome.mine >= 0 ? nlohmann::ordered_json(outcome.mine) : nullptr},
+      {"tasks", nlohmann::ordered_json::array()},
+      {"models", nlohmann::ordered_json::array()}};
   for (const EvalTaskRun& t : outcome.tasks) result["tasks"].push_back(task_json(t));
-  for (size_t i : outcome.order) {
-    const ModelRun& r = outcome.runs[i];
+  const std::vector<EvalReportModel> ranked = ranked_models(outcome, &kinds.kinds);
+  for (size_t k = 0; k < ranked.size(); ++k) {
+    const EvalReportModel& m = ranked[k];
+    const ModelRun& r = outcome.runs[outcome.order[k]];
     nlohmann::ordered_json entry = {{"uid", r.uid}, {"file", r.path}, {"format", r.format}};
     if (r.format == "native") entry["group"] = r.group;
-    const at::Tensor losses = first.round.losses.cpu()[static_cast<int64_t>(i)];
-    entry.update(nlohmann::ordered_json{
-        {"status", r.status},
-        {"reason", r.reason},
-        {"mean_loss", outcome.mean_loss[i]},
-        {"losses", std::vector<double>(losses.data_ptr<double>(),
-                                       losses.data_ptr<double>() + losses.numel())},
-        {"win_rate", outcome.win_rate[i]},
-        {"composite", outcome.composite[i]},
-        {"weight", outcome.weight[i]},
-        {"seconds",
-         {{"load", r.load_seconds},
-          {"forward", r.forward_seconds},
-          {"loss", first.round.loss_seconds},
-          {"total", r.seconds}}}});
+    entry.update(nlohmann::ordered_json{{"status", r.status}, {"reason", r.reason}});
+    entry.update(scores_json(m.scores));
+    entry.update(nlohmann::ordered_json{{"weight", m.weight},
+                                        {"losses", json_numbers(m.losses)},
+                                        {"seconds",
+                                         {{"load", r.load_seconds},
+                                          {"forward", r.forward_seconds},
+                                          {"loss", first.round.loss_seconds},
+                                          {"total", r.seconds}}},
+                                        {"loss_by_step", json_numbers(m.loss_by_step)},
+                                        {"loss_by_kind", json_numbers(m.loss_by_kind)}});
+    if (!m.tasks.empty()) entry["tasks"] = task_scores_json(m.tasks);
     result["models"].push_back(entry);
   }
   return result.dump(1) + "\n";
@@ -136,19 +311,28 @@ std::string eval_result_json(const EvalOutcome& outcome) {
 
 void write_eval_report(const EvalReportRequest& request, const EvalOutcome& outcome) {
   const EvalTaskRun& first = outcome.tasks.front();
+  FirstTaskKinds kinds = first_task_kinds(outcome);
   EvalReport report;
   report.seed = outcome.seed;
   report.data = first.data;
+  report.task_name = first.name;
+  report.task_count = outcome.tasks.size();
+  report.metric = first.metric;
   report.quantiles = first.quantiles;
   report.series = request.series;
   report.fan_uids = request.uids;
-  report.models = ranked_models(outcome);
+  report.mine = request.mine;
+  report.models = ranked_models(outcome, &kinds.kinds);
+  report.descriptions = std::move(kinds.descriptions);
+  report.kinds = std::move(kinds.kinds);
+  report.step_series = step_series(first.task);
+  report.notes = eval_table_notes(outcome.runs.size());
   const at::Tensor series = at::tensor(report.series, at::kLong).to(first.round.forecasts.device());
   const at::Tensor forecasts = first.round.forecasts.index_select(1, series).cpu().contiguous();
   for (size_t k : fan_models(report)) {
-    const at::Tensor mine = forecasts[static_cast<int64_t>(outcome.order[k])];
-    report.models[k].forecasts.assign(mine.data_ptr<float>(),
-                                      mine.data_ptr<float>() + mine.numel());
+    const at::Tensor drawn = forecasts[static_cast<int64_t>(outcome.order[k])];
+    report.models[k].forecasts.assign(drawn.data_ptr<float>(),
+                                      drawn.data_ptr<float>() + drawn.numel());
   }
   const ChartLibrary chart = find_chart_library();
   write_file_atomically(request.path,

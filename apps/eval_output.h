@@ -38,6 +38,7 @@ struct EvalOutcome {
   std::vector<ModelRun> runs;
   std::vector<double> mean_loss, win_rate, composite, weight;
   std::vector<size_t> order;  // indexes of `runs`, best composite first
+  int64_t mine = -1;          // --mine: the table marks this uid's row; -1: none
 };
 
 struct EvalReportRequest {
@@ -50,7 +51,9 @@ struct EvalReportRequest {
 // The ranked table and the notes under it, on stdout.
 void print_eval_table(const EvalOutcome& outcome);
 
-// result.json's document.
+// result.json's document: the task, and per model its run, scores (with the
+// first task's ci_lo, ci_hi, gap and sep, and per task with several), its
+// loss by horizon step and by series kind (eval_report.h) on the first task.
 std::string eval_result_json(const EvalOutcome& outcome);
 
 // Writes the --report page for the first task.
