@@ -322,8 +322,9 @@ CommandRun add_eval_command(CLI::App& app) {
   auto o = std::make_shared<EvalOptions>();
   CLI::App* cmd = app.add_subcommand("eval", "Evaluate a folder of models on a task: table + JSON");
   cmd->add_option("--models", o->models_dir,
-                  "folder of models: TorchScript *.pt files and native folders "
-                  "(config.json + model.safetensors)")
+                  "one model's folder, or a folder of models: TorchScript *.pt files and "
+                  "model folders (native: config.json + model.safetensors or shards; "
+                  "TorchScript: model.pt)")
       ->required();
   o->length_option = cmd->add_option("--length", o->task.length, "series length L (synthetic task)")
                          ->capture_default_str();
