@@ -99,9 +99,12 @@ std::string model_layout_reason(const std::string& folder) {
   }
   if (is_regular_file(folder + "/config.json")) {
     return "config.json but no model.safetensors (nor a sharded model.safetensors.index.json) "
-           "at the top level";
+           "at the top level: save the weights beside it with save_pretrained(DIR, "
+           "safe_serialization=True)";
   }
-  return "neither model.pt nor config.json + model.safetensors at the top level";
+  return "neither model.pt nor config.json + model.safetensors at the top level: a TorchScript "
+         "model is model.pt (torch.jit.save), a native one config.json + model.safetensors "
+         "(save_pretrained)";
 }
 
 }  // namespace crucible
