@@ -298,9 +298,10 @@ void run_eval(const EvalOptions& o) {
   std::stable_sort(outcome.order.begin(), outcome.order.end(),
                    [&](size_t a, size_t b) { return outcome.composite[a] > outcome.composite[b]; });
 
-  print_eval_table(outcome);
-  write_file_atomically(o.out, eval_result_json(outcome));
-  if (!request.path.empty()) write_eval_report(request, outcome);
+  EvalRanking ranking = rank_eval_models(outcome);
+  print_eval_table(outcome, ranking);
+  write_file_atomically(o.out, eval_result_json(outcome, ranking));
+  if (!request.path.empty()) write_eval_report(request, outcome, std::move(ranking));
   check_not_all_failed_alike(outcome.runs);
 }
 

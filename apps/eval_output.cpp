@@ -138,24 +138,9 @@ std::vector<std::string> task_descriptions(const EvalTaskRun& t) {
   return descriptions;
 }
 
-// What the first task's analyses group by: its descriptions and series kinds.
-struct FirstTaskKinds {
-  std::vector<std::string> descriptions;
-  SeriesKinds kinds;
-};
-
-FirstTaskKinds first_task_kinds(const EvalOutcome& outcome) {
-  const EvalTaskRun& first = outcome.tasks.front();
-  FirstTaskKinds result;
-  result.descriptions = task_descriptions(first);
-  result.kinds = series_kinds(result.descriptions, first.task.num_series);
-  return result;
-}
-
-// Model i's scores on task t.
-EvalTaskScores task_scores(const EvalTaskRun& t, size_t i) {
-  const at::Tensor row =
-      t.round.losses[static_cast<int64_t>(i)].to(at::kCPU, at::kDouble).contiguous();
+// Model i's scores on task t, whose losses `losses` holds on the CPU.
+EvalTaskScores task_scores(const EvalTaskRun& t, const at::Tensor& losses, size_t i) {
+  const at::Tensor row = losses[static_cast<int64_t>(i)];
   EvalTaskScores s;
   s.name = t.name;
   s.weight = t.weight;
@@ -168,44 +153,6 @@ EvalTaskScores task_scores(const EvalTaskRun& t, size_t i) {
   s.scores.gap = t.scores.agg_gap[i];
   s.scores.sep = t.scores.sep_score[i];
   return s;
-}
-
-// The models in outcome.order (best first) with what the table, result.json
-// and the report show of each; the per-series losses, the interval, gap and
-// separation are the first task's. With `kinds`, also the loss by step and
-// by kind (the forecasts are read: not for the console table).
-std::vector<EvalReportModel> ranked_models(const EvalOutcome& outcome,
-                                           const SeriesKinds* kinds = nullptr) {
-  const EvalTaskRun& first = outcome.tasks.front();
-  const at::Tensor losses = first.round.losses.to(at::kCPU, at::kDouble).contiguous();
-  std::vector<EvalReportModel> ranked;
-  for (size_t i : outcome.order) {
-    const ModelRun& r = outcome.runs[i];
-    EvalReportModel m;
-    m.uid = r.uid;
-    m.name = fs::path(r.path).filename().string();
-    m.format = r.format;
-    m.status = r.status;
-    m.reason = r.reason;
-    const at::Tensor row = losses[static_cast<int64_t>(i)];
-    m.losses.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
-    m.scores = task_scores(first, i).scores;
-    m.scores.mean_loss = outcome.mean_loss[i];
-    m.scores.win_rate = outcome.win_rate[i];
-    m.scores.composite = outcome.composite[i];
-    m.weight = outcome.weight[i];
-    m.seconds = r.seconds;
-    if (outcome.tasks.size() > 1) {
-      for (const EvalTaskRun& t : outcome.tasks) m.tasks.push_back(task_scores(t, i));
-    }
-    if (kinds != nullptr) {
-      m.loss_by_step = loss_by_step(first, i);
-      m.loss_by_kind =
-          group_means(m.losses.data(), m.losses.size(), kinds->kind_of, kinds->names.size());
-    }
-    ranked.push_back(m);
-  }
-  return ranked;
 }
 
 // One line when the task pads its inputs and some model could not know
@@ -243,11 +190,49 @@ nlohmann::ordered_json task_json(const EvalTaskRun& t) {
 
 }  // namespace
 
-void print_eval_table(const EvalOutcome& outcome) {
+EvalRanking rank_eval_models(const EvalOutcome& outcome) {
+  const EvalTaskRun& first = outcome.tasks.front();
+  EvalRanking ranking;
+  ranking.descriptions = task_descriptions(first);
+  ranking.kinds = series_kinds(ranking.descriptions, first.task.num_series);
+  std::vector<at::Tensor> losses;  // per task, on the CPU
+  for (const EvalTaskRun& t : outcome.tasks) {
+    losses.push_back(t.round.losses.to(at::kCPU, at::kDouble).contiguous());
+  }
+  for (size_t i : outcome.order) {
+    const ModelRun& r = outcome.runs[i];
+    EvalReportModel m;
+    m.uid = r.uid;
+    m.name = fs::path(r.path).filename().string();
+    m.format = r.format;
+    m.status = r.status;
+    m.reason = r.reason;
+    const at::Tensor row = losses.front()[static_cast<int64_t>(i)];
+    m.losses.assign(row.data_ptr<double>(), row.data_ptr<double>() + row.numel());
+    m.scores = task_scores(first, losses.front(), i).scores;
+    m.scores.mean_loss = outcome.mean_loss[i];
+    m.scores.win_rate = outcome.win_rate[i];
+    m.scores.composite = outcome.composite[i];
+    m.weight = outcome.weight[i];
+    m.seconds = r.seconds;
+    if (outcome.tasks.size() > 1) {
+      for (size_t t = 0; t < outcome.tasks.size(); ++t) {
+        m.tasks.push_back(task_scores(outcome.tasks[t], losses[t], i));
+      }
+    }
+    m.loss_by_step = loss_by_step(first, i);
+    m.loss_by_kind = group_means(m.losses.data(), m.losses.size(), ranking.kinds.kind_of,
+                                 ranking.kinds.names.size());
+    ranking.models.push_back(m);
+  }
+  return ranking;
+}
+
+void print_eval_table(const EvalOutcome& outcome, const EvalRanking& ranking) {
   std::printf("rules: %s\n", outcome.rules.c_str());
   std::printf("%6s %-28s %-10s %12s %9s %9s %8s %8s\n", "uid", "model", "status", "mean loss",
               "win rate", "composite", "weight*", "seconds");
-  for (const EvalReportModel& m : ranked_models(outcome)) {
+  for (const EvalReportModel& m : ranking.models) {
     std::printf("%6lld %-28s %-10s %12.6g %9.4f %9.4f %8.4f %8.2f%s%s%s\n",
                 static_cast<long long>(m.uid), m.name.c_str(), m.status.c_str(), m.scores.mean_loss,
                 m.scores.win_rate, m.scores.composite, m.weight, m.seconds,
@@ -263,9 +248,8 @@ void print_eval_table(const EvalOutcome& outcome) {
   }
 }
 
-std::string eval_result_json(const EvalOutcome& outcome) {
+std::string eval_result_json(const EvalOutcome& outcome, const EvalRanking& ranking) {
   const EvalTaskRun& first = outcome.tasks.front();
-  const FirstTaskKinds kinds = first_task_kinds(outcome);
   // "seed_text": the seed as a string for readers whose numbers are doubles.
   nlohmann::ordered_json result = {
       {"seed", outcome.seed},
@@ -280,13 +264,13 @@ std::string eval_result_json(const EvalOutcome& outcome) {
         {"horizon", first.task.target_width},
         {"quantiles", first.quantiles},
         {"data", first.data},
-        {"kinds", kinds_json(kinds.kinds)},
+        {"kinds", kinds_json(ranking.kinds)},
         {"step_series", step_series(first.task)}}},
       {"mine", outcome.mine >= 0 ? nlohmann::ordered_json(outcome.mine) : nullptr},
       {"tasks", nlohmann::ordered_json::array()},
       {"models", nlohmann::ordered_json::array()}};
   for (const EvalTaskRun& t : outcome.tasks) result["tasks"].push_back(task_json(t));
-  const std::vector<EvalReportModel> ranked = ranked_models(outcome, &kinds.kinds);
+  const std::vector<EvalReportModel>& ranked = ranking.models;
   for (size_t k = 0; k < ranked.size(); ++k) {
     const EvalReportModel& m = ranked[k];
     const ModelRun& r = outcome.runs[outcome.order[k]];
@@ -309,9 +293,9 @@ std::string eval_result_json(const EvalOutcome& outcome) {
   return result.dump(1) + "\n";
 }
 
-void write_eval_report(const EvalReportRequest& request, const EvalOutcome& outcome) {
+void write_eval_report(const EvalReportRequest& request, const EvalOutcome& outcome,
+                       EvalRanking ranking) {
   const EvalTaskRun& first = outcome.tasks.front();
-  FirstTaskKinds kinds = first_task_kinds(outcome);
   EvalReport report;
   report.seed = outcome.seed;
   report.data = first.data;
@@ -322,9 +306,9 @@ void write_eval_report(const EvalReportRequest& request, const EvalOutcome& outc
   report.series = request.series;
   report.fan_uids = request.uids;
   report.mine = request.mine;
-  report.models = ranked_models(outcome, &kinds.kinds);
-  report.descriptions = std::move(kinds.descriptions);
-  report.kinds = std::move(kinds.kinds);
+  report.models = std::move(ranking.models);
+  report.descriptions = std::move(ranking.descriptions);
+  report.kinds = std::move(ranking.kinds);
   report.step_series = step_series(first.task);
   report.notes = eval_table_notes(outcome.runs.size());
   const at::Tensor series = at::tensor(report.series, at::kLong).to(first.round.forecasts.device());

@@ -11,6 +11,7 @@
 #include "crucible/engine/model_runner.h"
 #include "crucible/engine/model_scoring.h"
 #include "crucible/engine/task_data.h"
+#include "eval_report.h"
 
 namespace crucible {
 
@@ -48,15 +49,27 @@ struct EvalReportRequest {
   int64_t mine = -1;            // --mine; -1: none
 };
 
+// What the table, result.json and the report show of each model, best first,
+// computed once: the per-task scores, and on the first task the per-series
+// losses, the loss by horizon step (every model's forecasts are read) and by
+// series kind (a --data folder's kernels.json is read).
+struct EvalRanking {
+  std::vector<std::string> descriptions;  // the first task's series
+  SeriesKinds kinds;
+  std::vector<EvalReportModel> models;  // in outcome.order
+};
+EvalRanking rank_eval_models(const EvalOutcome& outcome);
+
 // The ranked table and the notes under it, on stdout.
-void print_eval_table(const EvalOutcome& outcome);
+void print_eval_table(const EvalOutcome& outcome, const EvalRanking& ranking);
 
 // result.json's document: the task, and per model its run, scores (with the
 // first task's ci_lo, ci_hi, gap and sep, and per task with several), its
 // loss by horizon step and by series kind (eval_report.h) on the first task.
-std::string eval_result_json(const EvalOutcome& outcome);
+std::string eval_result_json(const EvalOutcome& outcome, const EvalRanking& ranking);
 
 // Writes the --report page for the first task.
-void write_eval_report(const EvalReportRequest& request, const EvalOutcome& outcome);
+void write_eval_report(const EvalReportRequest& request, const EvalOutcome& outcome,
+                       EvalRanking ranking);
 
 }  // namespace crucible
