@@ -193,6 +193,16 @@ def check_analyses(report, result, task, kernels):
                      len(steps) == horizon and
                      oracle.close([np.nansum(counts * steps)], [np.sum(n * v)], rtol=1e-9),
                      "%s vs %s" % (np.nansum(counts * steps), np.sum(n * v)))
+    # Tolerances. The bootstrap is the same float64 arithmetic in the same
+    # order on both sides, so 1e-12 only absorbs the JSON round trip (17
+    # digits). The step identity adds the same float64 products in another
+    # order: H x S terms of relative error 2^-53 each stay far below 1e-9.
+    # The naive baseline runs in float32 in crucible (float64 here): each
+    # forecast value carries a relative error of a few float32 ulps (6e-8),
+    # which the CRPS, a mean of |f - y| terms, passes on at most divided by
+    # the share of its terms that cancel; 1e-5 is about 170 float32 ulps.
+    # None of these involves a BLAS product (the naive baseline is a last
+    # value plus a spread), so OPENBLAS_CORETYPE does not move them.
     levels = result["task"]["quantiles"]
     fc = naive_forecasts(task, levels)
     naive = next(m for m in ranked if m["uid"] == NAIVE)
