@@ -52,4 +52,8 @@ fi
 if [ "${CRUCIBLE_RUNTIME_ONLY:-0}" != 1 ]; then
   bash "$(dirname "$0")/make-chronos-venv.sh" >/dev/null ||
     echo "note: chronos venv not made; the live Chronos-Bolt comparison is skipped"
+  # chronos-forecasting 2.3.2 (.venv-chronos2): the Chronos-2 reference that
+  # tests/python/make_chronos2_golden.py runs to make tests/golden/chronos2.
+  bash "$(dirname "$0")/make-chronos2-venv.sh" >/dev/null ||
+    echo "note: chronos2 venv not made; the Chronos-2 reference cannot be run"
 fi
