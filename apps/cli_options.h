@@ -9,7 +9,7 @@
 #include <string>
 
 #include "cli_error.h"
-#include "crucible/engine/worker_pool.h"
+#include "crucible/engine/models/torchscript/worker_pool.h"
 
 namespace crucible {
 

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "crucible/engine/model_inspector.h"
+#include "crucible/engine/models/torchscript/model_inspector.h"
 #include "crucible/validator/competition_schedule.h"
 
 namespace crucible {

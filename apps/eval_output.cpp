@@ -13,8 +13,8 @@
 #include "crucible/common/files.h"
 #include "crucible/common/json_number.h"
 #include "crucible/cuda/loss_math.h"
-#include "crucible/engine/quantile_levels.h"
-#include "crucible/engine/series_losses.h"
+#include "crucible/engine/scoring/quantile_levels.h"
+#include "crucible/engine/scoring/series_losses.h"
 #include "eval_report.h"
 
 namespace crucible {

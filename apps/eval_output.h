@@ -7,10 +7,10 @@
 #include <string>
 #include <vector>
 
-#include "crucible/engine/model_inspector.h"
-#include "crucible/engine/model_runner.h"
-#include "crucible/engine/model_scoring.h"
-#include "crucible/engine/task_data.h"
+#include "crucible/engine/data/task_data.h"
+#include "crucible/engine/models/torchscript/model_inspector.h"
+#include "crucible/engine/round/model_runner.h"
+#include "crucible/engine/scoring/model_scoring.h"
 #include "eval_report.h"
 
 namespace crucible {

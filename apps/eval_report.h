@@ -15,7 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "chart_page.h"
-#include "crucible/engine/task_data.h"
+#include "crucible/engine/data/task_data.h"
 
 namespace crucible {
 

@@ -7,10 +7,10 @@
 #include "cli_error.h"
 #include "commands.h"
 #include "crucible/common/npy.h"
+#include "crucible/engine/data/tensor_npy.h"
 #include "crucible/engine/device.h"
-#include "crucible/engine/quantile_levels.h"
-#include "crucible/engine/series_losses.h"
-#include "crucible/engine/tensor_npy.h"
+#include "crucible/engine/scoring/quantile_levels.h"
+#include "crucible/engine/scoring/series_losses.h"
 
 namespace crucible {
 namespace {

@@ -20,13 +20,13 @@
 #include "competition_rules.h"
 #include "crucible/common/files.h"
 #include "crucible/common/model_files.h"
-#include "crucible/engine/baseline_models.h"
-#include "crucible/engine/model_inspector.h"
-#include "crucible/engine/native_baselines.h"
-#include "crucible/engine/native_model.h"
+#include "crucible/engine/models/native/native_model.h"
+#include "crucible/engine/models/torchscript/baseline_models.h"
+#include "crucible/engine/models/torchscript/model_inspector.h"
 #include "crucible/validator/disk_model_store.h"
 #include "crucible/validator/model_id.h"
 #include "crucible/validator/safe_names.h"
+#include "engine/models/native/chronos_bolt/chronos_bolt_baselines.h"
 
 namespace crucible {
 namespace {
@@ -87,21 +87,9 @@ void print_native_inspection(const std::string& path, const NativeModelInspectio
     std::printf("dtype         %s (%lld tensors)\n", dtype.c_str(), static_cast<long long>(count));
   }
   if (!r.accepted) return;
-  const ChronosBoltConfig& c = r.config;
-  std::printf(
-      "t5            d_model %lld, d_ff %lld, %lld heads x d_kv %lld, %lld + %lld layers, "
-      "%s%s\n",
-      static_cast<long long>(c.d_model), static_cast<long long>(c.d_ff),
-      static_cast<long long>(c.num_heads), static_cast<long long>(c.d_kv),
-      static_cast<long long>(c.num_layers), static_cast<long long>(c.num_decoder_layers),
-      c.gated_feed_forward ? "gated " : "", activation_name(c.activation));
-  std::printf("chronos       context %lld, prediction %lld, patch %lld / stride %lld, [REG] %s\n",
-              static_cast<long long>(c.context_length), static_cast<long long>(c.prediction_length),
-              static_cast<long long>(c.input_patch_size),
-              static_cast<long long>(c.input_patch_stride), c.use_reg_token ? "yes" : "no");
-  std::printf("quantiles    ");
-  for (double level : c.quantiles) std::printf(" %g", level);
-  std::printf("\n");
+  for (const auto& [label, text] : r.config->summary()) {
+    std::printf("%-13s %s\n", label.c_str(), text.c_str());
+  }
 }
 
 // The files a validator counts in a folder, one line each, and their total.

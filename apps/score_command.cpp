@@ -12,9 +12,9 @@
 #include "commands.h"
 #include "crucible/common/files.h"
 #include "crucible/common/npy.h"
+#include "crucible/engine/data/tensor_npy.h"
 #include "crucible/engine/device.h"
-#include "crucible/engine/model_scoring.h"
-#include "crucible/engine/tensor_npy.h"
+#include "crucible/engine/scoring/model_scoring.h"
 
 namespace crucible {
 namespace {

@@ -7,9 +7,9 @@
 #include "cli_error.h"
 #include "cli_options.h"
 #include "commands.h"
+#include "crucible/engine/data/real_datasets.h"
+#include "crucible/engine/data/synthetic_gp_torch.h"
 #include "crucible/engine/device.h"
-#include "crucible/engine/real_datasets.h"
-#include "crucible/engine/synthetic_gp_torch.h"
 
 namespace crucible {
 namespace {

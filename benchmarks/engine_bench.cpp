@@ -12,13 +12,13 @@
 #include <string>
 #include <vector>
 
-#include "crucible/engine/chronos_bolt.h"
+#include "crucible/engine/data/synthetic_gp.h"
+#include "crucible/engine/data/synthetic_gp_torch.h"
 #include "crucible/engine/device.h"
-#include "crucible/engine/model_scoring.h"
-#include "crucible/engine/quantile_levels.h"
-#include "crucible/engine/series_losses.h"
-#include "crucible/engine/synthetic_gp.h"
-#include "crucible/engine/synthetic_gp_torch.h"
+#include "crucible/engine/scoring/model_scoring.h"
+#include "crucible/engine/scoring/quantile_levels.h"
+#include "crucible/engine/scoring/series_losses.h"
+#include "engine/models/native/chronos_bolt/chronos_bolt.h"
 
 namespace crucible {
 namespace {

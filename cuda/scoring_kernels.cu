@@ -1,6 +1,6 @@
 // Scoring kernels: NaN-aware per-series win rates and Philox bootstrap means.
 // The per-element math is in scoring_math.h, shared with the CPU reference in
-// engine/model_scoring_cpu.cpp; every result here is bit-identical to the CPU's
+// engine/scoring/model_scoring_cpu.cpp; every result here is bit-identical to the CPU's
 // (integer counts, sums in the same sequential order, no FMA contraction).
 #include <cmath>
 

@@ -1,7 +1,7 @@
 // Fused per-series loss: sanitise, per-step loss (CRPS, pinball, WQL, MAE,
 // MSE), masked mean over the true target length, for all models x series in
 // one launch. The step math is crucible::step_loss (loss_math.h), the same
-// function the CPU reference loop in engine/series_losses_cpu.cpp calls; the GPU test
+// function the CPU reference loop in engine/scoring/series_losses_cpu.cpp calls; the GPU test
 // (tests/gpu_agreement_test.cpp) compares the two.
 //
 // Layout: one warp per (model, series). Lane l handles steps l, l+32, ...; a

@@ -1,6 +1,6 @@
 // The baselines follow the model contract, pass the inspector, and forecast
 // what they claim on series where the answer is known.
-#include "crucible/engine/baseline_models.h"
+#include "crucible/engine/models/torchscript/baseline_models.h"
 
 #include <gtest/gtest.h>
 #include <torch/script.h>
@@ -11,7 +11,7 @@
 #include <memory>
 
 #include "crucible/common/files.h"
-#include "crucible/engine/model_inspector.h"
+#include "crucible/engine/models/torchscript/model_inspector.h"
 
 namespace crucible {
 namespace {

@@ -1,7 +1,7 @@
 // The CPU bootstrap: the AVX2 lanes must equal the scalar function bit for
 // bit (the scalar function is what the CUDA kernel runs), and the draws are
 // those of the numpy oracle's Philox.
-#include "crucible/engine/bootstrap_cpu.h"
+#include "crucible/engine/scoring/bootstrap_cpu.h"
 
 #include <gtest/gtest.h>
 

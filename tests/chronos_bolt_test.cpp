@@ -13,10 +13,10 @@
 #include "crucible/common/files.h"
 #include "crucible/common/npy.h"
 #include "crucible/common/safetensors.h"
-#include "crucible/engine/chronos_bolt.h"
+#include "crucible/engine/data/tensor_npy.h"
 #include "crucible/engine/device.h"
-#include "crucible/engine/native_model.h"
-#include "crucible/engine/tensor_npy.h"
+#include "crucible/engine/models/native/native_model.h"
+#include "engine/models/native/chronos_bolt/chronos_bolt.h"
 #include "native_fixtures.h"
 #include "tensor_bits.h"
 
@@ -51,7 +51,7 @@ GoldenCase read_case(const std::string& name) {
   c.model = dir + "/model";
   const NativeModelInspection inspection = inspect_native_model(c.model, ModelLimits{});
   EXPECT_TRUE(inspection.accepted) << name << ": " << inspection.reason;
-  c.config = inspection.config;
+  c.config = dynamic_cast<const ChronosBoltConfig&>(*inspection.config);
   c.inputs = load(dir + "/inputs.npy");
   c.lengths = load(dir + "/input_lengths.npy");
   c.expected = load(dir + "/expected.npy");
@@ -219,13 +219,11 @@ TEST(ChronosBoltShards, ShardedWeightsForecastAsTheSingleFileToTheBit) {
     const NativeModelInspection inspection = inspect_native_model(sharded, ModelLimits{});
     ASSERT_TRUE(inspection.accepted) << name << ": " << inspection.reason;
     EXPECT_TRUE(inspection.sharded);
-    EXPECT_EQ(inspection.config.key(), c.config.key());
+    EXPECT_EQ(inspection.config->key(), c.config.key());
 
     long long single_bytes = 0, sharded_bytes = 0;
-    const ChronosBoltWeights single =
-        load_chronos_bolt_weights(c.config, c.model, at::kCPU, &single_bytes);
-    const ChronosBoltWeights shards =
-        load_chronos_bolt_weights(c.config, sharded, at::kCPU, &sharded_bytes);
+    const NativeWeights single = load_native_weights(c.config, c.model, at::kCPU, &single_bytes);
+    const NativeWeights shards = load_native_weights(c.config, sharded, at::kCPU, &sharded_bytes);
     EXPECT_EQ(sharded_bytes, single_bytes);
     ASSERT_EQ(shards.size(), single.size());
     for (const auto& [tensor, values] : single) {

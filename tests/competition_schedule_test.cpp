@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/scoring/quantile_levels.h"
 
 namespace crucible {
 namespace {

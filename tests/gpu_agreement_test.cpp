@@ -9,9 +9,9 @@
 #include <vector>
 
 #include "crucible/engine/device.h"
-#include "crucible/engine/model_scoring.h"
-#include "crucible/engine/quantile_levels.h"
-#include "crucible/engine/series_losses.h"
+#include "crucible/engine/scoring/model_scoring.h"
+#include "crucible/engine/scoring/quantile_levels.h"
+#include "crucible/engine/scoring/series_losses.h"
 
 namespace crucible {
 namespace {

@@ -1,6 +1,6 @@
 // inspect_model() on models the test builds from TorchScript source: honest
 // ones are accepted, each hostile or malformed one refused with its reason.
-#include "crucible/engine/model_inspector.h"
+#include "crucible/engine/models/torchscript/model_inspector.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // A round with hostile models beside an honest one: each hostile model fails
 // with its own status, and the honest one scores exactly as it does alone.
-#include "crucible/engine/model_runner.h"
+#include "crucible/engine/round/model_runner.h"
 
 #include <gtest/gtest.h>
 
@@ -12,9 +12,9 @@
 #include <fstream>
 #include <map>
 
-#include "crucible/engine/baseline_models.h"
-#include "crucible/engine/quantile_levels.h"
-#include "crucible/engine/synthetic_gp.h"
+#include "crucible/engine/data/synthetic_gp.h"
+#include "crucible/engine/models/torchscript/baseline_models.h"
+#include "crucible/engine/scoring/quantile_levels.h"
 
 namespace crucible {
 namespace {

@@ -1,7 +1,7 @@
 // score_models(): win rate by hand, bootstrap properties, determinism,
 // permutation invariance, uid independence (identical losses, identical bits)
 // and the degenerate cases of docs/scoring.md section 4.
-#include "crucible/engine/model_scoring.h"
+#include "crucible/engine/scoring/model_scoring.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

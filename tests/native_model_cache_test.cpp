@@ -12,8 +12,8 @@
 #include <filesystem>
 
 #include "crucible/common/files.h"
-#include "crucible/engine/native_baselines.h"
-#include "crucible/engine/native_model_cache.h"
+#include "crucible/engine/models/native/native_model_cache.h"
+#include "engine/models/native/chronos_bolt/chronos_bolt_baselines.h"
 #include "native_fixtures.h"
 #include "tensor_bits.h"
 
@@ -88,7 +88,7 @@ TEST_F(NativeModelCacheTest, AnUnchangedModelIsReadOnce) {
   EXPECT_EQ(cache.bytes_read(), tensor_bytes(folder));
 
   // A load that does read sees the overwritten values: the check above could fail.
-  const ChronosBoltWeights fresh = load_chronos_bolt_weights(config_, folder, at::kCPU);
+  const NativeWeights fresh = load_native_weights(config_, folder, at::kCPU);
   EXPECT_FALSE(bit_identical(fresh.at("shared.weight"), first->at("shared.weight")));
 }
 
@@ -108,7 +108,7 @@ TEST_F(NativeModelCacheTest, AChangedFileIsReadAgain) {
   const auto second = cache.weights(folder, config_, at::kCPU);
   EXPECT_EQ(cache.bytes_read(), 2 * tensor_bytes(folder));
   EXPECT_TRUE(at::equal(second->at("shared.weight"), 2.0f * first->at("shared.weight")));
-  EXPECT_EQ(cache.resident_bytes(), 4 * chronos_bolt_parameter_count(config_));
+  EXPECT_EQ(cache.resident_bytes(), 4 * config_.parameter_count());
 }
 
 // A sharded folder is stamped by all its files: a changed shard, or any
@@ -118,7 +118,7 @@ TEST_F(NativeModelCacheTest, AChangedShardOrNewFileIsReadAgain) {
   NativeModelCache cache(1LL << 30);
   const std::string& folder = folders_[1];
   const nlohmann::json index = nf::shard_model(folder, 2);
-  const long long bytes = 4 * chronos_bolt_parameter_count(config_);
+  const long long bytes = 4 * config_.parameter_count();
   const NativeModelInspection first_inspection = cache.inspect(folder, ModelLimits{});
   ASSERT_TRUE(first_inspection.accepted) << first_inspection.reason;
   EXPECT_TRUE(first_inspection.sharded);
@@ -153,7 +153,7 @@ TEST_F(NativeModelCacheTest, AChangedShardOrNewFileIsReadAgain) {
 
 TEST_F(NativeModelCacheTest, TheBudgetKeepsWhatTheRoundUsesAndEvictsTheRest) {
   ASSERT_GE(folders_.size(), 2u);
-  const long long one_model = 4 * chronos_bolt_parameter_count(config_);
+  const long long one_model = 4 * config_.parameter_count();
   NativeModelCache cache(one_model);  // room for one model
   const std::string &a = folders_[0], &b = folders_[1];
   const long long bytes_a = tensor_bytes(a), bytes_b = tensor_bytes(b);

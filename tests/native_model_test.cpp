@@ -2,7 +2,7 @@
 // config read right, and every hostile variant of it is refused with a
 // reason that names what is wrong, before any weight is read where the
 // config or header already tells.
-#include "crucible/engine/native_model.h"
+#include "crucible/engine/models/native/native_model.h"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +16,7 @@
 #include "crucible/common/files.h"
 #include "crucible/common/model_files.h"
 #include "crucible/common/safetensors.h"
+#include "engine/models/native/chronos_bolt/chronos_bolt_config.h"
 #include "native_fixtures.h"
 
 namespace crucible {
@@ -63,7 +64,7 @@ TEST_F(NativeModelTest, AcceptsTheGoldenModelAndReadsItsConfig) {
   const NativeModelInspection result = inspect();
   ASSERT_TRUE(result.accepted) << result.reason;
   EXPECT_EQ(result.architecture, "ChronosBoltModelForForecasting");
-  const ChronosBoltConfig& c = result.config;
+  const auto& c = dynamic_cast<const ChronosBoltConfig&>(*result.config);
   EXPECT_EQ(c.d_model, 32);
   EXPECT_EQ(c.d_ff, 48);
   EXPECT_EQ(c.d_kv, 8);
@@ -79,7 +80,7 @@ TEST_F(NativeModelTest, AcceptsTheGoldenModelAndReadsItsConfig) {
   EXPECT_EQ(c.quantiles.size(), 9u);
   EXPECT_EQ(c.median_index(), 4);
   // Hand count: shared 2x32; patch block 32x48+48 + 32x48+32... summed by the config.
-  EXPECT_EQ(result.parameters, chronos_bolt_parameter_count(c));
+  EXPECT_EQ(result.parameters, c.parameter_count());
   EXPECT_EQ(result.dtype_counts.at("F32"),
             static_cast<int64_t>(chronos_bolt_tensor_shapes(c).size()));
 }
@@ -100,7 +101,7 @@ TEST_F(NativeModelTest, ParameterCountOfATinyConfigByHand) {
   // output block (in 4, hidden 6, out 9): 24+6 + 54+9 + 36+9 = 138; encoder:
   // q,k,v,o 4x16 + bias table 16 + 2 norms 8 + wi/wo 48 + final 4 = 140;
   // decoder: self 64+16 + cross 64 + 3 norms 12 + wi/wo 48 + final 4 = 208.
-  EXPECT_EQ(chronos_bolt_parameter_count(c), 4 + 78 + 138 + 140 + 208);
+  EXPECT_EQ(c.parameter_count(), 4 + 78 + 138 + 140 + 208);
 }
 
 TEST_F(NativeModelTest, RefusesAnUnknownArchitecture) {
@@ -292,9 +293,10 @@ TEST_F(NativeModelTest, NamesTheOfficialDefaultsAConfigReliesOn) {
   });
   const NativeModelInspection result = inspect();
   ASSERT_TRUE(result.accepted) << result.reason;
-  EXPECT_FALSE(result.config.use_reg_token);
-  EXPECT_EQ(result.config.num_decoder_layers, 2);
-  EXPECT_EQ(result.config.relative_attention_max_distance, 128);
+  const auto& config = dynamic_cast<const ChronosBoltConfig&>(*result.config);
+  EXPECT_FALSE(config.use_reg_token);
+  EXPECT_EQ(config.num_decoder_layers, 2);
+  EXPECT_EQ(config.relative_attention_max_distance, 128);
   EXPECT_EQ(result.defaults_used,
             (std::vector<std::string>{
                 "relative_attention_max_distance missing: 128 (transformers' T5Config default)",
@@ -358,7 +360,7 @@ TEST_F(ShardedNativeModelTest, IsAcceptedAsTheSingleFileIs) {
   EXPECT_EQ(index_["weight_map"].size(), 72u);
   const NativeModelInspection single = inspect_native_model(kModel, ModelLimits{});
   EXPECT_FALSE(single.sharded);
-  EXPECT_EQ(sharded.config.key(), single.config.key());
+  EXPECT_EQ(sharded.config->key(), single.config->key());
   EXPECT_EQ(sharded.parameters, single.parameters);
   EXPECT_EQ(sharded.dtype_counts, single.dtype_counts);
   EXPECT_TRUE(is_native_model_folder(folder_));

@@ -11,13 +11,13 @@
 #include <stdexcept>
 
 #include "crucible/common/files.h"
-#include "crucible/engine/baseline_models.h"
-#include "crucible/engine/chronos_bolt.h"
-#include "crucible/engine/model_runner.h"
-#include "crucible/engine/native_baselines.h"
-#include "crucible/engine/native_runner.h"
-#include "crucible/engine/quantile_levels.h"
-#include "crucible/engine/synthetic_gp.h"
+#include "crucible/engine/data/synthetic_gp.h"
+#include "crucible/engine/models/native/native_runner.h"
+#include "crucible/engine/models/torchscript/baseline_models.h"
+#include "crucible/engine/round/model_runner.h"
+#include "crucible/engine/scoring/quantile_levels.h"
+#include "engine/models/native/chronos_bolt/chronos_bolt.h"
+#include "engine/models/native/chronos_bolt/chronos_bolt_baselines.h"
 #include "native_fixtures.h"
 #include "tensor_bits.h"
 

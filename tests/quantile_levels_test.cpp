@@ -1,4 +1,4 @@
-#include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/scoring/quantile_levels.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Real datasets: each loader format on small files, every error with its file
 // and line, seeded windows, and the dataset shipped in examples/data.
-#include "crucible/engine/real_datasets.h"
+#include "crucible/engine/data/real_datasets.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Gap, separation and composite worked by hand (docs/scoring.md section 4, 3-5).
-#include "crucible/engine/score_aggregates.h"
+#include "crucible/engine/scoring/score_aggregates.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // series_losses() on tensors: layouts, masking, sanitising, edge cases.
-#include "crucible/engine/series_losses.h"
+#include "crucible/engine/scoring/series_losses.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -7,7 +7,7 @@
 #include <cmath>
 #include <limits>
 
-#include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/scoring/quantile_levels.h"
 
 namespace crucible {
 namespace {

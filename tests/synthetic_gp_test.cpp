@@ -1,14 +1,14 @@
 // The synthetic GP dataset: determinism, the split rule and padding, and
 // statistical checks that would catch a broken kernel (docs/scoring.md section 1).
-#include "crucible/engine/synthetic_gp_torch.h"
+#include "crucible/engine/data/synthetic_gp_torch.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
 
+#include "crucible/engine/data/gp_gram_torch.h"
 #include "crucible/engine/device.h"
-#include "crucible/engine/gp_gram_torch.h"
 
 namespace crucible {
 namespace {

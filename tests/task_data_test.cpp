@@ -1,6 +1,6 @@
 // pad_task and write_task_directory: padding, the five files with their
 // shapes and dtypes, replacing a folder, and failing without leaving anything.
-#include "crucible/engine/task_data.h"
+#include "crucible/engine/data/task_data.h"
 
 #include <gtest/gtest.h>
 

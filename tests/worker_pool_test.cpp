@@ -1,7 +1,7 @@
 // Long-lived worker processes with timeouts, replacement and a memory budget:
 // the isolation `crucible eval` relies on. The workers here are shell scripts
 // that speak the pool's line protocol.
-#include "crucible/engine/worker_pool.h"
+#include "crucible/engine/models/torchscript/worker_pool.h"
 
 #include <gtest/gtest.h>
 

@@ -15,7 +15,7 @@
 #include <utility>
 
 #include "crucible/common/files.h"
-#include "crucible/engine/quantile_levels.h"
+#include "crucible/engine/scoring/quantile_levels.h"
 
 namespace crucible {
 namespace {

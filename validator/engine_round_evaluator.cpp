@@ -8,14 +8,14 @@
 #include <stdexcept>
 
 #include "crucible/common/files.h"
+#include "crucible/engine/data/real_datasets.h"
+#include "crucible/engine/data/synthetic_gp_torch.h"
 #include "crucible/engine/device.h"
-#include "crucible/engine/model_runner.h"
-#include "crucible/engine/model_scoring.h"
-#include "crucible/engine/native_model_cache.h"
-#include "crucible/engine/quantile_levels.h"
-#include "crucible/engine/real_datasets.h"
-#include "crucible/engine/series_losses.h"
-#include "crucible/engine/synthetic_gp_torch.h"
+#include "crucible/engine/models/native/native_model_cache.h"
+#include "crucible/engine/round/model_runner.h"
+#include "crucible/engine/scoring/model_scoring.h"
+#include "crucible/engine/scoring/quantile_levels.h"
+#include "crucible/engine/scoring/series_losses.h"
 
 namespace crucible {
 namespace {

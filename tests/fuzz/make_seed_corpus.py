@@ -103,7 +103,7 @@ TINY_CONFIG = {
 
 
 def tensor_shapes(c):
-    """Mirrors chronos_bolt_tensor_shapes (engine/chronos_bolt_config.cpp)."""
+    """Mirrors chronos_bolt_tensor_shapes (engine/models/native/chronos_bolt/chronos_bolt_config.cpp)."""
     chronos = c["chronos_config"]
     d, ff, inner = c["d_model"], c["d_ff"], c["num_heads"] * c["d_kv"]
     gated = c["feed_forward_proj"].startswith("gated-")

@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <cstring>
 
-#include "crucible/engine/chronos_bolt_config.h"
-#include "crucible/engine/native_model.h"
+#include "crucible/engine/models/native/native_model.h"
+#include "engine/models/native/chronos_bolt/chronos_bolt_config.h"
 #include "fuzz_support.h"
 
 using crucible::fuzz::require;
@@ -35,7 +35,7 @@ void check_config(const std::string& config_text) {
       }
       parameters += count;
     }
-    require(parameters == crucible::chronos_bolt_parameter_count(config),
+    require(parameters == config.parameter_count(),
             "the parameter count differs from the tensor shapes");
     const int64_t median = config.median_index();
     require(median >= 0 && median < static_cast<int64_t>(config.quantiles.size()),
@@ -64,7 +64,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (inspection.accepted) {
     require(inspection.reason.empty(), "an accepted model has a reason");
     require(inspection.parameters <= limits.max_parameters, "parameters over the limit accepted");
-    require(inspection.parameters == crucible::chronos_bolt_parameter_count(inspection.config),
+    require(inspection.parameters == inspection.config->parameter_count(),
             "the parameter count differs from the config");
   } else {
     require(!inspection.reason.empty(), "a refused model has no reason");

@@ -10,7 +10,7 @@
 #include <fstream>
 
 #include "crucible/common/files.h"
-#include "crucible/engine/model_inspector.h"
+#include "crucible/engine/models/torchscript/model_inspector.h"
 #include "fuzz_support.h"
 
 using crucible::fuzz::require;

@@ -150,7 +150,7 @@ def rgb_of(text):
 
 
 def naive_forecasts(task, levels):
-    """The naive baseline (engine/baseline_models.cpp) in numpy: the last value,
+    """The naive baseline (engine/models/torchscript/baseline_models.cpp) in numpy: the last value,
     spread = std of the steps' differences x sqrt(h), normal quantiles."""
     z = np.array([NormalDist().inv_cdf(q) for q in levels])
     horizon = task["targets"].shape[1]

@@ -1,5 +1,5 @@
 // Reading and writing NumPy .npy files (format versions 1.0 and 2.0,
-// little-endian, C order). No LibTorch here: engine/tensor_npy.h converts.
+// little-endian, C order). No LibTorch here: engine/data/tensor_npy.h converts.
 #pragma once
 
 #include <cstdint>

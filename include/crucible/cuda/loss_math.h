@@ -1,4 +1,4 @@
-// Per-time-step loss math shared by the CPU loop (engine/series_losses_cpu.cpp) and the
+// Per-time-step loss math shared by the CPU loop (engine/scoring/series_losses_cpu.cpp) and the
 // fused CUDA kernel (cuda/series_loss_kernel.cu). docs/scoring.md section 3.
 //
 // A series loss is sum_t numerator(t) / denominator, t < n. For every metric

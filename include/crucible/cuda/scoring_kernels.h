@@ -1,6 +1,6 @@
 // Scoring kernels on the GPU: per-series win rates and bootstrap replicate
 // means. Raw device pointers in, no LibTorch types. The engine sorts the
-// replicate means and forms the bounds (engine/model_scoring_cuda.cpp).
+// replicate means and forms the bounds (engine/scoring/model_scoring_cuda.cpp).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// Per-element scoring math shared by the CPU path (engine/model_scoring_cpu.cpp) and
+// Per-element scoring math shared by the CPU path (engine/scoring/model_scoring_cpu.cpp) and
 // the CUDA kernels (cuda/scoring_kernels.cu). docs/scoring.md section 4.
 #pragma once
 

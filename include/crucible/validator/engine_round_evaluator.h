@@ -8,9 +8,9 @@
 #include <memory>
 #include <string>
 
+#include "crucible/engine/data/task_data.h"
 #include "crucible/engine/device.h"
-#include "crucible/engine/model_runner.h"
-#include "crucible/engine/task_data.h"
+#include "crucible/engine/round/model_runner.h"
 #include "crucible/validator/round_evaluator.h"
 
 namespace crucible {
