@@ -5,9 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -181,6 +183,93 @@ TEST(TaskData, InconsistentArraysLeaveTheOldDirectory) {
   EXPECT_EQ(values_of<float>(read_npy(dir + "/inputs.npy")),
             (std::vector<float>{1, 2, 3, 4, 0, 0}));
   EXPECT_EQ(temp.entries(), (std::vector<std::string>{"task"}));
+}
+
+// Two groups: rows 0-2 (a target, a past covariate, a known covariate with
+// two future values) and row 3 (a lone target), all with input 2 and target 2.
+TaskData grouped_task() {
+  TaskData task = pad_task({{1, 2}, {3, 4}, {5, 6}, {7, 8}}, {{9, 9}, {8, 8}, {7, 7}, {6, 6}});
+  const float nan = std::nanf("");
+  task.group_ids = {0, 0, 0, 1};
+  task.roles = {0, 1, 2, 0};
+  task.future_inputs = {nan, nan, nan, nan, 7, 7.5, nan, nan};
+  return task;
+}
+
+TEST(TaskData, GroupedTaskRoundTripsAndScoresItsTargetsOnly) {
+  TempDir temp;
+  const std::string dir = temp.path("task");
+  const TaskData task = grouped_task();
+  write_task_directory(task, dir);
+  const TaskData back = read_task_directory(dir);
+  EXPECT_EQ(back.group_ids, task.group_ids);
+  EXPECT_EQ(back.roles, task.roles);
+  ASSERT_EQ(back.future_inputs.size(), 8u);
+  EXPECT_EQ(back.future_inputs[4], 7.0f);
+  EXPECT_EQ(back.future_inputs[5], 7.5f);
+  EXPECT_TRUE(std::isnan(back.future_inputs[0]));
+  EXPECT_EQ(scored_rows(back), (std::vector<int64_t>{0, 3}));
+  EXPECT_EQ(row_group_ids(back), (std::vector<int64_t>{0, 0, 0, 1}));
+  // A univariate task: every row scored, each its own group, no group files.
+  write_task_directory(sample_task(), dir);
+  const TaskData plain = read_task_directory(dir);
+  EXPECT_FALSE(has_groups(plain));
+  EXPECT_EQ(scored_rows(plain), (std::vector<int64_t>{0, 1}));
+  EXPECT_EQ(row_group_ids(plain), (std::vector<int64_t>{0, 1}));
+  EXPECT_FALSE(fs::exists(dir + "/group_ids.npy"));
+}
+
+// Each inconsistency is refused with its own sentence.
+TEST(TaskData, RefusesInconsistentGroups) {
+  const auto refusal = [](const std::function<void(TaskData&)>& spoil) {
+    TaskData task = grouped_task();
+    spoil(task);
+    try {
+      check_task_groups(task);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(refusal([](TaskData&) {}), "accepted");
+  EXPECT_EQ(refusal([](TaskData& t) { t.roles.pop_back(); }),
+            "group_ids, roles and future_inputs must all be given, with one row per series");
+  EXPECT_EQ(refusal([](TaskData& t) {
+              t.group_ids = {0, 1, 0, 1};
+            }),
+            "group_ids must be non-decreasing (row 2)");
+  EXPECT_EQ(refusal([](TaskData& t) { t.roles[3] = 1; }), "group 1 has no target row");
+  EXPECT_EQ(refusal([](TaskData& t) {
+              t.roles[0] = 2;
+              t.future_inputs[0] = 1;
+              t.roles[1] = 1;
+            }),
+            "group 0 has no target row");
+  EXPECT_EQ(refusal([](TaskData& t) { t.roles[1] = 3; }),
+            "roles must be 0 (target), 1 (past covariate) or 2 (known covariate); row 1 has 3");
+  EXPECT_EQ(refusal([](TaskData& t) { t.input_lengths[1] = 1; }),
+            "the rows of group 0 must share their input and target lengths (row 1)");
+  EXPECT_EQ(refusal([](TaskData& t) { t.future_inputs[0] = 1; }),
+            "row 0 is not a known covariate but has future inputs (must be NaN)");
+  EXPECT_EQ(refusal([](TaskData& t) { t.future_inputs[4] = t.future_inputs[5] = std::nanf(""); }),
+            "row 2 is a known covariate without future inputs");
+}
+
+// A folder with only some of the group files is refused, naming the missing one.
+TEST(TaskData, RefusesAFolderWithSomeGroupFiles) {
+  TempDir temp;
+  const std::string dir = temp.path("task");
+  write_task_directory(grouped_task(), dir);
+  fs::remove(dir + "/roles.npy");
+  try {
+    read_task_directory(dir);
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_EQ(std::string(e.what()),
+              dir +
+                  "/roles.npy: missing (a grouped task has group_ids.npy, roles.npy and "
+                  "future_inputs.npy)");
+  }
 }
 
 }  // namespace

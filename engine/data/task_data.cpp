@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -44,6 +45,11 @@ void check_shapes(const TaskData& task, const std::string& directory) {
       (!task.descriptions.empty() && task.descriptions.size() != s)) {
     fail(directory, "task arrays do not match num_series, input_width and target_width");
   }
+  try {
+    check_task_groups(task);
+  } catch (const std::invalid_argument& e) {
+    fail(directory, e.what());
+  }
 }
 
 void write_files(const TaskData& task, const std::string& folder) {
@@ -53,6 +59,12 @@ void write_files(const TaskData& task, const std::string& folder) {
   write_npy(folder + "/targets.npy",
             to_npy(NpyDtype::kFloat32, {s, task.target_width}, task.targets));
   write_npy(folder + "/target_lengths.npy", to_npy(NpyDtype::kInt64, {s}, task.target_lengths));
+  if (has_groups(task)) {
+    write_npy(folder + "/group_ids.npy", to_npy(NpyDtype::kInt64, {s}, task.group_ids));
+    write_npy(folder + "/roles.npy", to_npy(NpyDtype::kInt64, {s}, task.roles));
+    write_npy(folder + "/future_inputs.npy",
+              to_npy(NpyDtype::kFloat32, {s, task.target_width}, task.future_inputs));
+  }
   nlohmann::json descriptions = nlohmann::json::array();
   for (int64_t i = 0; i < s; ++i) {
     const auto at = static_cast<size_t>(i);
@@ -76,7 +88,74 @@ void remove_tree(const std::string& path) {
   std::filesystem::remove_all(path, ignored);
 }
 
+[[noreturn]] void refuse_groups(const std::string& what) { throw std::invalid_argument(what); }
+
 }  // namespace
+
+bool has_groups(const TaskData& task) { return !task.group_ids.empty(); }
+
+std::vector<int64_t> row_group_ids(const TaskData& task) {
+  if (has_groups(task)) return task.group_ids;
+  std::vector<int64_t> ids(static_cast<size_t>(task.num_series));
+  for (size_t j = 0; j < ids.size(); ++j) ids[j] = static_cast<int64_t>(j);
+  return ids;
+}
+
+std::vector<int64_t> scored_rows(const TaskData& task) {
+  std::vector<int64_t> rows;
+  for (int64_t j = 0; j < task.num_series; ++j) {
+    if (!has_groups(task) ||
+        task.roles[static_cast<size_t>(j)] == static_cast<int64_t>(SeriesRole::kTarget)) {
+      rows.push_back(j);
+    }
+  }
+  return rows;
+}
+
+void check_task_groups(const TaskData& task) {
+  const auto s = static_cast<size_t>(task.num_series);
+  const auto h = static_cast<size_t>(task.target_width);
+  if (task.group_ids.empty() && task.roles.empty() && task.future_inputs.empty()) return;
+  if (task.group_ids.size() != s || task.roles.size() != s || task.future_inputs.size() != s * h) {
+    refuse_groups("group_ids, roles and future_inputs must all be given, with one row per series");
+  }
+  bool group_has_target = false;
+  for (size_t j = 0; j < s; ++j) {
+    const bool starts_group = j == 0 || task.group_ids[j] != task.group_ids[j - 1];
+    if (j > 0 && task.group_ids[j] < task.group_ids[j - 1]) {
+      refuse_groups("group_ids must be non-decreasing (row " + std::to_string(j) + ")");
+    }
+    if (starts_group && j > 0 && !group_has_target) {
+      refuse_groups("group " + std::to_string(task.group_ids[j - 1]) + " has no target row");
+    }
+    if (starts_group) group_has_target = false;
+    const int64_t role = task.roles[j];
+    if (role < 0 || role > 2) {
+      refuse_groups("roles must be 0 (target), 1 (past covariate) or 2 (known covariate); row " +
+                    std::to_string(j) + " has " + std::to_string(role));
+    }
+    group_has_target = group_has_target || role == static_cast<int64_t>(SeriesRole::kTarget);
+    if (!starts_group && (task.input_lengths[j] != task.input_lengths[j - 1] ||
+                          task.target_lengths[j] != task.target_lengths[j - 1])) {
+      refuse_groups("the rows of group " + std::to_string(task.group_ids[j]) +
+                    " must share their input and target lengths (row " + std::to_string(j) + ")");
+    }
+    const bool known = role == static_cast<int64_t>(SeriesRole::kKnownCovariate);
+    const float* future = task.future_inputs.data() + j * h;
+    const auto given = static_cast<int64_t>(
+        std::count_if(future, future + h, [](float v) { return !std::isnan(v); }));
+    if (!known && given > 0) {
+      refuse_groups("row " + std::to_string(j) +
+                    " is not a known covariate but has future inputs (must be NaN)");
+    }
+    if (known && given == 0 && task.target_lengths[j] > 0) {
+      refuse_groups("row " + std::to_string(j) + " is a known covariate without future inputs");
+    }
+  }
+  if (s > 0 && !group_has_target) {
+    refuse_groups("group " + std::to_string(task.group_ids[s - 1]) + " has no target row");
+  }
+}
 
 TaskData pad_task(const std::vector<std::vector<float>>& contexts,
                   const std::vector<std::vector<float>>& targets,
@@ -184,6 +263,35 @@ std::vector<int64_t> int_values(const NpyArray& a) {
   return {data, data + a.num_elements()};
 }
 
+// The group files of a grouped task: none, or all three, checked.
+void read_groups(const std::string& dir, TaskData& task) {
+  const char* const names[] = {"group_ids.npy", "roles.npy", "future_inputs.npy"};
+  int present = 0;
+  for (const char* name : names) present += std::filesystem::exists(dir + "/" + name) ? 1 : 0;
+  if (present == 0) return;
+  for (const char* name : names) {
+    if (!std::filesystem::exists(dir + "/" + name)) {
+      throw std::runtime_error(dir + "/" + name +
+                               ": missing (a grouped task has group_ids.npy, roles.npy and "
+                               "future_inputs.npy)");
+    }
+  }
+  task.group_ids = int_values(read_task_file(dir + "/group_ids.npy", NpyDtype::kInt64, 1));
+  task.roles = int_values(read_task_file(dir + "/roles.npy", NpyDtype::kInt64, 1));
+  const NpyArray future = read_task_file(dir + "/future_inputs.npy", NpyDtype::kFloat32, 2);
+  if (future.shape[0] != task.num_series || future.shape[1] != task.target_width) {
+    throw std::runtime_error(dir + "/future_inputs.npy: expected shape [" +
+                             std::to_string(task.num_series) + ", " +
+                             std::to_string(task.target_width) + "] (series, target width)");
+  }
+  task.future_inputs = float_values(future);
+  try {
+    check_task_groups(task);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error(dir + ": " + e.what());
+  }
+}
+
 }  // namespace
 
 TaskData read_task_directory(const std::string& dir) {
@@ -203,6 +311,7 @@ TaskData read_task_directory(const std::string& dir) {
       targets.shape[0] != task.num_series) {
     throw std::runtime_error(dir + ": the task files disagree on the number of series");
   }
+  read_groups(dir, task);
   return task;
 }
 
