@@ -5,4 +5,4 @@
 // NativeArchitecture::name(), config.json's architectures[0].
 #pragma once
 
-#define CRUCIBLE_NATIVE_ARCHITECTURES(X) X(chronos_bolt)
+#define CRUCIBLE_NATIVE_ARCHITECTURES(X) X(chronos_bolt) X(chronos2)

@@ -1,0 +1,58 @@
+// Chronos-2 behind the native forecaster interface (LibTorch half).
+#include <ATen/ATen.h>
+
+#include <algorithm>
+
+#include "engine/models/native/chronos2/chronos2.h"
+
+namespace crucible {
+namespace {
+
+class Chronos2Forecaster final : public NativeForecaster {
+ public:
+  // Each series of the task is its own group (a lone target): the task
+  // format carries no groups or covariates yet.
+  at::Tensor predict_quantiles(const NativeConfig& config,
+                               const std::vector<const NativeWeights*>& models,
+                               const TaskData& task,
+                               const QuantileForecastRequest& request) const override {
+    const Chronos2Stack stack =
+        stack_chronos2_weights(dynamic_cast<const Chronos2Config&>(config), models);
+    Chronos2Series series;
+    series.context = at::from_blob(const_cast<float*>(task.inputs.data()),
+                                   {task.num_series, task.input_width}, at::kFloat);
+    series.context_lengths = at::from_blob(const_cast<int64_t*>(task.input_lengths.data()),
+                                           {task.num_series}, at::kLong);
+    series.group_ids = at::arange(task.num_series, at::kLong);
+    return chronos2_predict_quantiles(stack, series, request);
+  }
+
+  long long bytes_per_model(const NativeConfig& config, int64_t series) const override {
+    return chronos2_bytes_per_model(dynamic_cast<const Chronos2Config&>(config), series);
+  }
+};
+
+}  // namespace
+
+long long chronos2_bytes_per_model(const Chronos2Config& c, int64_t series) {
+  // Positions of one forward: context patches, [REG], output patches.
+  const long long positions = c.context_length / c.input_patch_stride + 2 + c.max_output_patches;
+  const long long inner = c.num_heads * c.d_kv;
+  // Per series at the peak: time attention's scores and softmax, the rotated
+  // q / k with v and the mixed values, the residual stream with its norms,
+  // the feed-forward's hidden layer, the patches' inputs.
+  const long long floats_per_series = 3LL * c.num_heads * positions * positions +
+                                      6 * positions * inner + 6 * positions * c.d_model +
+                                      2 * positions * c.d_ff + 6 * positions * c.patch_size;
+  // Its weights twice: its own tensors and their copy in the stack.
+  const long long weights = 2 * 4LL * c.parameter_count();
+  const long long per_forward = std::min<int64_t>(series, kChronos2BatchRows);
+  return weights + 4LL * floats_per_series * per_forward * 2;  // x2: allocator slack, temporaries
+}
+
+const NativeForecaster& chronos2_forecaster() {
+  static const Chronos2Forecaster forecaster;
+  return forecaster;
+}
+
+}  // namespace crucible
