@@ -19,6 +19,7 @@
 #include "crucible/engine/device.h"
 #include "crucible/engine/models/native/native_model.h"
 #include "engine/models/native/chronos2/chronos2.h"
+#include "float32_error.h"
 #include "native_fixtures.h"
 #include "tensor_bits.h"
 
@@ -112,61 +113,22 @@ at::Tensor predict(const GoldenCase& c, const std::vector<std::string>& folders,
   return forecasts.cpu().index_select(1, c.targets);
 }
 
-// The largest |a - b| / max(|b|, 1e-3 * the forecasts' scale) over all values.
-double max_relative_error(const at::Tensor& actual, const at::Tensor& expected) {
-  const at::Tensor floor = at::full({}, 1e-3 * expected.abs().max().item<double>(), at::kDouble);
-  const at::Tensor e = expected.to(at::kDouble);
-  return ((actual.to(at::kDouble) - e).abs() / at::maximum(e.abs(), floor)).max().item<double>();
-}
-
-// ||a - b|| / ||b|| over all values (Euclidean norms, in float64).
-double relative_rms_error(const at::Tensor& actual, const at::Tensor& expected) {
-  const at::Tensor e = expected.to(at::kDouble);
-  return ((actual.to(at::kDouble) - e).norm() / e.norm()).item<double>();
-}
-
-// The tolerance, derived. crucible and the official pipeline compute the same
-// forward in float32; the truth (truth.npy) is the official pipeline run in
-// float64 all through, and the official float32 forecasts (expected.npy)
-// differ from it by the float32 error of this computation on these inputs
-// (case.json's float32_error is its per-row form). crucible's error is held
-// to a multiple of the official one's, by two measures:
-// - the relative RMS error ||f - truth|| / ||truth||, which averages thousands
-//   of independent roundings, so two float32 runs of the same computation
-//   land close on it;
-// - the largest relative error of one value (relative to max(|truth|, 1e-3 x
-//   the forecasts' scale)), which catches a defect confined to a few values;
-//   an extreme of heavy-tailed roundings, it varies more between runs.
-// crucible performs the pipeline's own LibTorch operations in the pipeline's
-// order, model by model, so on the LibTorch the golden files were made with
-// (1.13, OpenBLAS) its forecasts are the official float32 bits: ratio 1 on
-// both measures. Elsewhere (LibTorch 2.11 with MKL, another CPU kernel
-// family, CUDA) the BLAS and vector kernels round differently; the ratio
-// then measures that rounding, which for this kind of forward (a float32
-// transformer: matmuls, RMS norms, softmax, residual blocks) the Chronos-Bolt
-// golden cases measured at 0.54 to 1.56 (RMS) and 0.26 to 5.4 (largest) over
-// those builds (docs/native-models.md). Bounds: 4x + 6e-8 (the float32 unit
-// roundoff: the error of merely storing exact forecasts in float32) on the RMS
-// and 16x + 1e-6 on the largest, each 2.6x to 3x above the widest measured
-// ratio, and still far below what a defect (a wrong mask, scale or rotation)
-// does to the forecasts.
-constexpr double kRmsMultiple = 4.0;
-constexpr double kRmsFloor = 6e-8;
-constexpr double kMaxMultiple = 16.0;
-constexpr double kMaxFloor = 1e-6;
-
+// The tolerance, derived: float32_error.h's two measures against the float64
+// truth (truth.npy; case.json's float32_error is the official error's per-row
+// form), each within a multiple of the official float32 forecasts' own. For
+// Chronos-2: crucible performs the pipeline's own LibTorch operations in the
+// pipeline's order, model by model, so on the LibTorch the golden files were
+// made with (1.13, OpenBLAS) its forecasts are the official float32 bits,
+// ratio 1 on both measures. Elsewhere (LibTorch 2.11 with MKL, another CPU
+// kernel family, CUDA) the kernels round differently, and the ratio measures
+// that rounding of a float32 transformer forward (matmuls, RMS norms, softmax,
+// residual blocks), the computation the Chronos-Bolt figures of the bounds
+// come from: 4x + 6e-8 on the RMS and 16x + 1e-6 on the largest, 2.6x to 3x
+// above the widest measured ratio and far below what a defect (a wrong mask,
+// scale or rotation) does to the forecasts.
 void expect_within_float32_error(const at::Tensor& forecasts, const GoldenCase& c,
                                  const std::string& name) {
-  const double rms_crucible = relative_rms_error(forecasts, c.truth);
-  const double rms_official = relative_rms_error(c.expected, c.truth);
-  const double max_crucible = max_relative_error(forecasts, c.truth);
-  const double max_official = max_relative_error(c.expected, c.truth);
-  std::cout << name << ": error against float64, RMS " << rms_crucible << " (official "
-            << rms_official << ", ratio " << rms_crucible / rms_official << "), largest "
-            << max_crucible << " (official " << max_official << ", ratio "
-            << max_crucible / max_official << ")\n";
-  EXPECT_LE(rms_crucible, kRmsMultiple * rms_official + kRmsFloor) << name;
-  EXPECT_LE(max_crucible, kMaxMultiple * max_official + kMaxFloor) << name;
+  crucible::expect_within_float32_error(forecasts, c.expected, c.truth, name);
 }
 
 class Chronos2Golden : public ::testing::TestWithParam<std::string> {};

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 
 namespace crucible {
@@ -57,6 +58,42 @@ at::Tensor apply_activation(const at::Tensor& x, Activation activation) {
   activated.reserve(x.size(0));
   for (int64_t g = 0; g < x.size(0); ++g) activated.push_back(activate(x[g], activation));
   return at::stack(activated);
+}
+
+at::Tensor stacked_rms_norm(const at::Tensor& x, const at::Tensor& weight, double epsilon) {
+  const at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  return per_model_vector(weight, x) * (x * at::rsqrt(variance + epsilon));
+}
+
+at::Tensor stacked_residual_block(const StackedWeights& weights, const std::string& prefix,
+                                  Activation activation, const at::Tensor& x) {
+  const auto linear = [&](const at::Tensor& input, const std::string& layer) {
+    return stacked_linear(input, stacked_weight(weights, prefix + layer + ".weight"),
+                          stacked_weight(weights, prefix + layer + ".bias"));
+  };
+  const at::Tensor hidden = apply_activation(linear(x, "hidden_layer"), activation);
+  return linear(hidden, "output_layer") + linear(x, "residual_layer");
+}
+
+at::Tensor left_padded_patches(const at::Tensor& x, int64_t size, int64_t stride) {
+  const int64_t length = x.size(-1);
+  at::Tensor padded = x;
+  if (length % size != 0) {
+    std::vector<int64_t> pad_shape = x.sizes().vec();
+    pad_shape.back() = size - length % size;
+    padded =
+        at::cat({at::full(pad_shape, std::numeric_limits<float>::quiet_NaN(), x.options()), x}, -1);
+  }
+  return padded.unfold(-1, size, stride);
+}
+
+InstanceScale instance_scale(const at::Tensor& x) {
+  constexpr double kEpsilon = 1e-5;  // InstanceNorm's default eps
+  const at::Tensor loc = at::nan_to_num(at::nanmean(x, -1, /*keepdim=*/true), 0.0);
+  at::Tensor scale =
+      at::nan_to_num(at::nanmean((x - loc).square(), -1, /*keepdim=*/true).sqrt(), 1.0);
+  scale = at::where(scale == 0, at::full({}, kEpsilon, scale.options()), scale);
+  return {loc, scale};
 }
 
 }  // namespace crucible

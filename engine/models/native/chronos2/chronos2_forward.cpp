@@ -14,9 +14,6 @@
 namespace crucible {
 namespace {
 
-constexpr double kInstanceNormEpsilon = 1e-5;  // InstanceNorm's default eps
-const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
 // Runs `function` on each model's slice of x [G, ...] and stacks the results:
 // for elementwise transcendental functions, whose CPU kernels round the
 // elements past their last full vector differently, at a position that
@@ -29,60 +26,15 @@ at::Tensor per_model(const at::Tensor& x, Function function) {
   return at::stack(parts);
 }
 
-// Chronos2LayerNorm (RMS norm, no mean, no bias): weight * x / sqrt(mean(x^2) + eps).
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double epsilon) {
-  const at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
-  return per_model_vector(weight, x) * (x * at::rsqrt(variance + epsilon));
-}
-
-// ResidualBlock (no layer norm): output_layer(act(hidden_layer(x))) + residual_layer(x).
-at::Tensor residual_block(const StackedWeights& w, const std::string& prefix,
-                          const Chronos2Config& config, const at::Tensor& x) {
-  const auto linear = [&](const at::Tensor& input, const std::string& layer) {
-    return stacked_linear(input, stacked_weight(w, prefix + layer + ".weight"),
-                          stacked_weight(w, prefix + layer + ".bias"));
-  };
-  const at::Tensor hidden = apply_activation(linear(x, "hidden_layer"), config.activation);
-  return linear(hidden, "output_layer") + linear(x, "residual_layer");
-}
-
-// Patch.forward: left-pads the last axis with NaN to a multiple of the patch
-// size, then cuts it into windows of patch size at the patch stride.
-at::Tensor patch(const at::Tensor& x, const Chronos2Config& config) {
-  const int64_t size = config.patch_size, length = x.size(-1);
-  at::Tensor padded = x;
-  if (length % size != 0) {
-    std::vector<int64_t> pad_shape = x.sizes().vec();
-    pad_shape.back() = size - length % size;
-    padded = at::cat({at::full(pad_shape, kNaN, x.options()), x}, -1);
-  }
-  return padded.unfold(-1, size, config.input_patch_stride);
-}
-
-// The location and scale of InstanceNorm.forward without loc_scale: the
-// NaN-ignoring mean (0 for an empty row) and population standard deviation
-// (1 for an empty row, eps for a constant one), each [G, S, 1].
-struct LocScale {
-  at::Tensor loc, scale;
-};
-
-LocScale instance_loc_scale(const at::Tensor& context) {
-  const at::Tensor loc = at::nan_to_num(at::nanmean(context, -1, /*keepdim=*/true), 0.0);
-  at::Tensor scale =
-      at::nan_to_num(at::nanmean((context - loc).square(), -1, /*keepdim=*/true).sqrt(), 1.0);
-  scale = at::where(scale == 0, at::full({}, kInstanceNormEpsilon, scale.options()), scale);
-  return {loc, scale};
-}
-
 // InstanceNorm.forward with a known loc_scale: (x - loc) / scale, then arcsinh when configured.
-at::Tensor normalise(const at::Tensor& x, const LocScale& ls, const Chronos2Config& config) {
+at::Tensor normalise(const at::Tensor& x, const InstanceScale& ls, const Chronos2Config& config) {
   const at::Tensor scaled = (x - ls.loc) / ls.scale;
   if (!config.use_arcsinh) return scaled;
   return per_model(scaled, [](const at::Tensor& values) { return at::asinh(values); });
 }
 
 // InstanceNorm.inverse: sinh when configured, then x * scale + loc.
-at::Tensor denormalise(const at::Tensor& x, const LocScale& ls, const Chronos2Config& config) {
+at::Tensor denormalise(const at::Tensor& x, const InstanceScale& ls, const Chronos2Config& config) {
   const at::Tensor unsquashed =
       config.use_arcsinh ? per_model(x, [](const at::Tensor& values) { return at::sinh(values); })
                          : x;
@@ -173,29 +125,31 @@ at::Tensor encoder(const StackedWeights& w, const Chronos2Config& config, const 
   for (int64_t i = 0; i < config.num_layers; ++i) {
     const std::string block = "encoder.block." + std::to_string(i) + ".layer.";
     // TimeSelfAttention: along each row's sequence, with RoPE.
-    at::Tensor normed = rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
+    at::Tensor normed =
+        stacked_rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
     hidden =
         hidden + self_attention(w, block + "0.self_attention.", config, normed, time_mask, &rotary);
     // GroupSelfAttention: across the rows at each position (time and batch axes flipped).
     const at::Tensor flipped = hidden.transpose(1, 2);
-    normed = rms_norm(flipped, stacked_weight(w, block + "1.layer_norm.weight"), eps);
+    normed = stacked_rms_norm(flipped, stacked_weight(w, block + "1.layer_norm.weight"), eps);
     hidden = (flipped + self_attention(w, block + "1.self_attention.", config, normed,
                                        group_time_mask, nullptr))
                  .transpose(1, 2);
     // FeedForward: x + wo(act(wi(norm(x)))).
-    normed = rms_norm(hidden, stacked_weight(w, block + "2.layer_norm.weight"), eps);
+    normed = stacked_rms_norm(hidden, stacked_weight(w, block + "2.layer_norm.weight"), eps);
     const at::Tensor inner = apply_activation(
         stacked_linear(normed, stacked_weight(w, block + "2.mlp.wi.weight")), config.activation);
     hidden = hidden + stacked_linear(inner, stacked_weight(w, block + "2.mlp.wo.weight"));
   }
-  return rms_norm(hidden, stacked_weight(w, "encoder.final_layer_norm.weight"), eps);
+  return stacked_rms_norm(hidden, stacked_weight(w, "encoder.final_layer_norm.weight"), eps);
 }
 
 // Chronos2Model._prepare_patched_future: the future patches' inputs
 // [G, S, n, 3 x patch_size] (time encoding, normalised known values, their
 // mask), known values right-padded with 0 to n x patch_size.
 at::Tensor patched_future(const Chronos2Config& config, const at::Tensor& future_covariates,
-                          const LocScale& ls, int64_t models, int64_t series, int64_t patches) {
+                          const InstanceScale& ls, int64_t models, int64_t series,
+                          int64_t patches) {
   const int64_t width = patches * config.patch_size;
   const at::TensorOptions options = ls.loc.options();
   at::Tensor values = at::zeros({models, series, width}, options);
@@ -243,23 +197,26 @@ at::Tensor chronos2_forward(const Chronos2Stack& stack, const at::Tensor& full_c
     context = context.narrow(-1, context.size(-1) - c.context_length, c.context_length);
   }
   const at::Tensor observed = context.isnan().logical_not().to(at::kFloat);
-  const LocScale ls = instance_loc_scale(context);
+  const InstanceScale ls = instance_scale(context);
   const at::Tensor scaled = normalise(context, ls, c);
-  const at::Tensor patched_mask = at::nan_to_num(patch(observed, c), 0.0);
+  const at::Tensor patched_mask =
+      at::nan_to_num(left_padded_patches(observed, c.patch_size, c.input_patch_stride), 0.0);
   const at::Tensor patched_values =
-      at::where(patched_mask > 0.0, patch(scaled, c), at::zeros({}, scaled.options()));
+      at::where(patched_mask > 0.0, left_padded_patches(scaled, c.patch_size, c.input_patch_stride),
+                at::zeros({}, scaled.options()));
   const int64_t patches = patched_mask.size(2);
   const at::Tensor context_time =
       time_encoding(c, -patches * c.patch_size, patches, scaled.options())
           .view({1, 1, patches, c.patch_size})
           .expand({models, series, patches, c.patch_size});
-  const at::Tensor context_embeds = residual_block(
-      w, "input_patch_embedding.", c, at::cat({context_time, patched_values, patched_mask}, -1));
+  const at::Tensor context_embeds =
+      stacked_residual_block(w, "input_patch_embedding.", c.activation,
+                             at::cat({context_time, patched_values, patched_mask}, -1));
   // encode: the [REG] token, then the future patches, all attended.
   const at::Tensor reg = stacked_weight(w, "shared.weight").select(1, 1);  // [G, d]
-  const at::Tensor future_embeds =
-      residual_block(w, "input_patch_embedding.", c,
-                     patched_future(c, future_covariates, ls, models, series, num_output_patches));
+  const at::Tensor future_embeds = stacked_residual_block(
+      w, "input_patch_embedding.", c.activation,
+      patched_future(c, future_covariates, ls, models, series, num_output_patches));
   const at::Tensor embeds = at::cat(
       {context_embeds, reg.view({models, 1, 1, c.d_model}).expand({models, series, 1, c.d_model}),
        future_embeds},
@@ -272,9 +229,9 @@ at::Tensor chronos2_forward(const Chronos2Stack& stack, const at::Tensor& full_c
   // forward: the last num_output_patches states through the output block,
   // "b n (q p) -> b q (n p)", then InstanceNorm.inverse.
   const int64_t quantiles = static_cast<int64_t>(c.quantiles.size());
-  const at::Tensor forecast =
-      residual_block(w, "output_patch_embedding.", c,
-                     hidden.narrow(2, hidden.size(2) - num_output_patches, num_output_patches));
+  const at::Tensor forecast = stacked_residual_block(
+      w, "output_patch_embedding.", c.activation,
+      hidden.narrow(2, hidden.size(2) - num_output_patches, num_output_patches));
   const at::Tensor by_quantile =
       forecast.view({models, series, num_output_patches, quantiles, c.patch_size})
           .permute({0, 1, 3, 2, 4})

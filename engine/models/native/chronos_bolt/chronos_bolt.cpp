@@ -12,33 +12,7 @@
 namespace crucible {
 namespace {
 
-constexpr double kInstanceNormEpsilon = 1e-5;  // chronos' InstanceNorm default
 const float kNaN = std::numeric_limits<float>::quiet_NaN();
-
-// ResidualBlock (no layer norm): output(act(hidden(x))) + residual(x).
-at::Tensor residual_block(const StackedWeights& w, const std::string& prefix,
-                          const ChronosBoltConfig& config, const at::Tensor& x) {
-  const auto linear = [&](const at::Tensor& input, const std::string& layer) {
-    return stacked_linear(input, stacked_weight(w, prefix + layer + ".weight"),
-                          stacked_weight(w, prefix + layer + ".bias"));
-  };
-  const at::Tensor hidden = apply_activation(linear(x, "hidden_layer"), config.activation);
-  return linear(hidden, "output_layer") + linear(x, "residual_layer");
-}
-
-// Patch: left-pads the last axis with NaN to a multiple of the patch size,
-// then cuts it into windows of patch size at the patch stride: [..., T] ->
-// [..., N, patch size].
-at::Tensor patch(const at::Tensor& x, const ChronosBoltConfig& config) {
-  const int64_t size = config.input_patch_size, length = x.size(-1);
-  at::Tensor padded = x;
-  if (length % size != 0) {
-    std::vector<int64_t> pad_shape = x.sizes().vec();
-    pad_shape.back() = size - length % size;
-    padded = at::cat({at::full(pad_shape, kNaN, x.options()), x}, -1);
-  }
-  return padded.unfold(-1, size, config.input_patch_stride);
-}
 
 // The context as the pipeline builds it: each series' true input, left-padded
 // with NaN to the longest (cut to context_length), float32 [S, T] on the CPU.
@@ -173,20 +147,19 @@ at::Tensor chronos_bolt_forward(const ChronosBoltStack& stack, const at::Tensor&
   // InstanceNorm: NaN-aware mean and standard deviation per series; a
   // constant series is scaled by eps instead of 0 (chronos 1.5; 2.x uses
   // |mean| + eps).
-  const at::Tensor loc = at::nan_to_num(at::nanmean(context, -1, /*keepdim=*/true), 0.0);
-  at::Tensor scale =
-      at::nan_to_num(at::nanmean((context - loc).square(), -1, /*keepdim=*/true).sqrt(), 1.0);
-  scale = at::where(scale == 0, at::full({}, kInstanceNormEpsilon, scale.options()), scale);
+  const auto [loc, scale] = instance_scale(context);
   const at::Tensor scaled = (context - loc) / scale;
 
   // Patches of values (0 where unobserved) beside their observed masks; a
   // patch with nothing observed is masked out of attention.
-  const at::Tensor patched_mask = at::nan_to_num(patch(observed, c), 0.0);
-  const at::Tensor patched_values =
-      at::where(patched_mask > 0.0, patch(scaled, c), at::zeros({}, scaled.options()));
+  const at::Tensor patched_mask =
+      at::nan_to_num(left_padded_patches(observed, c.input_patch_size, c.input_patch_stride), 0.0);
+  const at::Tensor patched_values = at::where(
+      patched_mask > 0.0, left_padded_patches(scaled, c.input_patch_size, c.input_patch_stride),
+      at::zeros({}, scaled.options()));
   at::Tensor attention_mask = (patched_mask.sum(-1) > 0).to(at::kFloat);  // [G, S, N]
-  at::Tensor embeds =
-      residual_block(w, "input_patch_embedding.", c, at::cat({patched_values, patched_mask}, -1));
+  at::Tensor embeds = stacked_residual_block(w, "input_patch_embedding.", c.activation,
+                                             at::cat({patched_values, patched_mask}, -1));
   if (c.use_reg_token) {
     const at::Tensor reg = stacked_weight(w, "shared.weight").select(1, 1);  // [G, d]
     embeds = at::cat(
@@ -198,7 +171,8 @@ at::Tensor chronos_bolt_forward(const ChronosBoltStack& stack, const at::Tensor&
   const at::Tensor decoded = t5_decoder_start_step(w, c, encoded, attention_mask);
   const int64_t width = static_cast<int64_t>(c.quantiles.size()) * c.prediction_length;
   const at::Tensor normalised =
-      residual_block(w, "output_patch_embedding.", c, decoded).view({models, series, width});
+      stacked_residual_block(w, "output_patch_embedding.", c.activation, decoded)
+          .view({models, series, width});
   return (normalised * scale + loc)
       .view({models, series, static_cast<int64_t>(c.quantiles.size()), c.prediction_length});
 }

@@ -96,11 +96,6 @@ at::Tensor position_bias(const StackedWeights& w, const std::string& table_name,
 
 }  // namespace
 
-at::Tensor t5_rms_norm(const at::Tensor& x, const at::Tensor& weight, double epsilon) {
-  const at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
-  return per_model_vector(weight, x) * (x * at::rsqrt(variance + epsilon));
-}
-
 at::Tensor t5_relative_position_buckets(int64_t query_length, int64_t key_length,
                                         bool bidirectional, int64_t num_buckets,
                                         int64_t max_distance) {
@@ -143,13 +138,14 @@ at::Tensor t5_encoder(const StackedWeights& w, const ChronosBoltConfig& config,
   for (int64_t i = 0; i < config.num_layers; ++i) {
     const std::string block = "encoder.block." + std::to_string(i) + ".layer.";
     const double eps = config.layer_norm_epsilon;
-    at::Tensor normed = t5_rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
+    at::Tensor normed =
+        stacked_rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
     hidden = hidden + attention(w, block + "0.SelfAttention.", config, normed, normed, bias);
-    normed = t5_rms_norm(hidden, stacked_weight(w, block + "1.layer_norm.weight"), eps);
+    normed = stacked_rms_norm(hidden, stacked_weight(w, block + "1.layer_norm.weight"), eps);
     hidden = hidden + feed_forward(w, block + "1.DenseReluDense.", config, normed);
   }
-  return t5_rms_norm(hidden, stacked_weight(w, "encoder.final_layer_norm.weight"),
-                     config.layer_norm_epsilon);
+  return stacked_rms_norm(hidden, stacked_weight(w, "encoder.final_layer_norm.weight"),
+                          config.layer_norm_epsilon);
 }
 
 at::Tensor t5_decoder_start_step(const StackedWeights& w, const ChronosBoltConfig& config,
@@ -166,16 +162,17 @@ at::Tensor t5_decoder_start_step(const StackedWeights& w, const ChronosBoltConfi
   for (int64_t i = 0; i < config.num_decoder_layers; ++i) {
     const std::string block = "decoder.block." + std::to_string(i) + ".layer.";
     const double eps = config.layer_norm_epsilon;
-    at::Tensor normed = t5_rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
+    at::Tensor normed =
+        stacked_rms_norm(hidden, stacked_weight(w, block + "0.layer_norm.weight"), eps);
     hidden = hidden + attention(w, block + "0.SelfAttention.", config, normed, normed, self_bias);
-    normed = t5_rms_norm(hidden, stacked_weight(w, block + "1.layer_norm.weight"), eps);
+    normed = stacked_rms_norm(hidden, stacked_weight(w, block + "1.layer_norm.weight"), eps);
     hidden = hidden + single_query_cross_attention(w, block + "1.EncDecAttention.", config, normed,
                                                    encoder_states, cross_bias);
-    normed = t5_rms_norm(hidden, stacked_weight(w, block + "2.layer_norm.weight"), eps);
+    normed = stacked_rms_norm(hidden, stacked_weight(w, block + "2.layer_norm.weight"), eps);
     hidden = hidden + feed_forward(w, block + "2.DenseReluDense.", config, normed);
   }
-  return t5_rms_norm(hidden, stacked_weight(w, "decoder.final_layer_norm.weight"),
-                     config.layer_norm_epsilon);
+  return stacked_rms_norm(hidden, stacked_weight(w, "decoder.final_layer_norm.weight"),
+                          config.layer_norm_epsilon);
 }
 
 }  // namespace crucible

@@ -19,10 +19,6 @@
 
 namespace crucible {
 
-// T5LayerNorm (RMS norm, no mean, no bias): weight * x / sqrt(mean(x^2) + eps),
-// x [G, ..., d], weight [G, d].
-at::Tensor t5_rms_norm(const at::Tensor& x, const at::Tensor& weight, double epsilon);
-
 // T5Attention._relative_position_bucket of (key - query) for every pair,
 // int64 [query_length, key_length] on the CPU, computed with the same float32
 // tensor operations as the reference so the bucket edges agree.

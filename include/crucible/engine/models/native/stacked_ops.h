@@ -41,4 +41,29 @@ at::Tensor per_model_vector(const at::Tensor& weight, const at::Tensor& x);
 // MKL a model's forecasts differed between G = 1 and G = 3).
 at::Tensor per_model_matmul(const at::Tensor& a, const at::Tensor& b);
 
+// The blocks chronos' models share (chronos_bolt.py, whose pieces chronos2
+// imports, and T5's layer norm, which Chronos2LayerNorm copies).
+
+// T5LayerNorm / Chronos2LayerNorm (RMS norm, no mean, no bias):
+// weight * x / sqrt(mean(x^2) + eps), x [G, ..., d], weight [G, d].
+at::Tensor stacked_rms_norm(const at::Tensor& x, const at::Tensor& weight, double epsilon);
+
+// ResidualBlock without layer norm: output_layer(act(hidden_layer(x))) +
+// residual_layer(x), the layers named `prefix` + "hidden_layer" etc.
+at::Tensor stacked_residual_block(const StackedWeights& weights, const std::string& prefix,
+                                  Activation activation, const at::Tensor& x);
+
+// Patch.forward: left-pads the last axis with NaN to a multiple of `size`,
+// then cuts it into windows of `size` at `stride`: [..., T] -> [..., N, size].
+at::Tensor left_padded_patches(const at::Tensor& x, int64_t size, int64_t stride);
+
+// The location and scale of InstanceNorm.forward without loc_scale, over the
+// last axis of x [..., T]: the NaN-ignoring mean (0 for an empty row) and
+// population standard deviation (1 for an empty row, 1e-5 for a constant
+// one), each [..., 1].
+struct InstanceScale {
+  at::Tensor loc, scale;
+};
+InstanceScale instance_scale(const at::Tensor& x);
+
 }  // namespace crucible
