@@ -159,15 +159,24 @@ TEST(KernelBank, WhiteNoiseIsUncorrelated) {
   EXPECT_NEAR(variance, 1.0, 0.05);
 }
 
+// Univariate, and grouped (2 targets, a past and a known covariate per
+// group: the host assembly on the CUDA generator's latents).
 TEST(SyntheticGp, CudaMatchesCpu) {
   if (!cuda_usable()) GTEST_SKIP() << "no CUDA device (or built without CUDA)";
-  const TaskData cpu = generate_synthetic_gp(small_options(9), kCpu);
-  const TaskData gpu = generate_synthetic_gp(small_options(9), c10::Device(c10::kCUDA, 0));
-  EXPECT_EQ(cpu.input_lengths, gpu.input_lengths);
-  EXPECT_EQ(cpu.descriptions, gpu.descriptions);
-  ASSERT_EQ(cpu.inputs.size(), gpu.inputs.size());
-  for (size_t i = 0; i < cpu.inputs.size(); ++i) {
-    EXPECT_NEAR(cpu.inputs[i], gpu.inputs[i], 1e-4 * (1 + std::fabs(cpu.inputs[i])));
+  SyntheticGpOptions grouped = small_options(9);
+  grouped.group_targets = 2;
+  grouped.past_covariates = 1;
+  grouped.known_covariates = 1;
+  for (const SyntheticGpOptions& o : {small_options(9), grouped}) {
+    const TaskData cpu = generate_synthetic_gp(o, kCpu);
+    const TaskData gpu = generate_synthetic_gp(o, c10::Device(c10::kCUDA, 0));
+    EXPECT_EQ(cpu.input_lengths, gpu.input_lengths);
+    EXPECT_EQ(cpu.descriptions, gpu.descriptions);
+    EXPECT_EQ(cpu.group_ids, gpu.group_ids);
+    ASSERT_EQ(cpu.inputs.size(), gpu.inputs.size());
+    for (size_t i = 0; i < cpu.inputs.size(); ++i) {
+      EXPECT_NEAR(cpu.inputs[i], gpu.inputs[i], 1e-4 * (1 + std::fabs(cpu.inputs[i])));
+    }
   }
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "crucible/engine/data/counter_rng.h"
+#include "crucible/engine/data/multivariate_gp.h"
 
 // LAPACK's Cholesky (Fortran symbol); liblapack.so.3 is OpenBLAS's here.
 extern "C" void dpotrf_(const char* uplo, const int* n, double* a, const int* lda, int* info);
@@ -47,10 +48,42 @@ void check_synthetic_gp_options(const SyntheticGpOptions& o) {
         o.max_input_fraction < 1.0)) {
     throw std::invalid_argument("input fractions must satisfy 0 < min <= max < 1");
   }
+  if (o.group_targets < 1) throw std::invalid_argument("group targets must be at least 1");
+  if (o.past_covariates < 0 || o.known_covariates < 0) {
+    throw std::invalid_argument("covariate counts must not be negative");
+  }
+  if (o.group_targets > kMaxGroupRows || o.past_covariates > kMaxGroupRows ||
+      o.known_covariates > kMaxGroupRows || gp_rows_per_group(o) > kMaxGroupRows) {
+    throw std::invalid_argument("a group has at most " + std::to_string(kMaxGroupRows) +
+                                " rows (targets + covariates)");
+  }
+  if (o.num_series >= (int64_t{1} << 31) / gp_rows_per_group(o)) {
+    throw std::invalid_argument("series x rows per group must be below 2^31");
+  }
+  if (!(o.known_share >= 0.0 && o.known_share <= 1.0 && o.past_share >= 0.0 &&
+        o.past_share <= 1.0)) {
+    throw std::invalid_argument("known and past shares must be in [0, 1]");
+  }
+}
+
+int64_t gp_rows_per_group(const SyntheticGpOptions& o) {
+  return o.group_targets + o.past_covariates + o.known_covariates;
+}
+
+bool gp_has_groups(const SyntheticGpOptions& o) { return gp_rows_per_group(o) > 1; }
+
+int64_t gp_latent_series(const SyntheticGpOptions& o) {
+  return o.num_series * gp_rows_per_group(o);
 }
 
 int64_t gp_kernel_slots(const SyntheticGpOptions& o) {
-  return (o.num_series + o.samples_per_kernel - 1) / o.samples_per_kernel;
+  return (gp_latent_series(o) + o.samples_per_kernel - 1) / o.samples_per_kernel;
+}
+
+int64_t gp_split_point(const SyntheticGpOptions& o, int64_t index) {
+  CounterRng rng(o.seed, kSplitStream, static_cast<uint32_t>(index));
+  const double fraction = rng.uniform(o.min_input_fraction, o.max_input_fraction);
+  return std::clamp(static_cast<int64_t>(o.length * fraction), int64_t{1}, o.length - 1);
 }
 
 std::vector<double> gp_normal_draws(const SyntheticGpOptions& o) {
@@ -70,13 +103,11 @@ std::vector<double> gp_normal_draws(const SyntheticGpOptions& o) {
 
 TaskData gp_task_from_samples(const SyntheticGpOptions& o, const float* samples,
                               const std::vector<KernelComposition>& compositions) {
+  if (gp_has_groups(o)) return assemble_gp_groups(o, samples, compositions);
   std::vector<std::vector<float>> contexts, targets;
   std::vector<std::string> descriptions;
   for (int64_t s = 0; s < o.num_series; ++s) {
-    CounterRng rng(o.seed, kSplitStream, static_cast<uint32_t>(s));
-    const double fraction = rng.uniform(o.min_input_fraction, o.max_input_fraction);
-    const int64_t split =
-        std::clamp(static_cast<int64_t>(o.length * fraction), int64_t{1}, o.length - 1);
+    const int64_t split = gp_split_point(o, s);
     const float* row = samples + s * o.length;
     contexts.emplace_back(row, row + split);
     targets.emplace_back(row + split, row + o.length);
@@ -113,9 +144,10 @@ TaskData generate_synthetic_gp_cpu(const SyntheticGpOptions& o) {
                 static_cast<int>(n));
   }
 
-  // [slots, L, n] -> series-major float [S, L].
-  std::vector<float> samples(static_cast<size_t>(o.num_series * length));
-  for (int64_t s = 0; s < o.num_series; ++s) {
+  // [slots, L, n] -> series-major float [latents, L].
+  const int64_t latents = gp_latent_series(o);
+  std::vector<float> samples(static_cast<size_t>(latents * length));
+  for (int64_t s = 0; s < latents; ++s) {
     const int64_t slot = s / n, j = s % n;
     for (int64_t i = 0; i < length; ++i) {
       samples[static_cast<size_t>(s * length + i)] =

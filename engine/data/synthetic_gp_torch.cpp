@@ -66,11 +66,11 @@ TaskData generate_synthetic_gp(const SyntheticGpOptions& o, const c10::Device& d
   std::vector<double> draws = gp_normal_draws(o);
   const at::Tensor normals =
       at::from_blob(draws.data(), {kernels, o.length, n}, at::kDouble).to(device);
-  // [K, L, L] x [K, L, n] -> [K, L, n] -> series-major [K * n, L], first S rows.
+  // [K, L, L] x [K, L, n] -> [K, L, n] -> series-major [K * n, L], the latent rows.
   const at::Tensor samples = at::matmul(factors, normals)
                                  .permute({0, 2, 1})
                                  .reshape({kernels * n, o.length})
-                                 .narrow(0, 0, o.num_series)
+                                 .narrow(0, 0, gp_latent_series(o))
                                  .to(at::kFloat)
                                  .cpu()
                                  .contiguous();

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -112,6 +113,27 @@ std::vector<int64_t> scored_rows(const TaskData& task) {
   return rows;
 }
 
+TaskData scored_view(const TaskData& task) {
+  if (!has_groups(task)) return task;
+  TaskData view;
+  view.input_width = task.input_width;
+  view.target_width = task.target_width;
+  const auto copy_row = [](const std::vector<float>& from, int64_t row, int64_t width,
+                           std::vector<float>& to) {
+    to.insert(to.end(), from.begin() + row * width, from.begin() + (row + 1) * width);
+  };
+  for (int64_t j : scored_rows(task)) {
+    const auto at = static_cast<size_t>(j);
+    copy_row(task.inputs, j, task.input_width, view.inputs);
+    copy_row(task.targets, j, task.target_width, view.targets);
+    view.input_lengths.push_back(task.input_lengths[at]);
+    view.target_lengths.push_back(task.target_lengths[at]);
+    view.descriptions.push_back(at < task.descriptions.size() ? task.descriptions[at] : "");
+    ++view.num_series;
+  }
+  return view;
+}
+
 void check_task_groups(const TaskData& task) {
   const auto s = static_cast<size_t>(task.num_series);
   const auto h = static_cast<size_t>(task.target_width);
@@ -155,6 +177,20 @@ void check_task_groups(const TaskData& task) {
   if (s > 0 && !group_has_target) {
     refuse_groups("group " + std::to_string(task.group_ids[s - 1]) + " has no target row");
   }
+}
+
+void set_task_groups(TaskData& task, std::vector<int64_t> group_ids, std::vector<int64_t> roles) {
+  const auto h = static_cast<size_t>(task.target_width);
+  task.group_ids = std::move(group_ids);
+  task.roles = std::move(roles);
+  task.future_inputs.assign(static_cast<size_t>(task.num_series) * h,
+                            std::numeric_limits<float>::quiet_NaN());
+  for (size_t j = 0; j < task.roles.size() && j < static_cast<size_t>(task.num_series); ++j) {
+    if (task.roles[j] != static_cast<int64_t>(SeriesRole::kKnownCovariate)) continue;
+    const float* target = task.targets.data() + j * h;
+    std::copy(target, target + task.target_lengths[j], task.future_inputs.data() + j * h);
+  }
+  check_task_groups(task);
 }
 
 TaskData pad_task(const std::vector<std::vector<float>>& contexts,

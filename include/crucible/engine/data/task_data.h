@@ -49,12 +49,22 @@ std::vector<int64_t> row_group_ids(const TaskData& task);
 // univariate task).
 std::vector<int64_t> scored_rows(const TaskData& task);
 
+// The task's scored rows alone, as a univariate task (their inputs, targets,
+// lengths and descriptions, widths unchanged): the rows that per-series
+// losses and reports index. A univariate task is returned as it is.
+TaskData scored_view(const TaskData& task);
+
 // Throws std::invalid_argument with one line when the group arrays disagree
 // with the task or with each other: wrong sizes, only some of the three set,
 // decreasing ids, a group split in two, a role outside 0..2, a group without
 // a target, rows of a group with different lengths, or a known covariate
 // without future values (or future values in another row).
 void check_task_groups(const TaskData& task);
+
+// Groups the rows of `task`: sets group_ids and roles, and future_inputs to
+// each known covariate's target values (NaN in every other row and past a
+// row's target length); then check_task_groups.
+void set_task_groups(TaskData& task, std::vector<int64_t> group_ids, std::vector<int64_t> roles);
 
 // Pads `contexts[i]` and `targets[i]` into a TaskData (widths = the longest
 // of each). `descriptions` may be empty (then all empty). Throws
