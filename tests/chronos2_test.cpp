@@ -189,6 +189,40 @@ TEST(Chronos2Stacking, StackedEqualsEachAloneToTheBit) {
   }
 }
 
+// Through the architecture registry, a grouped task (rows, groups, roles and
+// known covariates' future values as TaskData holds them) gets the forecasts
+// of the direct call, to the bit.
+TEST(Chronos2Forecaster, AGroupedTaskForecastsAsTheDirectCall) {
+  const std::string name = "b9_known_covariates_h50";
+  if (!fs::exists(golden_dir() + "/" + name)) GTEST_SKIP() << name << " is not in the folder";
+  const GoldenCase c = read_case(name);
+  TaskData task;
+  task.num_series = c.series.context.size(0);
+  task.input_width = c.series.context.size(1);
+  task.target_width = c.expected.size(1);
+  const at::Tensor context = c.series.context.contiguous();
+  task.inputs.assign(context.data_ptr<float>(), context.data_ptr<float>() + context.numel());
+  task.input_lengths.assign(c.series.context_lengths.data_ptr<int64_t>(),
+                            c.series.context_lengths.data_ptr<int64_t>() + task.num_series);
+  task.targets.assign(static_cast<size_t>(task.num_series * task.target_width), 0.0f);
+  task.target_lengths.assign(static_cast<size_t>(task.num_series), task.target_width);
+  task.group_ids.assign(c.series.group_ids.data_ptr<int64_t>(),
+                        c.series.group_ids.data_ptr<int64_t>() + task.num_series);
+  const std::vector<int8_t> roles =
+      read_roles(golden_dir() + "/" + name + "/roles.npy", task.num_series);
+  task.roles.assign(roles.begin(), roles.end());
+  const at::Tensor future = c.series.future_values.contiguous();
+  task.future_inputs.assign(future.data_ptr<float>(), future.data_ptr<float>() + future.numel());
+  check_task_groups(task);
+  const NativeWeights weights = load_native_weights(*c.config, c.model, at::kCPU);
+  QuantileForecastRequest request;
+  request.horizon = task.target_width;
+  request.levels = c.levels;
+  const at::Tensor forecasts =
+      native_forecaster(*c.config).predict_quantiles(*c.config, {&weights}, task, request);
+  EXPECT_TRUE(bit_identical(forecasts.index_select(1, c.targets), predict(c, {c.model})));
+}
+
 TEST(Chronos2Gpu, StackedForwardOnCudaMatchesTheTruth) {
   if (!cuda_usable()) GTEST_SKIP() << "no CUDA device";
   for (const std::string& name : golden_cases()) {

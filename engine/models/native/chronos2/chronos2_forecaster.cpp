@@ -10,8 +10,9 @@ namespace {
 
 class Chronos2Forecaster final : public NativeForecaster {
  public:
-  // Each series of the task is its own group (a lone target): the task
-  // format carries no groups or covariates yet.
+  // The task's groups (row_group_ids: each row its own group in a
+  // univariate task) with their known covariates' future values. Every row
+  // is forecast; the runner scores the target rows.
   at::Tensor predict_quantiles(const NativeConfig& config,
                                const std::vector<const NativeWeights*>& models,
                                const TaskData& task,
@@ -23,7 +24,11 @@ class Chronos2Forecaster final : public NativeForecaster {
                                    {task.num_series, task.input_width}, at::kFloat);
     series.context_lengths = at::from_blob(const_cast<int64_t*>(task.input_lengths.data()),
                                            {task.num_series}, at::kLong);
-    series.group_ids = at::arange(task.num_series, at::kLong);
+    series.group_ids = at::tensor(row_group_ids(task), at::kLong);
+    if (has_groups(task)) {
+      series.future_values = at::from_blob(const_cast<float*>(task.future_inputs.data()),
+                                           {task.num_series, task.target_width}, at::kFloat);
+    }
     return chronos2_predict_quantiles(stack, series, request);
   }
 
