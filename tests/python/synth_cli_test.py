@@ -1,5 +1,6 @@
 """`crucible synth` end to end: determinism, shapes and dtypes, the split rule,
-real-dataset windows, and bad input (one line, non-zero exit, no output).
+groups with covariates, real-dataset windows, and bad input (one line,
+non-zero exit, no output).
 
     /usr/bin/python3 tests/python/synth_cli_test.py PATH_TO_CRUCIBLE
 """
@@ -58,6 +59,37 @@ def main(binary):
         report.check("one kernel per 25 series", len(set(x["kernels"][:25])) == 1
                      and x["kernels"][24] != x["kernels"][25] and len(x["kernels"]) == 60)
 
+        group_args = ("--series", "20", "--length", "200", "--samples-per-kernel", "10",
+                      "--group-targets", "2", "--past-covariates", "1", "--known-covariates", "1")
+        g, rg = synth("groups", "--seed", "5", *group_args)
+        g2, rg2 = synth("groups2", "--seed", "5", *group_args)
+        report.check("grouped synth runs", rg.returncode == rg2.returncode == 0,
+                     rg.stderr + rg2.stderr)
+        if rg.returncode == 0 and rg2.returncode == 0:
+            group_files = ("group_ids.npy", "roles.npy", "future_inputs.npy")
+            report.check("grouped: same seed, identical files",
+                         all(open(os.path.join(g, n), "rb").read()
+                             == open(os.path.join(g2, n), "rb").read()
+                             for n in FILES + group_files))
+            t = load(g)
+            ids, roles = (np.load(os.path.join(g, n)) for n in group_files[:2])
+            future = np.load(os.path.join(g, "future_inputs.npy"))
+            report.check("grouped: 20 groups of 4 rows", t["inputs"].shape[0] == 80
+                         and ids.dtype == np.int64 and list(ids) == [i // 4 for i in range(80)])
+            report.check("grouped: roles target, target, past, known",
+                         list(roles) == [0, 0, 1, 2] * 20)
+            lengths = t["input_lengths"].reshape(20, 4)
+            report.check("grouped: one split per group", bool(np.all(lengths == lengths[:, :1])))
+            known = roles == 2
+            given = ~np.isnan(future)
+            report.check("grouped: future inputs are the known covariates' targets",
+                         future.shape == t["targets"].shape and not given[~known].any()
+                         and np.array_equal(future[given], t["targets"][given])
+                         and bool(np.all(given.sum(axis=1)[known] == t["target_lengths"][known])))
+            report.check("grouped: descriptions name the role and group",
+                         t["kernels"][5].startswith("target 1 of group 1: ")
+                         and t["kernels"][7].startswith("known covariate 0 of group 1: "))
+
         sunspots = os.path.join(REPO, "examples", "data", "sunspots.csv")
         r, rr = synth("real", "--seed", "3", "--dataset", sunspots, "--series", "20",
                       "--length", "96", "--horizon", "16")
@@ -82,6 +114,21 @@ def main(binary):
             lines = result.stderr.strip().splitlines()
             report.check(f"{name}: refused with one line naming it",
                          result.returncode != 0 and len(lines) == 1 and mentions in lines[0],
+                         result.stderr)
+            report.check(f"{name}: no output folder", not os.path.exists(out))
+        for name, extra, mentions in (
+                ("no target", ("--group-targets", "0"), "--group-targets"),
+                ("negative past", ("--past-covariates", "-1"), "--past-covariates"),
+                ("known not a number", ("--known-covariates", "two"), "--known-covariates"),
+                ("known too many", ("--known-covariates", "65"), "--known-covariates"),
+                ("group too large", ("--group-targets", "40", "--past-covariates", "30"),
+                 "rows per group"),
+                ("groups of a real dataset", ("--known-covariates", "1", "--dataset", sunspots),
+                 "synthetic only")):
+            out, result = synth("err-" + name.replace(" ", "-"), "--seed", "1", *extra)
+            lines = result.stderr.strip().splitlines()
+            report.check(f"{name}: refused with one line naming it, exit 2",
+                         result.returncode == 2 and len(lines) == 1 and mentions in lines[0],
                          result.stderr)
             report.check(f"{name}: no output folder", not os.path.exists(out))
     report.finish()
