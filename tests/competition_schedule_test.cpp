@@ -77,6 +77,9 @@ void expect_same(const TaskConfig& a, const TaskConfig& b) {
   EXPECT_EQ(a.length, b.length);
   EXPECT_EQ(a.batch_size, b.batch_size);
   EXPECT_EQ(a.samples_per_kernel, b.samples_per_kernel);
+  EXPECT_EQ(a.group_targets, b.group_targets);
+  EXPECT_EQ(a.past_covariates, b.past_covariates);
+  EXPECT_EQ(a.known_covariates, b.known_covariates);
   EXPECT_EQ(a.metric, b.metric);
   EXPECT_EQ(a.weight, b.weight);
 }
@@ -169,7 +172,7 @@ TEST(ScheduleDefault, ToJsonWritesEveryKey) {
   EXPECT_EQ(competition["rewards"].size(), 6u);
   EXPECT_EQ(competition["epsilon"].size(), 4u);
   EXPECT_EQ(competition["copy_penalty"].size(), 2u);
-  EXPECT_EQ(competition["tasks"][0].size(), 9u);
+  EXPECT_EQ(competition["tasks"][0].size(), 12u);
 }
 
 TEST(ScheduleRoundTrip, EveryFieldSurvivesToJsonAndBack) {
@@ -180,7 +183,8 @@ TEST(ScheduleRoundTrip, EveryFieldSurvivesToJsonAndBack) {
        "tasks": [{"name": "a", "dataset": "/data/m4.npz", "quantiles": [0.25, 0.75], "series": 7,
                   "length": 2, "batch_size": 3, "samples_per_kernel": 1, "metric": "wql",
                   "weight": 0.125},
-                 {"name": "b", "metric": "mse", "weight": 3}],
+                 {"name": "b", "metric": "mse", "weight": 3, "group_targets": 2,
+                  "past_covariates": 1, "known_covariates": 3}],
        "ema": {"alpha": 0.3, "alpha_init": 1, "baseline": -0.5}, "sample_min": 4,
        "rewards": {"strategy": "ranked_decay", "temperature": 0.7, "decay": 0.6, "exponent": 2.5,
                    "first_place_boost": 1.5, "min_weight": 0.05},
@@ -211,7 +215,7 @@ TEST(ScheduleRoundTrip, EveryFieldSurvivesToJsonAndBack) {
 TEST(ScheduleExample, ExampleFileLoads) {
   const CompetitionSchedule schedule =
       CompetitionSchedule::load(source_dir() + "/examples/schedule.json");
-  ASSERT_EQ(schedule.entries().size(), 2u);
+  ASSERT_EQ(schedule.entries().size(), 3u);
   ASSERT_EQ(schedule.active_at(4'999'999).size(), 1u);
   const std::vector<CompetitionConfig>& later = schedule.active_at(5'000'000);
   ASSERT_EQ(later.size(), 2u);
@@ -220,6 +224,31 @@ TEST(ScheduleExample, ExampleFileLoads) {
   EXPECT_EQ(later[0].tasks[1].quantiles, (std::vector<double>{0.05, 0.25, 0.5, 0.75, 0.95}));
   EXPECT_EQ(later[1].rewards.strategy, RewardStrategy::kRankedDecay);
   EXPECT_TRUE(later[1].epsilon.enabled);
+  // From block 6,000,000 the same two (other shares) and a grouped task.
+  const std::vector<CompetitionConfig>& grouped = schedule.active_at(6'000'000);
+  ASSERT_EQ(grouped.size(), 3u);
+  EXPECT_DOUBLE_EQ(grouped[0].reward_share + grouped[1].reward_share + grouped[2].reward_share,
+                   1.0);
+  expect_same(grouped[0].tasks[1], later[0].tasks[1]);
+  expect_same(grouped[1].tasks[0], later[1].tasks[0]);
+  const TaskConfig& task = grouped[2].tasks[0];
+  EXPECT_EQ(grouped[2].id, 2);
+  EXPECT_EQ(task.series, 20);
+  EXPECT_EQ(task.group_targets, 2);
+  EXPECT_EQ(task.past_covariates, 1);
+  EXPECT_EQ(task.known_covariates, 1);
+}
+
+TEST(ScheduleRejects, GroupsTooLargeOrOnARealDataset) {
+  json document = full_document();
+  json& task = document["schedule"][0]["competitions"][0]["tasks"][0];
+  task["group_targets"] = 30;
+  task["known_covariates"] = 35;
+  const std::string path = "$.schedule[0].competitions[0].tasks[0].group_targets";
+  expect_rejected(document, path, "must be <= 64, got 65");
+  task["known_covariates"] = 1;
+  task["dataset"] = "data.jsonl";
+  expect_rejected(document, path, "synthetic dataset only");
 }
 
 TEST(ScheduleActiveAt, PicksTheLatestEntryStartedAtOrBeforeTheBlock) {
@@ -293,6 +322,10 @@ TEST(ScheduleRejects, WrongTypes) {
       {"/schedule/0/competitions/0/id", 1.0, competition + ".id", "expected integer"},
       {"/schedule/0/competitions/0/tasks/0/series", 100.5, competition + ".tasks[0].series",
        "expected integer"},
+      {"/schedule/0/competitions/0/tasks/0/known_covariates", "1",
+       competition + ".tasks[0].known_covariates", "expected integer, got string"},
+      {"/schedule/0/competitions/0/tasks/0/past_covariates", 1.0,
+       competition + ".tasks[0].past_covariates", "expected integer"},
       {"/schedule/0/competitions/0/reward_share", true, competition + ".reward_share",
        "expected number, got true"},
       {"/schedule/0/competitions/0/name", 3, competition + ".name", "expected string, got 3"},
@@ -351,6 +384,10 @@ TEST(ScheduleRejects, OutOfRangeValues) {
       {"/tasks/0/length", 1, ">= 2"},
       {"/tasks/0/batch_size", 0, ">= 1"},
       {"/tasks/0/samples_per_kernel", 0, ">= 1"},
+      {"/tasks/0/group_targets", 0, "in [1, 64]"},
+      {"/tasks/0/group_targets", 65, "in [1, 64]"},
+      {"/tasks/0/past_covariates", -1, "in [0, 64]"},
+      {"/tasks/0/known_covariates", 65, "in [0, 64]"},
       {"/tasks/0/weight", 0, "> 0"},
       {"/tasks/0/quantiles/0", 0, "in (0, 1)"},
       {"/tasks/0/metric", "rmse", "one of crps, pinball, wql, mae, mse, got \"rmse\""},

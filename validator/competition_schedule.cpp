@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "crucible/common/files.h"
+#include "crucible/engine/data/synthetic_gp.h"
 #include "crucible/engine/scoring/quantile_levels.h"
 
 namespace crucible {
@@ -58,10 +59,12 @@ constexpr Bounds kNonNegative{0, false};
 constexpr Bounds kPositive{0, true};
 constexpr Bounds kAtLeastOne{1, false};
 constexpr Bounds kAtLeastTwo{2, false};
-constexpr Bounds kUnitInterval{0, false, 1, false};      // [0, 1]
-constexpr Bounds kUnitExcludingZero{0, true, 1, false};  // (0, 1]
-constexpr Bounds kUnitExcludingOne{0, false, 1, true};   // [0, 1)
-constexpr Bounds kOpenUnitInterval{0, true, 1, true};    // (0, 1)
+constexpr Bounds kUnitInterval{0, false, 1, false};                 // [0, 1]
+constexpr Bounds kUnitExcludingZero{0, true, 1, false};             // (0, 1]
+constexpr Bounds kUnitExcludingOne{0, false, 1, true};              // [0, 1)
+constexpr Bounds kOpenUnitInterval{0, true, 1, true};               // (0, 1)
+constexpr Bounds kGroupTargets{1, false, kMaxGroupRows, false};     // [1, 64]
+constexpr Bounds kGroupCovariates{0, false, kMaxGroupRows, false};  // [0, 64]
 
 constexpr const char* kMetrics[] = {"crps", "pinball", "wql", "mae", "mse"};
 
@@ -217,9 +220,10 @@ std::vector<double> parse_quantiles(const ObjectReader& task, const json& list,
 }
 
 TaskConfig parse_task(const json& node, const std::string& path, const std::string& source) {
-  const ObjectReader reader(node, path, source,
-                            {"name", "dataset", "quantiles", "series", "length", "batch_size",
-                             "samples_per_kernel", "metric", "weight"});
+  const ObjectReader reader(
+      node, path, source,
+      {"name", "dataset", "quantiles", "series", "length", "batch_size", "samples_per_kernel",
+       "group_targets", "past_covariates", "known_covariates", "metric", "weight"});
   TaskConfig task;
   task.quantiles = default_quantile_levels();
   reader.text("name", task.name);
@@ -231,6 +235,20 @@ TaskConfig parse_task(const json& node, const std::string& path, const std::stri
   reader.integer("length", task.length, kAtLeastTwo);  // the input/target split needs two steps
   reader.integer("batch_size", task.batch_size, kAtLeastOne);
   reader.integer("samples_per_kernel", task.samples_per_kernel, kAtLeastOne);
+  reader.integer("group_targets", task.group_targets, kGroupTargets);
+  reader.integer("past_covariates", task.past_covariates, kGroupCovariates);
+  reader.integer("known_covariates", task.known_covariates, kGroupCovariates);
+  const int64_t group_rows = task.group_targets + task.past_covariates + task.known_covariates;
+  if (group_rows > kMaxGroupRows) {
+    reader.fail(reader.at("group_targets"),
+                "group_targets + past_covariates + known_covariates must be <= " +
+                    std::to_string(kMaxGroupRows) + ", got " + std::to_string(group_rows));
+  }
+  if (group_rows > 1 && task.dataset != "synthetic") {
+    reader.fail(reader.at("group_targets"),
+                "group_targets, past_covariates and known_covariates apply to the synthetic "
+                "dataset only (a real dataset's records give their groups)");
+  }
   reader.text("metric", task.metric);
   const auto same = [&](const char* metric) { return task.metric == metric; };
   if (std::none_of(std::begin(kMetrics), std::end(kMetrics), same)) {
@@ -349,6 +367,9 @@ json task_to_json(const TaskConfig& task) {
           {"length", task.length},
           {"batch_size", task.batch_size},
           {"samples_per_kernel", task.samples_per_kernel},
+          {"group_targets", task.group_targets},
+          {"past_covariates", task.past_covariates},
+          {"known_covariates", task.known_covariates},
           {"metric", task.metric},
           {"weight", task.weight}};
 }

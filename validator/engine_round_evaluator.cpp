@@ -36,6 +36,9 @@ TaskData build_round_task(const TaskConfig& config, uint64_t seed, int64_t real_
     gp.num_series = config.series;
     gp.length = config.length;
     gp.samples_per_kernel = config.samples_per_kernel;
+    gp.group_targets = config.group_targets;
+    gp.past_covariates = config.past_covariates;
+    gp.known_covariates = config.known_covariates;
     return generate_synthetic_gp(gp, device);
   }
   WindowOptions windows;

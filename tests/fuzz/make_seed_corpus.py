@@ -209,7 +209,8 @@ def schedule_seeds(folder):
         "start_block": 7, "competitions": [{
             "id": 3, "name": "c", "reward_share": 0.5, "sample_min": 2,
             "constraints": {"max_file_bytes": 10, "max_parameters": 20},
-            "tasks": [{"metric": "wql", "quantiles": [0.9, 0.1, 0.1], "weight": 2}],
+            "tasks": [{"metric": "wql", "quantiles": [0.9, 0.1, 0.1], "weight": 2,
+                       "group_targets": 2, "past_covariates": 1, "known_covariates": 1}],
             "ema": {"alpha": 1, "alpha_init": 0.5, "baseline": -3},
             "rewards": {"strategy": "ranked_decay", "decay": 0.5, "exponent": 2,
                         "first_place_boost": 1.5, "min_weight": 0.1},

@@ -20,8 +20,13 @@ struct TaskConfig {
   int64_t length = 1024;              // L
   int64_t batch_size = 100;
   int64_t samples_per_kernel = 50;
-  std::string metric = "crps";  // crps, pinball, wql, mae, mse
-  double weight = 1.0;          // > 0
+  // Rows per group of a synthetic task; `series` then counts groups. The
+  // defaults are the univariate task.
+  int64_t group_targets = 1;     // [1, 64]
+  int64_t past_covariates = 0;   // [0, 64], past-only covariates
+  int64_t known_covariates = 0;  // [0, 64], future values given
+  std::string metric = "crps";   // crps, pinball, wql, mae, mse
+  double weight = 1.0;           // > 0
 };
 
 enum class RewardStrategy { kSoftmax, kLinear, kRankedDecay, kSoftmaxAllNeurons };
