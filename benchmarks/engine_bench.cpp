@@ -1,9 +1,11 @@
 // Micro benchmarks of the data-sized steps of a round: the per-series loss
 // (U=256, S=256, H=512, Q=9), the scoring (U=256, S=1000, B=2000) and the
-// synthetic GP data (S=1000 and 100, L=1024), and the stacked Chronos-Bolt
-// forecast of G models (S=100, L=1024, FLOP/s counted), on the CPU and, when
-// a device is present, on CUDA. Compare with benchmarks/python_reference.py
-// and benchmarks/native_benchmark.sh (see BENCHMARKS.md for the commands).
+// synthetic GP data (S=1000 and 100, L=1024), the stacked Chronos-Bolt
+// forecast of G models (S=100, L=1024, FLOP/s counted) and the stacked
+// Chronos-2 forecast of G models on a grouped task with covariates, on the
+// CPU and, when a device is present, on CUDA. Compare with
+// benchmarks/python_reference.py, benchmarks/native_benchmark.sh and
+// benchmarks/chronos2_reference.py (see BENCHMARKS.md for the commands).
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
 
@@ -15,9 +17,12 @@
 #include "crucible/engine/data/synthetic_gp.h"
 #include "crucible/engine/data/synthetic_gp_torch.h"
 #include "crucible/engine/device.h"
+#include "crucible/engine/models/native/native_forecaster.h"
 #include "crucible/engine/scoring/model_scoring.h"
 #include "crucible/engine/scoring/quantile_levels.h"
 #include "crucible/engine/scoring/series_losses.h"
+#include "engine/models/native/chronos2/chronos2_baselines.h"
+#include "engine/models/native/chronos2/chronos2_config.h"
 #include "engine/models/native/chronos_bolt/chronos_bolt.h"
 
 namespace crucible {
@@ -157,6 +162,87 @@ void run_chronos_bolt(benchmark::State& state, const c10::Device& device,
   }
 }
 
+// A Chronos-2 config shaped like chronos-2-small (Chronos2CoreConfig's
+// defaults: d_model 512, d_ff 2048, 8 heads x d_kv 64, 6 layers) at d_model,
+// as random_stack scales chronos-bolt-tiny: d_ff 4 d_model, d_model / 64 heads
+// of d_kv 64, 6 layers, context 2048 (the released 8192 cut like Bolt's),
+// patch 16, 64 output patches, the 21 released quantile levels, arcsinh.
+Chronos2Config bench_chronos2_config(int64_t d_model) {
+  Chronos2Config c = baseline_chronos2_config();
+  c.d_model = d_model;
+  c.d_ff = 4 * d_model;
+  c.d_kv = 64;
+  c.num_heads = d_model / 64;
+  c.num_layers = 6;
+  c.context_length = c.time_encoding_scale = 2048;
+  c.max_output_patches = 64;
+  return c;
+}
+
+// Model i's random weights, reproducible in benchmarks/chronos2_reference.py:
+// the default generator seeded 1000 + i, then per tensor in name order
+// randn(shape) * 0.05, layer norms 1.
+NativeWeights random_chronos2_weights(const Chronos2Config& config, int64_t model,
+                                      const c10::Device& device) {
+  at::manual_seed(static_cast<uint64_t>(1000 + model));
+  NativeWeights weights;
+  for (const auto& [name, shape] : chronos2_tensor_shapes(config)) {
+    const bool norm = name.find("layer_norm") != std::string::npos;
+    weights[name] = (norm ? at::ones(shape) : at::randn(shape) * 0.05).to(device);
+  }
+  return weights;
+}
+
+// The grouped synthetic task: `groups` groups of 1 target + 1 past-only + 1
+// known covariate, length 1024, seed 1 (`crucible synth --series GROUPS
+// --length 1024 --seed 1 --group-targets 1 --past-covariates 1
+// --known-covariates 1`).
+TaskData chronos2_task(int64_t groups) {
+  SyntheticGpOptions gp;
+  gp.seed = 1;
+  gp.num_series = groups;
+  gp.length = 1024;
+  gp.group_targets = gp.past_covariates = gp.known_covariates = 1;
+  return generate_synthetic_gp_cpu(gp);
+}
+
+// The stacked Chronos-2 forecast of G random models (range 0) of d_model
+// (range 1) on chronos2_task(range 2) through the registry (the stacking
+// copy included, as `crucible eval` calls it), horizon the task's own,
+// levels 0.1 .. 0.9. Counters: series/s (every row, covariates included,
+// per model: G x rows per second) and s/model (wall time per model).
+void run_chronos2(benchmark::State& state, const c10::Device& device) {
+  const Chronos2Config config = bench_chronos2_config(state.range(1));
+  const int64_t models = state.range(0);
+  std::vector<NativeWeights> weights;
+  std::vector<const NativeWeights*> stack;
+  weights.reserve(static_cast<size_t>(models));
+  for (int64_t i = 0; i < models; ++i)
+    weights.push_back(random_chronos2_weights(config, i, device));
+  for (const NativeWeights& w : weights) stack.push_back(&w);
+  const TaskData task = chronos2_task(state.range(2));
+  QuantileForecastRequest request;
+  request.horizon = task.target_width;
+  request.levels = default_quantile_levels();
+  request.needed_steps = task.target_lengths;
+  const NativeForecaster& forecaster = native_forecaster(config);
+  for (auto _ : state) {
+    const at::Tensor forecasts = forecaster.predict_quantiles(config, stack, task, request);
+    benchmark::DoNotOptimize(forecasts.nansum().item<float>());
+  }
+  state.counters["series/s"] = benchmark::Counter(static_cast<double>(models * task.num_series),
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["s/model"] = benchmark::Counter(
+      static_cast<double>(models),
+      benchmark::Counter::kIsIterationInvariantRate | benchmark::Counter::kInvert);
+}
+
+void BM_Chronos2Cpu(benchmark::State& state) { run_chronos2(state, c10::Device(c10::kCPU)); }
+void BM_Chronos2Cuda(benchmark::State& state) {
+  if (!cuda_usable()) return state.SkipWithError("no CUDA device");
+  run_chronos2(state, c10::Device(c10::kCUDA, 0));
+}
+
 void BM_ChronosBoltCpu(benchmark::State& state) { run_chronos_bolt(state, c10::Device(c10::kCPU)); }
 void BM_ChronosBoltCuda(benchmark::State& state) {
   if (!cuda_usable()) return state.SkipWithError("no CUDA device");
@@ -201,6 +287,21 @@ BENCHMARK(BM_ChronosBoltCuda)
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
+// U models of d_model 128 (chronos-2-small's ratios), 50 groups of 3 rows.
+BENCHMARK(BM_Chronos2Cpu)
+    ->Args({1, 128, 50})
+    ->Args({4, 128, 50})
+    ->Args({16, 128, 50})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_Chronos2Cuda)
+    ->Args({1, 128, 50})
+    ->Args({16, 128, 50})
+    ->Args({64, 128, 50})
+    ->Args({256, 128, 50})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
 // The benchmarks of record (scripts/device-build-and-test.sh, then
 // benchmarks/record.py): named record/<what>/<device>, on CUDA when usable,
 // else on the CPU. `full` is the figures' size; `small` the same workloads
@@ -238,6 +339,17 @@ void register_record_benchmarks(const std::string& scale) {
           [device](benchmark::State& s) { run_chronos_bolt(s, device, NativePrecision::kTf32); },
           args);
     }
+  }
+  // Chronos-2 (bench_chronos2_config): d_model 128 (chronos-2-small's ratios)
+  // and 512 (its width) at full size, d_model 64 scaled down. Arguments:
+  // models, d_model, groups of 1 target + 1 past + 1 known covariate.
+  const std::vector<std::vector<int64_t>> chronos2 =
+      full ? std::vector<std::vector<int64_t>>{{64, 128, 100}, {256, 128, 100}, {64, 512, 100}}
+           : std::vector<std::vector<int64_t>>{{4, 64, 10}};
+  for (const std::vector<int64_t>& args : chronos2) {
+    add(
+        "record/chronos2_fp32/" + on, [device](benchmark::State& s) { run_chronos2(s, device); },
+        args);
   }
 }
 
