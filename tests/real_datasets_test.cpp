@@ -390,5 +390,108 @@ TEST(Windows, ShippedSunspotsDataset) {
   }
 }
 
+// GluonTS's multivariate fields: a 2-D target, past-only and known covariates.
+TEST(DatasetLoad, JsonLinesRecordsWithSeveralRows) {
+  TempDir dir;
+  const std::string p = dir.write(
+      "groups.jsonl",
+      "{\"item_id\": \"m\", \"target\": [[1, 2, 3, null], [4, 5, 6, null]], "
+      "\"past_feat_dynamic_real\": [[7, 8, 9, 10]], \"feat_dynamic_real\": [11, 12, 13, 14, 15]}\n"
+      "{\"target\": [[1, 2]]}\n");
+  const std::vector<NamedSeries> series = load_dataset(p);
+  ASSERT_EQ(series.size(), 2u);
+  expect_series(series[0], "m", {1, 2, 3});  // the all-NaN last step trimmed from every row
+  ASSERT_EQ(series[0].other_rows.size(), 3u);
+  EXPECT_EQ(series[0].other_rows[0], (std::vector<float>{4, 5, 6}));
+  EXPECT_EQ(series[0].other_rows[1], (std::vector<float>{7, 8, 9}));
+  EXPECT_EQ(series[0].other_rows[2], (std::vector<float>{11, 12, 13}));  // cut to the target
+  EXPECT_EQ(series[0].other_roles, (std::vector<int64_t>{0, 1, 2}));
+  expect_series(series[1], "line 2", {1, 2});  // one row: univariate
+  EXPECT_TRUE(series[1].other_rows.empty());
+}
+
+TEST(DatasetLoad, JsonLinesRowErrorsNameFileLineAndField) {
+  TempDir dir;
+  const auto check = [&](const std::string& line, const std::string& message) {
+    const std::string p = dir.write("bad.jsonl", line + "\n");
+    expect_error(p, p + ":1: " + message);
+  };
+  check("{\"target\": [[1, 2], [3]]}", "target[1]: 1 values, target[0] has 2");
+  check("{\"target\": [[1, 2], 3]}", "target[1]: not an array (the rows must all be arrays)");
+  check("{\"target\": [[1, 2], []]}", "target[1]: empty row");
+  check("{\"target\": [1, 2], \"past_feat_dynamic_real\": [[1, 2, 3]]}",
+        "past_feat_dynamic_real[0]: 3 values, expected 2 (the target's length)");
+  check("{\"target\": [1, 2], \"feat_dynamic_real\": [[1, 2], [1]]}",
+        "feat_dynamic_real[1]: 1 values, expected at least 2 (the target's length)");
+  check("{\"target\": [1, 2], \"feat_dynamic_real\": [[1, \"x\"]]}",
+        "feat_dynamic_real[0][1]: not a number or null");
+  check("{\"target\": [1, 2], \"feat_dynamic_real\": {}}", "\"feat_dynamic_real\" is not an array");
+  std::string many = "{\"target\": [1], \"past_feat_dynamic_real\": [[1]";
+  for (int r = 0; r < 64; ++r) many += ", [1]";
+  check(many + "]}", "66 rows (targets and covariates), at most 64");
+}
+
+TEST(Windows, RecordsWithSeveralRowsGiveOneGroupPerWindow) {
+  std::vector<NamedSeries> series(2);
+  series[0].name = "g";
+  for (int t = 0; t < 40; ++t) {
+    series[0].values.push_back(static_cast<float>(t));
+    series[1].values.push_back(static_cast<float>(-t));
+  }
+  series[0].other_rows = {series[0].values, series[0].values, series[0].values};
+  series[0].other_rows[1][39] = kNaN;  // a past covariate's NaN never blocks a cut
+  series[0].other_rows[2][30] = kNaN;  // a known covariate's NaN does
+  for (float& v : series[0].other_rows[2]) v += 100;
+  series[0].other_roles = {0, 1, 2};
+  series[1].name = "u";
+  WindowOptions options;
+  options.seed = 9;
+  options.num_windows = 12;
+  options.min_context = 4;
+  options.max_context = 20;
+  options.horizon = 5;
+  const TaskData task = make_windows(series, options).task;
+  ASSERT_TRUE(has_groups(task));
+  EXPECT_NO_THROW(check_task_groups(task));
+  const std::vector<int64_t> ids = row_group_ids(task);
+  int64_t grouped_windows = 0;
+  for (int64_t j = 0; j < task.num_series; ++j) {
+    const bool first = j == 0 || ids[j] != ids[j - 1];
+    if (!first || task.descriptions[j].rfind("g[", 0) != 0) continue;
+    ++grouped_windows;
+    EXPECT_EQ(std::vector<int64_t>(task.roles.begin() + j, task.roles.begin() + j + 4),
+              (std::vector<int64_t>{0, 0, 1, 2}));
+    const int64_t cut = static_cast<int64_t>(task.targets[j * task.target_width]);
+    EXPECT_TRUE(cut + 5 <= 30 || cut > 30) << cut;
+    for (int64_t i = 0; i < 5; ++i) {
+      EXPECT_EQ(task.future_inputs[(j + 3) * task.target_width + i], cut + i + 100.0f);
+    }
+  }
+  EXPECT_GT(grouped_windows, 0);
+  EXPECT_LT(grouped_windows, 12);
+}
+
+// examples/data/macrodata.jsonl (examples/data/README.md): one record, 3
+// targets, 2 past and 1 known covariate, 203 quarters.
+TEST(Windows, ShippedMacrodataDataset) {
+  const std::vector<NamedSeries> series =
+      load_dataset(repo_root() + "/examples/data/macrodata.jsonl");
+  ASSERT_EQ(series.size(), 1u);
+  EXPECT_EQ(series[0].name, "us-macro");
+  ASSERT_EQ(series[0].values.size(), 203u);
+  EXPECT_EQ(series[0].values.front(), 2710.349f);  // realgdp, 1959Q1
+  EXPECT_EQ(series[0].other_roles, (std::vector<int64_t>{0, 0, 1, 1, 2}));
+  EXPECT_EQ(series[0].other_rows[4].back(), 0.12f);  // tbilrate, 2009Q3
+  WindowOptions options;
+  options.seed = 2024;
+  options.num_windows = 10;
+  options.horizon = 8;
+  options.max_context = 120;
+  const TaskData task = make_windows(series, options).task;
+  EXPECT_EQ(task.num_series, 60);
+  EXPECT_EQ(scored_rows(task).size(), 30u);
+  EXPECT_NO_THROW(check_task_groups(task));
+}
+
 }  // namespace
 }  // namespace crucible

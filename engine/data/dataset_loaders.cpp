@@ -14,7 +14,12 @@
 //   A cell that is empty, "NaN", "nan" or "NA" is a missing value (NaN).
 // JSON lines (.jsonl, .json): one object per non-blank line with "target": an
 //   array of numbers or nulls (null = NaN), and optional "start" (ignored) and
-//   "item_id" (the series' name; "line N" without it).
+//   "item_id" (the series' name; "line N" without it). GluonTS's multivariate
+//   fields make a record a group of rows: "target" may be 2-D (one array per
+//   target row, all of one length T), "past_feat_dynamic_real" holds past-only
+//   covariates (rows of exactly T values) and "feat_dynamic_real" known
+//   covariates (rows of at least T values, cut to T); a 1-D field is one row.
+//   At most 64 rows per record.
 // NumPy (.npy): float32 or float64, [T] (one series) or [N, T] (N series);
 //   series are named "row R" (0-based).
 //
@@ -37,6 +42,7 @@
 #include "crucible/common/files.h"
 #include "crucible/common/npy.h"
 #include "crucible/engine/data/real_datasets.h"
+#include "crucible/engine/data/synthetic_gp.h"
 
 namespace crucible {
 namespace {
@@ -214,6 +220,87 @@ std::vector<NamedSeries> load_csv(const std::string& path) {
   return long_format ? load_long_csv(path, lines) : load_wide_csv(path, lines);
 }
 
+// The rows of a record's field: an array of numbers or nulls (one row), or an
+// array of such arrays (one row each); null is NaN.
+std::vector<std::vector<float>> parse_rows(const nlohmann::json& field, const std::string& name,
+                                           const std::string& where) {
+  if (!field.is_array()) fail(where, "\"" + name + "\" is not an array");
+  if (field.empty()) fail(where, "empty \"" + name + "\"");
+  const bool two_d = field.front().is_array();
+  std::vector<std::vector<float>> rows;
+  for (size_t r = 0; r < (two_d ? field.size() : 1); ++r) {
+    const nlohmann::json& row = two_d ? field[r] : field;
+    const std::string row_name = two_d ? name + "[" + std::to_string(r) + "]" : name;
+    if (!row.is_array()) fail(where, row_name + ": not an array (the rows must all be arrays)");
+    if (row.empty()) fail(where, row_name + ": empty row");
+    rows.emplace_back();
+    for (size_t t = 0; t < row.size(); ++t) {
+      const nlohmann::json& entry = row[t];
+      const auto entry_where = [&] {
+        return where + ": " + row_name + "[" + std::to_string(t) + "]";
+      };
+      if (entry.is_null()) {
+        rows.back().push_back(kNaN);
+      } else if (entry.is_number()) {
+        rows.back().push_back(to_float(entry.get<double>(), entry_where));
+      } else {
+        fail(entry_where(), "not a number or null");
+      }
+    }
+  }
+  return rows;
+}
+
+// A record's covariate field (absent: no rows), each row checked against the
+// target length: exactly `length` values, or at least `length` (then cut to
+// it) when `may_be_longer`.
+std::vector<std::vector<float>> covariate_rows(const nlohmann::json& object,
+                                               const std::string& name, size_t length,
+                                               bool may_be_longer, const std::string& where) {
+  const auto field = object.find(name);
+  if (field == object.end()) return {};
+  std::vector<std::vector<float>> rows = parse_rows(*field, name, where);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    if (rows[r].size() == length || (may_be_longer && rows[r].size() > length)) {
+      rows[r].resize(length);
+      continue;
+    }
+    fail(where, name + "[" + std::to_string(r) + "]: " + std::to_string(rows[r].size()) +
+                    " values, expected " + (may_be_longer ? "at least " : "") +
+                    std::to_string(length) + " (the target's length)");
+  }
+  return rows;
+}
+
+// A record with several rows: the trailing steps where every target row is
+// NaN are trimmed from all rows; a record left empty is an error.
+NamedSeries grouped_record(std::string name, std::vector<std::vector<float>> targets,
+                           std::vector<std::vector<float>> past,
+                           std::vector<std::vector<float>> known, const std::string& where) {
+  const auto all_nan_at = [&](size_t t) {
+    return std::all_of(targets.begin(), targets.end(),
+                       [t](const std::vector<float>& row) { return std::isnan(row[t]); });
+  };
+  size_t length = targets.front().size();
+  while (length > 0 && all_nan_at(length - 1)) --length;
+  if (length == 0) fail(where, "series '" + name + "' is empty or all NaN");
+  NamedSeries series{std::move(name), {}, {}, {}};
+  const auto add = [&](std::vector<std::vector<float>>& rows, SeriesRole role) {
+    for (std::vector<float>& row : rows) {
+      row.resize(length);
+      series.other_rows.push_back(std::move(row));
+      series.other_roles.push_back(static_cast<int64_t>(role));
+    }
+  };
+  add(targets, SeriesRole::kTarget);
+  add(past, SeriesRole::kPastCovariate);
+  add(known, SeriesRole::kKnownCovariate);
+  series.values = std::move(series.other_rows.front());
+  series.other_rows.erase(series.other_rows.begin());
+  series.other_roles.erase(series.other_roles.begin());
+  return series;
+}
+
 NamedSeries parse_json_line(const Line& line, const std::string& where) {
   nlohmann::json object;
   try {
@@ -226,26 +313,33 @@ NamedSeries parse_json_line(const Line& line, const std::string& where) {
   if (!object.is_object()) fail(where, "not a JSON object");
   const auto target = object.find("target");
   if (target == object.end()) fail(where, "no \"target\"");
-  if (!target->is_array()) fail(where, "\"target\" is not an array");
-  if (target->empty()) fail(where, "empty \"target\"");
-  std::vector<float> values;
-  for (size_t t = 0; t < target->size(); ++t) {
-    const nlohmann::json& entry = (*target)[t];
-    const auto entry_where = [&] { return where + ": target[" + std::to_string(t) + "]"; };
-    if (entry.is_null()) {
-      values.push_back(kNaN);
-    } else if (entry.is_number()) {
-      values.push_back(to_float(entry.get<double>(), entry_where));
-    } else {
-      fail(entry_where(), "not a number or null");
+  std::vector<std::vector<float>> targets = parse_rows(*target, "target", where);
+  const size_t length = targets.front().size();
+  for (size_t r = 1; r < targets.size(); ++r) {
+    if (targets[r].size() != length) {
+      fail(where, "target[" + std::to_string(r) + "]: " + std::to_string(targets[r].size()) +
+                      " values, target[0] has " + std::to_string(length));
     }
+  }
+  std::vector<std::vector<float>> past =
+      covariate_rows(object, "past_feat_dynamic_real", length, false, where);
+  std::vector<std::vector<float>> known =
+      covariate_rows(object, "feat_dynamic_real", length, true, where);
+  const size_t rows = targets.size() + past.size() + known.size();
+  if (rows > static_cast<size_t>(kMaxGroupRows)) {
+    fail(where, std::to_string(rows) + " rows (targets and covariates), at most " +
+                    std::to_string(kMaxGroupRows));
   }
   std::string name = "line " + std::to_string(line.number);
   const auto item_id = object.find("item_id");
   if (item_id != object.end()) {
     name = item_id->is_string() ? item_id->get<std::string>() : item_id->dump();
   }
-  return finish_series(std::move(name), std::move(values), where);
+  if (rows > 1) {
+    return grouped_record(std::move(name), std::move(targets), std::move(past), std::move(known),
+                          where);
+  }
+  return finish_series(std::move(name), std::move(targets.front()), where);
 }
 
 std::vector<NamedSeries> load_json_lines(const std::string& path) {

@@ -40,6 +40,18 @@ bool has_nan(const std::vector<float>& values, int64_t begin, int64_t end) {
   return false;
 }
 
+// Whether a target row's or a known covariate's horizon holds a NaN.
+bool horizon_has_nan(const NamedSeries& s, int64_t begin, int64_t end) {
+  if (has_nan(s.values, begin, end)) return true;
+  for (size_t r = 0; r < s.other_rows.size(); ++r) {
+    if (s.other_roles[r] != static_cast<int64_t>(SeriesRole::kPastCovariate) &&
+        has_nan(s.other_rows[r], begin, end)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 WindowedTask make_windows(const std::vector<NamedSeries>& series, const WindowOptions& options) {
@@ -67,8 +79,11 @@ WindowedTask make_windows(const std::vector<NamedSeries>& series, const WindowOp
   const auto key0 = static_cast<uint32_t>(options.seed);
   const auto key1 = static_cast<uint32_t>(options.seed >> 32);
   const auto window_count = static_cast<size_t>(options.num_windows);
+  const bool grouped = std::any_of(series.begin(), series.end(),
+                                   [](const NamedSeries& s) { return !s.other_rows.empty(); });
   std::vector<std::vector<float>> contexts, targets;
   std::vector<std::string> descriptions;
+  std::vector<int64_t> group_ids, roles;
   contexts.reserve(window_count);
   targets.reserve(window_count);
   descriptions.reserve(window_count);
@@ -84,12 +99,19 @@ WindowedTask make_windows(const std::vector<NamedSeries>& series, const WindowOp
       const auto cuts = static_cast<uint32_t>(length - needed + 1);
       const int64_t cut = options.min_context + scale_to_range(bits.v[1], cuts);
       const int64_t end = cut + options.horizon;
-      if (has_nan(s.values, cut, end)) continue;
+      if (horizon_has_nan(s, cut, end)) continue;
       const int64_t start = std::max<int64_t>(0, cut - options.max_context);
-      contexts.emplace_back(s.values.begin() + start, s.values.begin() + cut);
-      targets.emplace_back(s.values.begin() + cut, s.values.begin() + end);
-      descriptions.push_back(s.name + "[" + std::to_string(start) + ":" + std::to_string(cut) +
-                             "]+" + std::to_string(options.horizon));
+      const std::string window = s.name + "[" + std::to_string(start) + ":" + std::to_string(cut) +
+                                 "]+" + std::to_string(options.horizon);
+      for (size_t r = 0; r <= s.other_rows.size(); ++r) {
+        const std::vector<float>& row = r == 0 ? s.values : s.other_rows[r - 1];
+        contexts.emplace_back(row.begin() + start, row.begin() + cut);
+        targets.emplace_back(row.begin() + cut, row.begin() + end);
+        descriptions.push_back(s.other_rows.empty() ? window
+                                                    : window + " row " + std::to_string(r));
+        group_ids.push_back(w);
+        roles.push_back(r == 0 ? 0 : s.other_roles[r - 1]);
+      }
       found = true;
     }
     if (!found) {
@@ -98,6 +120,7 @@ WindowedTask make_windows(const std::vector<NamedSeries>& series, const WindowOp
     }
   }
   result.task = pad_task(contexts, targets, std::move(descriptions));
+  if (grouped) set_task_groups(result.task, std::move(group_ids), std::move(roles));
   return result;
 }
 

@@ -23,6 +23,12 @@ class DatasetError : public std::runtime_error {
 struct NamedSeries {
   std::string name;           // column name, series_id, line number or row index
   std::vector<float> values;  // NaN marks a missing value (an empty CSV cell, "NaN", null)
+  // A JSON-lines record with several rows (a 2-D "target",
+  // "past_feat_dynamic_real" or "feat_dynamic_real"): its rows after `values`
+  // (the first target row), each as long as `values`, and their SeriesRole
+  // values (further targets, then past, then known covariates).
+  std::vector<std::vector<float>> other_rows;
+  std::vector<int64_t> other_roles;
 };
 
 // Loads every series of a file, choosing the format by extension (.csv,
@@ -49,8 +55,12 @@ struct WindowedTask {
 // and the data (Philox keyed by the seed). NaN values in a context are kept
 // and passed to the model. A cut whose target would hold a NaN is redrawn (up
 // to 100 times per window; the loss has no per-step mask, and a NaN target
-// would be scored as 0). Throws DatasetError when no series is long enough or
-// no clean target is found.
+// would be scored as 0). A record with several rows gives one group per
+// window, all its rows cut at the same points; its target rows' and known
+// covariates' horizons must be free of NaN, and the known covariates'
+// horizon values become future_inputs. When any record has several rows the
+// task is grouped (a one-row record is a group of one target). Throws
+// DatasetError when no series is long enough or no clean target is found.
 WindowedTask make_windows(const std::vector<NamedSeries>& series, const WindowOptions& options);
 
 }  // namespace crucible
