@@ -10,7 +10,9 @@ Each figure is the median over the repetitions. Where the machine's peaks
 are known (PEAKS, from the vendor's data sheet), the loss pass is given as a
 fraction of memory bandwidth (the forecasts' bytes read once per pass) and
 the Chronos-Bolt stacks as a fraction of the float32 (CUDA cores) or TF32
-(tensor cores, dense) peak; elsewhere those columns say n/a.
+(tensor cores, dense) peak; elsewhere those columns say n/a. The Chronos-2
+stacks give series/s (every row, covariates included, times the models) and
+the time per model.
 """
 import argparse
 import json
@@ -29,6 +31,9 @@ SIZES = {
     "scoring": ("U={} S={} B={}", "win rate, paired bootstrap CI, composite"),
     "bolt_fp32": ("U={} d_model={} H={} S={}", "stacked Chronos-Bolt forecast, fp32 products"),
     "bolt_tf32": ("U={} d_model={} H={} S={}", "stacked Chronos-Bolt forecast, TF32 products"),
+    "chronos2_fp32": ("U={} d_model={} groups={} (x3 rows)",
+                      "stacked Chronos-2 forecast, fp32 products, 1 target + 1 past + 1 known "
+                      "covariate per group"),
 }
 
 
@@ -69,6 +74,9 @@ def row(name, entry, peaks):
         record["bytes_per_second"] = entry.get("bytes_per_second")
         if peaks and record["bytes_per_second"]:
             record["fraction_of_peak"] = record["bytes_per_second"] / peaks["memory"]
+    if what.startswith("chronos2"):
+        record["series_per_second"] = entry.get("series/s")
+        record["seconds_per_model"] = entry.get("s/model")
     if what.startswith("bolt"):
         record["flops_per_second"] = entry.get("FLOP/s")
         precision = what.split("_")[1]
@@ -95,6 +103,9 @@ def markdown(machine, rows):
             flops = r["flops_per_second"]
             throughput = ("%.2f TFLOP/s" % (flops / 1e12) if flops >= 1e12
                           else "%.1f GFLOP/s" % (flops / 1e9))
+        if r.get("series_per_second"):
+            throughput = "%.0f series/s (%.1f ms per model)" % (r["series_per_second"],
+                                                                1e3 * r["seconds_per_model"])
         peak = "%.1f%%" % (100 * r["fraction_of_peak"]) if "fraction_of_peak" in r else "n/a"
         note = ""
         if "loss_drift_vs_fp32" in r:

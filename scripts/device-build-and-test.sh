@@ -2,7 +2,11 @@
 # One full GPU-machine call (the device tool), meant to finish in under 8
 # minutes on an H200: build with CUDA (sm_90) against the machine's PyTorch,
 # run the C++ tests (the CUDA agreement tests run there instead of skipping),
-# then the benchmarks of record (benchmarks/record.py). Everything lands in
+# then the benchmarks of record (benchmarks/record.py: the loss pass, the
+# scoring, the stacked Chronos-Bolt forecast in fp32 and TF32 and the stacked
+# Chronos-2 forecast, record/chronos2_fp32: U=64 and 256 models of d_model 128
+# and U=16 of d_model 512 on 100 groups of 1 target + 1 past + 1 known
+# covariate; engine_bench's register_record_benchmarks). Everything lands in
 # $OUT: record.json, record.md (the table BENCHMARKS.md takes as it is),
 # phases.txt (seconds per phase) and the logs. Needs .device-deps
 # (scripts/pack-device-deps.sh) carried along: the Debian C++ packages that
