@@ -252,7 +252,8 @@ void run_eval(const EvalOptions& o) {
   EvalReportRequest request;
   if (!o.report.empty()) {
     request.path = o.report;
-    request.series = report_series(outcome.tasks.front().task, o.report_series, o.task.seed);
+    request.series =
+        report_series(scored_view(outcome.tasks.front().task), o.report_series, o.task.seed);
     request.uids = o.report_uids;
     request.mine = o.mine;
   }
@@ -270,6 +271,12 @@ void run_eval(const EvalOptions& o) {
     runner.quantiles = run.quantiles;
     runner.metric = with_context("metric", [&] { return parse_loss_metric(run.metric); });
     run.round = run_round(models, run.task, task_dir, runner);
+    if (has_groups(run.task)) {  // the report and the per-series views show the scored rows
+      const std::vector<int64_t> rows = scored_rows(run.task);
+      run.round.forecasts = run.round.forecasts.index_select(
+          1, at::tensor(rows, at::kLong).to(run.round.forecasts.device()));
+      run.task = scored_view(run.task);
+    }
     const at::Tensor losses = run.round.losses.to(at::kCPU, at::kDouble).contiguous();
     for (size_t i = 0; i < models.size(); ++i) {
       const double* row = losses.data_ptr<double>() + static_cast<int64_t>(i) * losses.size(1);

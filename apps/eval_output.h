@@ -24,7 +24,8 @@ struct EvalTaskRun {
   uint64_t seed = 0;  // the task's own seed (task 0: the round seed)
   std::string data;   // "synthetic", a task folder or a dataset file
   std::vector<double> quantiles;
-  TaskData task;      // host copy, with each series' description when known
+  TaskData task;      // host copy, with each series' description when known; after its
+                      // round, the scored rows only (scored_view), as round.forecasts
   RoundResult round;  // runs in the order of the candidates
   ModelScores scores;
 };

@@ -26,7 +26,6 @@
 #include "crucible/validator/disk_model_store.h"
 #include "crucible/validator/model_id.h"
 #include "crucible/validator/safe_names.h"
-#include "engine/models/native/chronos_bolt/chronos_bolt_baselines.h"
 
 namespace crucible {
 namespace {
@@ -62,7 +61,9 @@ void print_inspection(const std::string& path, const ModelInspection& r) {
   std::printf("parameters  %lld\n", static_cast<long long>(r.parameters));
   if (!r.entry_method.empty()) {
     std::printf("entry       %s%s\n", r.entry_method.c_str(),
-                r.takes_lengths ? " (with input lengths)" : "");
+                r.takes_groups    ? " (with input lengths, group ids and future inputs)"
+                : r.takes_lengths ? " (with input lengths)"
+                                  : "");
   }
   for (const std::string& method : r.methods) std::printf("method      %s\n", method.c_str());
   for (const auto& [op, count] : r.op_counts) {
@@ -254,18 +255,24 @@ void run_make_baselines(const std::string& directory) {
   std::filesystem::create_directories(directory, error);
   if (error)
     throw CliError("--out: " + directory + ": cannot create the folder: " + error.message());
-  const std::vector<std::string> scripts = write_baseline_models(directory);
-  for (const std::string& path : scripts) {
+  const auto print_script = [](const std::string& path) {
     const ModelInspection inspection = inspect_model(path, ModelLimits{});
     std::printf("wrote %-40s %s\n", path.c_str(),
                 inspection.accepted ? "accepted" : inspection.reason.c_str());
-  }
-  const int64_t first_native_uid = static_cast<int64_t>(scripts.size());
-  for (const std::string& path : write_native_baseline_models(directory, first_native_uid)) {
+  };
+  // Uids: the univariate TorchScript baselines, each native architecture's,
+  // then the covariate regression.
+  const std::vector<std::string> scripts = write_baseline_models(directory);
+  for (const std::string& path : scripts) print_script(path);
+  const std::vector<std::string> natives =
+      write_native_baseline_models(directory, static_cast<int64_t>(scripts.size()));
+  for (const std::string& path : natives) {
     const NativeModelInspection inspection = inspect_native_model(path, ModelLimits{});
     std::printf("wrote %-40s %s\n", path.c_str(),
                 inspection.accepted ? "accepted (native)" : inspection.reason.c_str());
   }
+  print_script(write_covariate_baseline_model(
+      directory, static_cast<int64_t>(scripts.size() + natives.size())));
 }
 
 CommandRun add_models_command(CLI::App& app) {

@@ -26,7 +26,7 @@ namespace nf = native_fixtures;
 class NativeModelCacheTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    folders_ = write_native_baseline_models(temp_.path(), 0);
+    folders_ = write_chronos_bolt_baselines(temp_.path(), 0);
     config_ = baseline_chronos_bolt_config();
   }
 

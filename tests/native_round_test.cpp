@@ -96,7 +96,7 @@ class NativeRoundTest : public ::testing::Test {
     models_ = temp_.path() + "/models";
     fs::create_directories(models_);
     honest_.push_back({0, write_baseline_models(models_).front()});  // 0_naive.pt
-    for (const std::string& folder : write_native_baseline_models(models_, 6)) {
+    for (const std::string& folder : write_chronos_bolt_baselines(models_, 6)) {
       honest_.push_back({6 + static_cast<int64_t>(honest_.size()) - 1, folder});
     }
     SyntheticGpOptions gp;

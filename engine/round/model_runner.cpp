@@ -293,6 +293,10 @@ RoundResult run_round(const std::vector<CandidateModel>& models, const TaskData&
   const at::Tensor targets = task_tensor(task.targets, series, horizon).to(device);
   const at::Tensor lengths = at::tensor(task.target_lengths, at::kLong).to(device);
   result.losses = series_losses(options.metric, targets, forecasts, lengths, options.quantiles);
+  if (has_groups(task)) {  // covariate rows are forecast but not scored
+    result.losses =
+        result.losses.index_select(1, at::tensor(scored_rows(task), at::kLong).to(device));
+  }
   result.forecasts = forecasts;
   std::vector<int64_t> failed_rows;
   for (size_t i = 0; i < models.size(); ++i) {

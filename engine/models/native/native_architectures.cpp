@@ -1,6 +1,7 @@
 // The torch-free half of the native architecture registry, and the
 // interface's shared defaults.
 #include <map>
+#include <utility>
 
 #include "crucible/engine/models/native/activation.h"
 #include "crucible/engine/models/native/native_architecture.h"
@@ -56,6 +57,22 @@ std::map<std::string, std::vector<int64_t>> NativeArchitecture::ignorable_tensor
 }
 
 std::string NativeArchitecture::check_tensor_values(const SafetensorsShards&) const { return ""; }
+
+std::vector<std::string> NativeArchitecture::write_baselines(const std::string&, int64_t) const {
+  return {};
+}
+
+std::vector<std::string> write_native_baseline_models(const std::string& directory,
+                                                      int64_t first_uid) {
+  std::vector<std::string> paths;
+  for (const NativeArchitecture* architecture : registered()) {
+    for (std::string& path :
+         architecture->write_baselines(directory, first_uid + static_cast<int64_t>(paths.size()))) {
+      paths.push_back(std::move(path));
+    }
+  }
+  return paths;
+}
 
 const NativeArchitecture* find_native_architecture(const std::string& name) {
   for (const NativeArchitecture* architecture : registered()) {

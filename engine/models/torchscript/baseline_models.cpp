@@ -142,6 +142,37 @@ def forecast(self, inputs: Tensor, prediction_length: int, quantiles: List[float
     return self.to_quantiles(point, spread, quantiles)
 )";
 
+// A regression on the group's known covariates: each row is fitted, by least
+// squares over its context, as an intercept plus a multiple of each known
+// covariate of its group, and forecast from their given future values; the
+// spread is the fit's residual standard deviation. A row whose group has no
+// known covariate is forecast as `naive` does.
+const char* const kCovariateRegression = R"(
+def forecast(self, inputs: Tensor, prediction_length: int, quantiles: List[float], lengths: Tensor, group_ids: Tensor, future_inputs: Tensor) -> Tensor:
+    x = inputs[:, :, 0]
+    batch = x.size(0)
+    mask = self.valid_mask(inputs, lengths)
+    last = self.last_value(x, lengths)
+    h = torch.arange(1, prediction_length + 1, dtype=x.dtype, device=x.device)
+    point = last.unsqueeze(1).expand(batch, prediction_length).clone()
+    spread = (self.step_spread(x, mask).unsqueeze(1) * torch.sqrt(h).unsqueeze(0)).clone()
+    future = future_inputs[:, :prediction_length]
+    known = torch.logical_not(torch.isnan(future).all(1))
+    rows = torch.arange(batch, device=x.device)
+    for i in range(batch):
+        drivers = (group_ids == group_ids[i]) & known & (rows != i)
+        if bool(drivers.any()):
+            m = mask[i].double()
+            fit = torch.cat([torch.ones_like(m).unsqueeze(0), x[drivers].double()], 0).t()
+            solution = torch.linalg_lstsq(fit * m.unsqueeze(1), (x[i].double() * m).unsqueeze(1))[0]
+            residual = (x[i].double() - torch.matmul(fit, solution)[:, 0]) * m
+            n = torch.clamp(m.sum(), min=2.0)
+            ahead = torch.cat([torch.ones_like(h).double().unsqueeze(0), torch.nan_to_num(future[drivers]).double()], 0).t()
+            point[i] = torch.matmul(ahead, solution)[:, 0].to(x.dtype)
+            spread[i] = torch.sqrt(residual.pow(2).sum() / (n - 1.0) + 1e-6).to(x.dtype)
+    return self.to_quantiles(point, spread, quantiles)
+)";
+
 constexpr int64_t kPeriod = 24;        // seasonal naive's season, the AR order
 constexpr int64_t kModelWidth = 16;    // transformer embedding width
 constexpr int64_t kMaxHorizon = 1024;  // transformer's learned horizon queries
@@ -190,6 +221,14 @@ std::vector<std::string> write_baseline_models(const std::string& directory) {
   paths.push_back(directory + "/" + std::to_string(index) + "_transformer.pt");
   save(transformer, paths.back());
   return paths;
+}
+
+std::string write_covariate_baseline_model(const std::string& directory, int64_t uid) {
+  torch::jit::Module module = base_module("covariate_regression");
+  module.define(kCovariateRegression);
+  const std::string path = directory + "/" + std::to_string(uid) + "_covariate_regression.pt";
+  save(module, path);
+  return path;
 }
 
 }  // namespace crucible

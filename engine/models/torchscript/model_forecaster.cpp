@@ -2,9 +2,13 @@
 
 #include <torch/script.h>
 
+#include <algorithm>
 #include <chrono>
+#include <limits>
 #include <regex>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 namespace crucible {
 namespace {
@@ -62,9 +66,44 @@ std::string failure_reason(const std::exception& e) {
   return reason.empty() ? first : reason;
 }
 
-ForecastRun forecast_batches(const std::string& model_path, const ModelInspection& inspection,
-                             const at::Tensor& inputs, const at::Tensor& input_lengths,
-                             const ForecastRequest& request, const c10::Device& device) {
+// Each series' group id: `given`, or 0 .. series - 1 when empty.
+std::vector<int64_t> series_group_ids(const std::vector<int64_t>& given, int64_t series) {
+  if (!given.empty()) return given;
+  std::vector<int64_t> ids(static_cast<size_t>(series));
+  for (int64_t j = 0; j < series; ++j) ids[static_cast<size_t>(j)] = j;
+  return ids;
+}
+
+// The (first series, count) of each call: `batch_size` series at a time, or,
+// when `whole_groups`, as many whole groups as fit in batch_size (a larger
+// group alone).
+std::vector<std::pair<int64_t, int64_t>> forecast_batches(const std::vector<int64_t>& group_ids,
+                                                          int64_t batch_size, bool whole_groups) {
+  const auto series = static_cast<int64_t>(group_ids.size());
+  std::vector<std::pair<int64_t, int64_t>> batches;
+  int64_t begin = 0;
+  while (begin < series) {
+    int64_t end = std::min(series, begin + batch_size);
+    if (whole_groups) {
+      const auto group_end = [&](int64_t j) {
+        while (j < series && group_ids[j] == group_ids[j - 1]) ++j;
+        return j;
+      };
+      int64_t fitted = group_end(begin + 1);  // the first group, whatever its size
+      while (fitted < series && group_end(fitted + 1) - begin <= batch_size) {
+        fitted = group_end(fitted + 1);
+      }
+      end = fitted;
+    }
+    batches.emplace_back(begin, end - begin);
+    begin = end;
+  }
+  return batches;
+}
+
+ForecastRun forecast_in_batches(const std::string& model_path, const ModelInspection& inspection,
+                                const at::Tensor& inputs, const at::Tensor& input_lengths,
+                                const ForecastRequest& request, const c10::Device& device) {
   using Clock = std::chrono::steady_clock;
   const Clock::time_point start = Clock::now();
   torch::jit::Module model = torch::jit::load(model_path, device);
@@ -76,18 +115,31 @@ ForecastRun forecast_batches(const std::string& model_path, const ModelInspectio
   const int64_t series = inputs.size(0), q = static_cast<int64_t>(request.quantiles.size());
   result.values = at::empty({series, request.horizon, q}, at::kFloat);
 
+  const std::vector<int64_t> group_ids = series_group_ids(request.group_ids, series);
+  const at::Tensor future_inputs =
+      request.future_inputs.defined()
+          ? request.future_inputs
+          : at::full({series, request.horizon}, std::numeric_limits<float>::quiet_NaN());
+  const auto copy_to_device = [&](const at::Tensor& values, at::ScalarType dtype) {
+    return values.to(device, dtype, /*non_blocking=*/false, /*copy=*/true);
+  };
   c10::InferenceMode inference;
-  for (int64_t begin = 0; begin < series; begin += request.batch_size) {
-    const int64_t count = std::min(request.batch_size, series - begin);
+  for (const auto& [begin, count] :
+       forecast_batches(group_ids, request.batch_size, inspection.takes_groups)) {
     // Copies, so a model that writes into its arguments changes nothing another call sees.
     std::vector<c10::IValue> args = {
-        inputs.narrow(0, begin, count)
-            .unsqueeze(-1)
-            .to(device, at::kFloat, /*non_blocking=*/false, /*copy=*/true),
-        request.horizon, c10::List<double>(request.quantiles)};
+        copy_to_device(inputs.narrow(0, begin, count).unsqueeze(-1), at::kFloat), request.horizon,
+        c10::List<double>(request.quantiles)};
     if (inspection.takes_lengths) {
-      args.emplace_back(input_lengths.narrow(0, begin, count)
-                            .to(device, at::kLong, /*non_blocking=*/false, /*copy=*/true));
+      args.emplace_back(copy_to_device(input_lengths.narrow(0, begin, count), at::kLong));
+    }
+    if (inspection.takes_groups) {
+      args.emplace_back(copy_to_device(
+          at::tensor(
+              std::vector<int64_t>(group_ids.begin() + begin, group_ids.begin() + begin + count),
+              at::kLong),
+          at::kLong));
+      args.emplace_back(copy_to_device(future_inputs.narrow(0, begin, count), at::kFloat));
     }
     const at::Tensor out = checked_output(method(std::move(args)), count, request.horizon, q);
     result.values.narrow(0, begin, count).copy_(out.cpu());
@@ -108,7 +160,7 @@ ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspec
                                 const at::Tensor& inputs, const at::Tensor& input_lengths,
                                 const ForecastRequest& request, const c10::Device& device) {
   try {
-    return forecast_batches(model_path, inspection, inputs, input_lengths, request, device);
+    return forecast_in_batches(model_path, inspection, inputs, input_lengths, request, device);
   } catch (const BadModelOutput&) {
     throw;
   } catch (const std::exception& e) {
@@ -125,6 +177,11 @@ ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspec
   ForecastRequest request;
   request.horizon = task.target_width;
   request.quantiles = quantiles;
+  if (has_groups(task)) {
+    request.group_ids = task.group_ids;
+    request.future_inputs = at::from_blob(const_cast<float*>(task.future_inputs.data()),
+                                          {task.num_series, task.target_width}, at::kFloat);
+  }
   return run_model_forecasts(model_path, inspection, inputs, lengths, request, device);
 }
 

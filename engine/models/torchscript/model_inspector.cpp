@@ -30,24 +30,29 @@ bool is_list_of_floats(const c10::TypePtr& type) {
 
 bool is_tensor(const c10::TypePtr& type) { return type->kind() == c10::TypeKind::TensorType; }
 
+// A Tensor or Optional[Tensor] parameter.
+bool is_tensor_parameter(const c10::TypePtr& type) {
+  const auto optional = type->cast<c10::OptionalType>();
+  return is_tensor(type) || (optional && is_tensor(optional->getElementType()));
+}
+
 // (inputs: Tensor, prediction_length: int, quantiles: List[float]
-//  [, lengths: Tensor or Optional[Tensor]]) -> Tensor, after self.
-std::string check_signature(const c10::FunctionSchema& schema, bool* takes_lengths) {
+//  [, lengths[, group_ids, future_inputs]]) -> Tensor, after self; each
+// optional parameter a Tensor or Optional[Tensor].
+std::string check_signature(const c10::FunctionSchema& schema, ModelInspection& result) {
   const auto& args = schema.arguments();
   const size_t n = args.size();  // self included
-  bool ok = (n == 4 || n == 5) && is_tensor(args[1].type()) &&
+  bool ok = (n == 4 || n == 5 || n == 7) && is_tensor(args[1].type()) &&
             args[2].type()->kind() == c10::TypeKind::IntType && is_list_of_floats(args[3].type());
-  if (ok && n == 5) {
-    const c10::TypePtr& lengths = args[4].type();
-    const auto optional = lengths->cast<c10::OptionalType>();
-    ok = is_tensor(lengths) || (optional && is_tensor(optional->getElementType()));
-  }
+  for (size_t i = 4; ok && i < n; ++i) ok = is_tensor_parameter(args[i].type());
   ok = ok && schema.returns().size() == 1 && is_tensor(schema.returns()[0].type());
-  *takes_lengths = ok && n == 5;
+  result.takes_lengths = ok && n >= 5;
+  result.takes_groups = ok && n == 7;
   if (ok) return "";
   std::ostringstream text;
   text << "method " << schema << " does not match forecast(Tensor inputs, int prediction_length, "
-       << "float[] quantiles[, Tensor lengths]) -> Tensor";
+       << "float[] quantiles[, Tensor lengths[, Tensor group_ids, Tensor future_inputs]]) -> "
+          "Tensor";
   return text.str();
 }
 
@@ -120,7 +125,7 @@ ModelInspection inspect_model(const std::string& path, const ModelLimits& limits
     problems.push_back("has neither a forecast nor a forward method");
   } else {
     result.entry_method = entry->name();
-    const std::string bad = check_signature(entry->function().getSchema(), &result.takes_lengths);
+    const std::string bad = check_signature(entry->function().getSchema(), result);
     if (!bad.empty()) problems.push_back(bad);
   }
   for (const std::string& problem : problems) {

@@ -1,6 +1,7 @@
 // Chronos-Bolt behind the native architecture interface (torch-free half).
 #include <cstring>
 
+#include "engine/models/native/chronos_bolt/chronos_bolt_baselines.h"
 #include "engine/models/native/chronos_bolt/chronos_bolt_config.h"
 
 namespace crucible {
@@ -38,6 +39,12 @@ class ChronosBoltArchitecture final : public NativeArchitecture {
       }
     }
     return "";
+  }
+
+  // Two small models of one config (chronos_bolt_baselines.h).
+  std::vector<std::string> write_baselines(const std::string& directory,
+                                           int64_t first_uid) const override {
+    return write_chronos_bolt_baselines(directory, first_uid);
   }
 };
 

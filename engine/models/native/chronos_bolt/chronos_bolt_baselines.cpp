@@ -7,34 +7,9 @@
 #include <functional>
 #include <random>
 
-#include "crucible/common/files.h"
-#include "crucible/common/safetensors.h"
+#include "crucible/engine/models/native/native_baseline_files.h"
 
 namespace crucible {
-namespace {
-
-// Every tensor of `config` filled by `fill(name, index in tensor)`.
-std::vector<SafetensorsTensorData> make_tensors(
-    const ChronosBoltConfig& config, const std::function<float(const std::string&, size_t)>& fill) {
-  std::vector<SafetensorsTensorData> tensors;
-  for (const auto& [name, shape] : config.tensor_shapes()) {
-    size_t count = 1;
-    for (int64_t size : shape) count *= static_cast<size_t>(size);
-    SafetensorsTensorData tensor{name, shape, std::vector<float>(count)};
-    for (size_t i = 0; i < count; ++i) tensor.values[i] = fill(name, i);
-    tensors.push_back(std::move(tensor));
-  }
-  return tensors;
-}
-
-void write_model(const std::string& folder, const ChronosBoltConfig& config,
-                 const std::vector<SafetensorsTensorData>& tensors) {
-  std::filesystem::create_directories(folder);
-  write_file_atomically(folder + "/config.json", chronos_bolt_config_json(config));
-  write_safetensors(folder + "/model.safetensors", tensors, {{"format", "pt"}});
-}
-
-}  // namespace
 
 ChronosBoltConfig baseline_chronos_bolt_config() {
   ChronosBoltConfig c;
@@ -88,17 +63,7 @@ std::string chronos_bolt_config_json(const ChronosBoltConfig& c) {
   return config.dump(2) + "\n";
 }
 
-double standard_normal_quantile(double level) {
-  // Bisection on Phi(z) = erfc(-z / sqrt 2) / 2, to double precision.
-  double low = -40.0, high = 40.0;
-  for (int i = 0; i < 200; ++i) {
-    const double middle = 0.5 * (low + high);
-    (0.5 * std::erfc(-middle / std::sqrt(2.0)) < level ? low : high) = middle;
-  }
-  return 0.5 * (low + high);
-}
-
-std::vector<std::string> write_native_baseline_models(const std::string& directory,
+std::vector<std::string> write_chronos_bolt_baselines(const std::string& directory,
                                                       int64_t first_uid) {
   const ChronosBoltConfig config = baseline_chronos_bolt_config();
   // The output block's bias, quantile-major: level i's z at [i * prediction_length, ...).
@@ -118,8 +83,10 @@ std::vector<std::string> write_native_baseline_models(const std::string& directo
   };
   const std::string gaussian_dir = directory + "/" + std::to_string(first_uid) + "_bolt_gaussian";
   const std::string random_dir = directory + "/" + std::to_string(first_uid + 1) + "_bolt_random";
-  write_model(gaussian_dir, config, make_tensors(config, gaussian));
-  write_model(random_dir, config, make_tensors(config, noisy));
+  write_native_model_folder(gaussian_dir, chronos_bolt_config_json(config),
+                            native_baseline_tensors(config, gaussian));
+  write_native_model_folder(random_dir, chronos_bolt_config_json(config),
+                            native_baseline_tensors(config, noisy));
   return {gaussian_dir, random_dir};
 }
 

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "crucible/engine/models/native/native_baseline_files.h"
 #include "engine/models/native/chronos_bolt/chronos_bolt_config.h"
 
 namespace crucible {
@@ -20,9 +21,6 @@ ChronosBoltConfig baseline_chronos_bolt_config();
 // needs to load the folder as a ChronosBoltPipeline.
 std::string chronos_bolt_config_json(const ChronosBoltConfig& config);
 
-// The standard normal quantile z with Phi(z) = level, level in (0, 1).
-double standard_normal_quantile(double level);
-
 // Writes DIR/<first_uid>_bolt_gaussian/ and DIR/<first_uid + 1>_bolt_random/:
 // - gaussian: every weight 0 except the output block's biases, set to the
 //   normal quantile z_q of each level, so it forecasts the context's mean +
@@ -30,7 +28,7 @@ double standard_normal_quantile(double level);
 // - random: the same biases plus seeded random weights (another forecaster
 //   of the same config, so the two stack into one group).
 // Returns the folders. Throws std::runtime_error naming the path on failure.
-std::vector<std::string> write_native_baseline_models(const std::string& directory,
+std::vector<std::string> write_chronos_bolt_baselines(const std::string& directory,
                                                       int64_t first_uid);
 
 }  // namespace crucible

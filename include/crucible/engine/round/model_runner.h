@@ -73,7 +73,10 @@ struct RunnerOptions {
 
 struct RoundResult {
   std::vector<ModelRun> runs;  // in the order of the models
-  at::Tensor losses;           // float64 [U, S] on the round's device; +inf rows for failed models
+  // float64 [U, R] on the round's device, one column per scored row
+  // (scored_rows(task): every row of a univariate task, the target rows of a
+  // grouped one); +inf rows for failed models.
+  at::Tensor losses;
   at::Tensor forecasts;  // float32 [U, S, H, Q] on the round's device; failed models' rows are not
                          // forecasts
   double loss_seconds = 0.0;

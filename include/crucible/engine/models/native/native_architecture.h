@@ -106,6 +106,12 @@ class NativeArchitecture {
   // when the weights are fine, else the refusal naming the file and tensor
   // (a tied embedding copy that differs from the tensor it ties to).
   virtual std::string check_tensor_values(const SafetensorsShards& weights) const;
+
+  // Writes the architecture's baseline models (`crucible models make-baselines`)
+  // as folders DIR/<uid>_<name>, uids from `first_uid`; returns their paths.
+  // Throws std::runtime_error naming the file on failure.
+  virtual std::vector<std::string> write_baselines(const std::string& directory,
+                                                   int64_t first_uid) const;
 };
 
 // The architecture registered under `name` (config.json's
@@ -114,5 +120,10 @@ const NativeArchitecture* find_native_architecture(const std::string& name);
 
 // The names of every registered architecture, in registry order.
 const std::vector<std::string>& native_architectures();
+
+// Every architecture's baselines (write_baselines), in registry order, uids
+// from `first_uid` on; returns their paths.
+std::vector<std::string> write_native_baseline_models(const std::string& directory,
+                                                      int64_t first_uid);
 
 }  // namespace crucible

@@ -18,4 +18,11 @@ std::vector<std::string> baseline_model_names();
 // file on failure.
 std::vector<std::string> write_baseline_models(const std::string& directory);
 
+// Writes DIR/<uid>_covariate_regression.pt: a baseline with the grouped
+// contract (group_ids and future_inputs), which fits each row on its group's
+// known covariates by least squares over its context and forecasts from
+// their given future values (naive where its group has none). Returns the
+// path; throws as write_baseline_models does.
+std::string write_covariate_baseline_model(const std::string& directory, int64_t uid);
+
 }  // namespace crucible

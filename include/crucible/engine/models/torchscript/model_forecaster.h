@@ -34,22 +34,30 @@ struct ForecastRequest {
   int64_t horizon = 0;            // prediction_length: the steps that are scored
   std::vector<double> quantiles;  // sorted levels
   int64_t batch_size = 256;
+  // For a model that takes groups: each series' group id (non-decreasing,
+  // a group's series contiguous; empty: each series its own group), and the
+  // known covariates' future values, float32 [S, horizon] on the CPU, NaN
+  // where none is given (undefined: NaN everywhere).
+  std::vector<int64_t> group_ids;
+  at::Tensor future_inputs;
 };
 
 // Loads `model_path` (accepted by `inspection`) onto `device` in eval and
 // inference mode, calls inspection.entry_method (with the lengths when it
-// declares them) on inputs [S, T] (right-padded) with input_lengths [S],
-// and returns the forecasts with their timings. Every call gets its own copy of
-// the inputs and lengths. Throws BadModelOutput for a wrong shape, dtype or
-// size, and std::runtime_error with a one-line reason for anything else: the
+// declares them, and the group ids and future inputs when it declares
+// those) on inputs [S, T] (right-padded) with input_lengths [S], in batches
+// of at most batch_size series (for a model that takes groups, whole groups:
+// a larger group is a batch of its own), and returns the forecasts with
+// their timings. Every call gets its own copy of its arguments. Throws BadModelOutput for a wrong
+// shape, dtype or size, and std::runtime_error with a one-line reason for anything else: the
 // model's own exception or the failing op's error, without the interpreter's
 // traceback.
 ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
                                 const at::Tensor& inputs, const at::Tensor& input_lengths,
                                 const ForecastRequest& request, const c10::Device& device);
 
-// The same over a task: its inputs and input lengths, horizon = the widest
-// target.
+// The same over a task: its inputs, input lengths, groups and future
+// inputs, horizon = the widest target.
 ForecastRun run_model_forecasts(const std::string& model_path, const ModelInspection& inspection,
                                 const TaskData& task, const std::vector<double>& quantiles,
                                 const c10::Device& device);

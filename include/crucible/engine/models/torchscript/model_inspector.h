@@ -29,6 +29,7 @@ struct ModelInspection {
   std::vector<std::string> refused_ops;      // ops not on the allowlist
   std::string entry_method;                  // "forecast", or "forward" as the fallback
   bool takes_lengths = false;                // the entry method has the 4th (lengths) argument
+  bool takes_groups = false;                 // ... and the 5th and 6th (group_ids, future_inputs)
 };
 
 // Never throws for a bad file: a missing, oversized, corrupt, non-TorchScript
