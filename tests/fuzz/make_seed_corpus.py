@@ -187,6 +187,10 @@ def native_model_seeds(folder):
     with open(os.path.join(golden, "config.json"), "rb") as f:
         write(folder, "golden-config-no-weights.bin", f.read())
     write(folder, "invalid-architecture.bin", '{"architectures": ["T5Model"]}\0')
+    chronos2 = os.path.join(REPO, "tests/golden/chronos2/models/b9")
+    with open(os.path.join(chronos2, "config.json"), "rb") as f, \
+            open(os.path.join(chronos2, "model.safetensors"), "rb") as g:
+        write(folder, "golden-chronos2.bin", f.read() + b"\0" + g.read())
 
 
 def model_id_seeds(folder):

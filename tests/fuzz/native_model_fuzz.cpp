@@ -1,12 +1,14 @@
 // Feeds a native model's two files to inspect_native_model_image: the input is
 // config.json's text, one NUL byte, then the whole model.safetensors (no NUL:
 // the input is config.json alone and model.safetensors is empty). The
-// config text also goes to parse_chronos_bolt_config directly, so the config
-// checks are reached without a supported architecture.
+// config text also goes to every registered architecture's parser directly
+// (Chronos-Bolt's and Chronos-2's), so the config checks are reached without
+// a matching architecture name.
 // Expected: the inspection never throws; a refusal has a one-line reason; an
 // acceptance has no reason and a parameter count within the limit that
-// matches the config. parse_chronos_bolt_config returns a config whose every
-// tensor dimension is >= 1 and whose median index is a level, or throws
+// matches the config. Each parser returns a config whose every tensor
+// dimension is >= 1 and whose parameter count is the sum of its shapes (for
+// Chronos-Bolt, a median index that is a level), or throws
 // NativeConfigError with one line starting with the label. Any other
 // exception, a broken property, a crash or a sanitizer report is a bug.
 #include <cstddef>
@@ -21,27 +23,42 @@ using crucible::fuzz::require;
 
 namespace {
 
-void check_config(const std::string& config_text) {
-  const std::string label = "fuzz/config.json";
+void check_bolt_config(const std::string& config_text, const std::string& label) {
   try {
     const crucible::ChronosBoltConfig config =
         crucible::parse_chronos_bolt_config(label, config_text);
-    int64_t parameters = 0;
-    for (const auto& [name, shape] : crucible::chronos_bolt_tensor_shapes(config)) {
-      int64_t count = 1;
-      for (int64_t dim : shape) {
-        require(dim >= 1, "a tensor dimension below 1");
-        count *= dim;
-      }
-      parameters += count;
-    }
-    require(parameters == config.parameter_count(),
-            "the parameter count differs from the tensor shapes");
     const int64_t median = config.median_index();
     require(median >= 0 && median < static_cast<int64_t>(config.quantiles.size()),
             "the median index is not a level");
   } catch (const crucible::NativeConfigError& e) {
     crucible::fuzz::require_message(e.what(), label + ": ");
+  }
+}
+
+// Every registered architecture's parser: a config whose every tensor
+// dimension is >= 1 and whose parameter count is the sum of its shapes, or
+// NativeConfigError with one line starting with the label.
+void check_config(const std::string& config_text) {
+  const std::string label = "fuzz/config.json";
+  check_bolt_config(config_text, label);
+  for (const std::string& name : crucible::native_architectures()) {
+    try {
+      const auto config = crucible::find_native_architecture(name)->parse_config(
+          label, config_text, crucible::NativeConfigLimits{}, nullptr);
+      int64_t parameters = 0;
+      for (const auto& [tensor, shape] : config->tensor_shapes()) {
+        int64_t count = 1;
+        for (int64_t dim : shape) {
+          require(dim >= 1, "a tensor dimension below 1");
+          count *= dim;
+        }
+        parameters += count;
+      }
+      require(parameters == config->parameter_count(),
+              "the parameter count differs from the tensor shapes");
+    } catch (const crucible::NativeConfigError& e) {
+      crucible::fuzz::require_message(e.what(), label + ": ");
+    }
   }
 }
 
