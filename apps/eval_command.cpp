@@ -206,6 +206,7 @@ EvalTaskRun plan_task(const EvalOptions& o, const CompetitionConfig& competition
   if (o.rules.schedule.empty() && !o.data_dir.empty()) {
     run.data = o.data_dir;
     run.task = read_task_directory(o.data_dir);
+    run.task.descriptions = task_descriptions(run);  // kept for the scored rows' kinds
   } else {
     run.data = config.dataset;
     run.task =

@@ -113,31 +113,6 @@ std::vector<double> loss_by_step(const EvalTaskRun& t, size_t i) {
   return means;
 }
 
-// Each series' description: the task's own, or for a task folder (--data)
-// the kernels.json that `crucible synth` wrote beside its arrays (an absent
-// or unreadable one: none, and the kinds are "unknown").
-std::vector<std::string> task_descriptions(const EvalTaskRun& t) {
-  const std::vector<std::string>& own = t.task.descriptions;
-  if (std::any_of(own.begin(), own.end(), [](const std::string& d) { return !d.empty(); })) {
-    return own;
-  }
-  std::error_code error;
-  const fs::path file = fs::path(t.data) / "kernels.json";
-  if (t.data.empty() || !fs::is_regular_file(file, error)) return {};
-  std::string text;
-  try {
-    text = read_file(file.string());
-  } catch (const std::runtime_error&) {
-    return {};
-  }
-  const nlohmann::json list = nlohmann::json::parse(text, nullptr, false);
-  if (!list.is_array() || static_cast<int64_t>(list.size()) != t.task.num_series) return {};
-  std::vector<std::string> descriptions;
-  for (const nlohmann::json& d : list)
-    descriptions.push_back(d.is_string() ? d.get<std::string>() : "");
-  return descriptions;
-}
-
 // Model i's scores on task t, whose losses `losses` holds on the CPU.
 EvalTaskScores task_scores(const EvalTaskRun& t, const at::Tensor& losses, size_t i) {
   const at::Tensor row = losses[static_cast<int64_t>(i)];
@@ -189,6 +164,28 @@ nlohmann::ordered_json task_json(const EvalTaskRun& t) {
 }
 
 }  // namespace
+
+std::vector<std::string> task_descriptions(const EvalTaskRun& t) {
+  const std::vector<std::string>& own = t.task.descriptions;
+  if (std::any_of(own.begin(), own.end(), [](const std::string& d) { return !d.empty(); })) {
+    return own;
+  }
+  std::error_code error;
+  const fs::path file = fs::path(t.data) / "kernels.json";
+  if (t.data.empty() || !fs::is_regular_file(file, error)) return {};
+  std::string text;
+  try {
+    text = read_file(file.string());
+  } catch (const std::runtime_error&) {
+    return {};
+  }
+  const nlohmann::json list = nlohmann::json::parse(text, nullptr, false);
+  if (!list.is_array() || static_cast<int64_t>(list.size()) != t.task.num_series) return {};
+  std::vector<std::string> descriptions;
+  for (const nlohmann::json& d : list)
+    descriptions.push_back(d.is_string() ? d.get<std::string>() : "");
+  return descriptions;
+}
 
 EvalRanking rank_eval_models(const EvalOutcome& outcome) {
   const EvalTaskRun& first = outcome.tasks.front();

@@ -50,6 +50,11 @@ struct EvalReportRequest {
   int64_t mine = -1;            // --mine; -1: none
 };
 
+// Each series' description: the task's own, or for a task folder (--data)
+// the kernels.json that `crucible synth` wrote beside its arrays (an absent
+// or unreadable one: none, and the kinds are "unknown").
+std::vector<std::string> task_descriptions(const EvalTaskRun& t);
+
 // What the table, result.json and the report show of each model, best first,
 // computed once: the per-task scores, and on the first task the per-series
 // losses, the loss by horizon step (every model's forecasts are read) and by
