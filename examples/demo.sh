@@ -2,10 +2,12 @@
 # The demo: (1) eight example models' forecasts on synthetic series -> CRPS ->
 # win rate, bootstrap CI, gap and composite; (2) a synthetic GP task for a
 # seed; (3) windows of a real dataset (yearly sunspots) scored for three
-# baseline forecasters; (4) `crucible eval` of six TorchScript baselines in
-# worker processes and two native Chronos-Bolt baselines (one config, stacked
-# into one forward); (5) `crucible validator` for 3 task windows on a local chain of
-# 9 miners (the eight baselines and one broken model) and a local model hub.
+# baseline forecasters; (4) `crucible eval` of seven TorchScript baselines in
+# worker processes, two native Chronos-Bolt baselines (one config, stacked
+# into one forward) and a native Chronos-2 one, on the GP task and on a task
+# of groups with covariates; (5) `crucible validator` for 3 task windows on a
+# local chain of 11 miners (the ten baselines and one broken model) and a
+# local model hub.
 # Usage: demo.sh BUILD_DIR
 set -euo pipefail
 build=${1:-build}
@@ -31,12 +33,17 @@ echo "== crucible synth: 40 windows of yearly sunspots (examples/data), 16-year 
   --lengths "$out/sunspots/target_lengths.npy" --out "$out/sunspots/losses.npy"
 echo "== crucible score: uid 0 naive, 1 mean, 2 seasonal naive (11 years)"
 "$crucible" score --losses "$out/sunspots/losses.npy" --seed 150 --out "$out/sunspots/scores.json"
-echo "== crucible eval: six TorchScript and two native baselines on the round's GP task (seed 150)"
+echo "== crucible eval: seven TorchScript and three native baselines (Chronos-Bolt, Chronos-2) on the round's GP task (seed 150)"
 rm -rf "$out/models" && mkdir -p "$out/models"
 "$crucible" models make-baselines --out "$out/models" >/dev/null
 "$crucible" eval --models "$out/models" --series 100 --length 512 --seed 150 \
   --timeout-per-model 60 --out "$out/eval.json"
-echo "== crucible validator: a local chain (uid 0 a validator, 9 miners, a task window every 3 s), a local hub, 3 windows"
+echo "== crucible eval: the same models on 30 groups of 2 targets, a past and a known covariate"
+"$crucible" synth --series 30 --length 512 --seed 150 --group-targets 2 --past-covariates 1 \
+  --known-covariates 1 --out "$out/groups" >/dev/null
+"$crucible" eval --models "$out/models" --data "$out/groups" --seed 150 \
+  --timeout-per-model 60 --out "$out/eval-groups.json"
+echo "== crucible validator: a local chain (uid 0 a validator, 11 miners, a task window every 3 s), a local hub, 3 windows"
 rm -rf "$out/hub" "$out/chain" "$out/validator"
 /usr/bin/python3 examples/make_demo_chain.py "$out/models" "$out/hub" "$out/chain"
 "$crucible" validator --chain "local:$out/chain" --hub "$out/hub" --state-dir "$out/validator" \
