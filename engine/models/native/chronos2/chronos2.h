@@ -74,7 +74,8 @@ at::Tensor chronos2_predict_quantiles(const Chronos2Stack& stack, const Chronos2
 constexpr int64_t kChronos2BatchRows = 64;
 
 // Bytes a model is expected to hold at its peak while its stack forecasts
-// `series` series (its weights and one forward's activations).
+// `series` series (its weights and one forward's activations, a batch's rows
+// unrolled into the nine paths of a long horizon).
 long long chronos2_bytes_per_model(const Chronos2Config& config, int64_t series);
 
 // The Chronos-2 forecaster (LibTorch half of chronos2_architecture()).

@@ -51,7 +51,10 @@ long long chronos2_bytes_per_model(const Chronos2Config& c, int64_t series) {
                                       2 * positions * c.d_ff + 6 * positions * c.patch_size;
   // Its weights twice: its own tensors and their copy in the stack.
   const long long weights = 2 * 4LL * c.parameter_count();
-  const long long per_forward = std::min<int64_t>(series, kChronos2BatchRows);
+  // A batch's rows, times the paths a horizon past one forward unrolls them
+  // into (the horizon is not known here, so every task is assumed to unroll).
+  const long long per_forward = std::min<int64_t>(series, kChronos2BatchRows) *
+                                static_cast<long long>(chronos2_unrolled_quantiles().size());
   return weights + 4LL * floats_per_series * per_forward * 2;  // x2: allocator slack, temporaries
 }
 
