@@ -234,7 +234,7 @@ TEST(DatasetLoad, UnknownExtensionAndMissingFile) {
 std::vector<NamedSeries> ramps(const std::vector<size_t>& lengths) {
   std::vector<NamedSeries> series;
   for (size_t s = 0; s < lengths.size(); ++s) {
-    NamedSeries one{"s" + std::to_string(s), {}};
+    NamedSeries one{"s" + std::to_string(s), {}, {}, {}};
     for (size_t t = 0; t < lengths[s]; ++t) one.values.push_back(1000.0f * s + t);
     series.push_back(one);
   }

@@ -146,7 +146,7 @@ float parse_cell(std::string_view cell, const std::string& line_where, size_t co
 NamedSeries finish_series(std::string name, std::vector<float> values, const std::string& where) {
   while (!values.empty() && std::isnan(values.back())) values.pop_back();
   if (values.empty()) fail(where, "series '" + name + "' is empty or all NaN");
-  return {std::move(name), std::move(values)};
+  return {std::move(name), std::move(values), {}, {}};
 }
 
 std::vector<NamedSeries> load_long_csv(const std::string& path, const std::vector<Line>& lines) {
