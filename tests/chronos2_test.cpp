@@ -354,6 +354,8 @@ TEST(Chronos2Config, RefusesInconsistentShapes) {
   refused([](json& c) { c["chronos_config"]["time_encoding_scale"] = nullptr; },
           "time_encoding_scale: is null");
   refused([](json& c) { c["rope_theta"] = -1.0; }, "rope_theta: must be finite and over 1");
+  refused([](json& c) { c["chronos_config"]["input_patch_stride"] = 8; },
+          "input_patch_stride: is 8; only input_patch_size (16) is supported");
 }
 
 // Weights that do not fit the config, refused by inspection with the tensor named.

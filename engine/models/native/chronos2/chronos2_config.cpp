@@ -125,6 +125,14 @@ void parse_chronos_fields(const ConfigReader& chronos, const NativeConfigLimits&
                                           std::to_string(c.patch_size) + ")");
   }
   c.input_patch_stride = chronos.required_integer("input_patch_stride", 1, limits.max_patch_size);
+  // The official forward runs another stride, but its time encodings then
+  // no longer match the patches' times; no released model does it and no
+  // golden case checks it, so it is refused rather than scored unverified.
+  if (c.input_patch_stride != c.patch_size) {
+    chronos.fail("input_patch_stride",
+                 "is " + std::to_string(c.input_patch_stride) + "; only input_patch_size (" +
+                     std::to_string(c.patch_size) + ") is supported, as in the released models");
+  }
   c.quantiles = parse_model_quantiles(chronos, limits.max_quantiles);
   for (double level : chronos2_unrolled_quantiles()) {
     if (c.quantile_index(level) < 0) {
