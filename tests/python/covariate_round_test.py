@@ -280,7 +280,9 @@ def check_validator(root, models):
         return len(seen) == len(names)
 
     try:
-        check(wait_for(all_seen, 300), "the validator scored every miner of competition 2")
+        if not check(wait_for(all_seen, 300), "the validator scored every miner of competition 2"):
+            with open(os.path.join(root, "validator.log"), errors="replace") as f:
+                print("validator.log, last lines:\n" + "".join(f.readlines()[-25:]))
     finally:
         stop(process)
     for uid, name in names.items():

@@ -301,10 +301,14 @@ class NativeSetup:
 
 def start_validator(crucible, chain, hub, state_dir, schedule, log_path, *extra, env=None):
     """A validator on the chain folder `chain` and the local hub folder `hub`,
-    on the CPU, polling fast; its output goes to `log_path`."""
+    on the CPU, polling fast; its output goes to `log_path`. Its status
+    endpoint takes a free port (status_port reads it from the log) unless
+    `extra` chooses one or --no-http: validators of tests that ctest runs at
+    the same time would otherwise collide on the default port."""
+    port = [] if "--http-port" in extra or "--no-http" in extra else ["--http-port", "0"]
     command = [crucible, "validator", "--chain", "local:" + chain, "--hub", hub, "--state-dir",
                state_dir, "--schedule", schedule, "--device", "cpu", "--idle-poll", "0.2",
-               "--sync-interval", "0.5", "--retry-interval", "3600", *extra]
+               "--sync-interval", "0.5", "--retry-interval", "3600", *port, *extra]
     with open(log_path, "ab") as log:
         return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                 env=dict(os.environ, **(env or {})))
