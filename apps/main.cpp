@@ -28,6 +28,7 @@ std::string error_prefix(const CLI::App& app) {
 
 int main(int argc, char** argv) {
   crucible::reexec_if_openblas_misdetected_cpu(argv);
+  crucible::keep_freed_host_memory();
   CLI::App app{"crucible: GPU evaluation engine for forecasting-model competitions"};
   app.require_subcommand(1);
   app.fallthrough();  // --config may follow the subcommand

@@ -364,6 +364,7 @@ void register_record_benchmarks(const std::string& scale) {
 
 int main(int argc, char** argv) {
   crucible::set_cpu_threads(0);
+  crucible::keep_freed_host_memory();
   // --record=full|small registers the benchmarks of record (and is removed
   // before Google Benchmark reads the arguments).
   for (int i = 1; i < argc; ++i) {

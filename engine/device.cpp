@@ -7,6 +7,8 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <fstream>
 #include <stdexcept>
@@ -17,6 +19,12 @@ namespace crucible {
 void set_cpu_threads(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   at::set_num_threads(threads);
+}
+
+void keep_freed_host_memory() {
+  constexpr int kOneGiB = 1 << 30;
+  mallopt(M_MMAP_THRESHOLD, kOneGiB);
+  mallopt(M_TRIM_THRESHOLD, kOneGiB);
 }
 
 bool cuda_usable() {

@@ -12,6 +12,15 @@ namespace crucible {
 // hardware thread (LibTorch's own default can be 1 in containers).
 void set_cpu_threads(int threads);
 
+// Lets host tensors up to 1 GiB reuse freed heap memory instead of each
+// being a fresh mmap (glibc maps allocations over its threshold, at most 32
+// MiB, and unmaps them when freed, so every large CPU tensor of a stacked
+// forward page-faults its memory in again): U=16 stacked Chronos-2 models on
+// the CPU spent more time in the kernel than forecasting
+// (BENCHMARKS.md). Freed memory up to 1 GiB stays with the process. Called
+// once at start by the programs that run forwards.
+void keep_freed_host_memory();
+
 // True when the kernels were compiled and LibTorch sees a CUDA device.
 bool cuda_usable();
 
